@@ -1,0 +1,102 @@
+//! The [`CostFunc`] trait and its optional [`PixelSumCost`] capability.
+
+use crate::canvas::CanvasRef;
+
+/// Scores a candidate canvas against the reference; lower is better.
+///
+/// One method is required, [`cost`](CostFunc::cost). A cost that is a sum over pixels
+/// should also implement [`PixelSumCost`] and return it from
+/// [`as_pixel_sum`](CostFunc::as_pixel_sum), so strategies can score only the pixels a
+/// candidate changes.
+///
+/// Strategies check that candidate and reference have the same size before calling `cost`.
+///
+/// # Example: a custom cost
+///
+/// Mean absolute error over RGB:
+///
+/// ```
+/// use circlefit_core::{Canvas, CanvasRef, CostFunc};
+///
+/// #[derive(Debug)]
+/// struct Mae;
+///
+/// impl CostFunc for Mae {
+///     type Error = std::convert::Infallible;
+///
+///     fn cost(&self, candidate: CanvasRef<'_>, reference: CanvasRef<'_>) -> Result<f64, Self::Error> {
+///         let sum: u64 = candidate
+///             .as_bytes()
+///             .chunks_exact(4)
+///             .zip(reference.as_bytes().chunks_exact(4))
+///             .map(|(c, r)| (0..3).map(|k| u64::from(c[k].abs_diff(r[k]))).sum::<u64>())
+///             .sum();
+///         Ok(sum as f64 / (3 * candidate.pixel_count()) as f64)
+///     }
+/// }
+///
+/// let white = Canvas::white(2, 2)?;
+/// let black = Canvas::filled(2, 2, [0, 0, 0, 255])?;
+/// assert_eq!(Mae.cost(white.as_ref(), black.as_ref())?, 255.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait CostFunc {
+    /// What can go wrong while scoring (`Infallible` if nothing can).
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The cost of `candidate` against `reference`, lower is better.
+    ///
+    /// # Errors
+    /// Whatever the implementation reports (the built-in costs report a size mismatch).
+    fn cost(&self, candidate: CanvasRef<'_>, reference: CanvasRef<'_>)
+    -> Result<f64, Self::Error>;
+
+    /// This cost's per-pixel-sum form, if it has one (see [`PixelSumCost`]).
+    fn as_pixel_sum(&self) -> Option<&dyn PixelSumCost> {
+        None
+    }
+}
+
+/// A cost that is an exact integer sum of per-pixel terms, finished by a function of the
+/// total.
+///
+/// Contract, relied on for exact incremental costs: for same-sized images,
+/// `cost(c, r) == finish(sum(c.as_bytes(), r.as_bytes()), c.pixel_count())` exactly, and
+/// `sum` over a run of pixels equals the sum of `sum` over any split of that run.
+pub trait PixelSumCost: Sync {
+    /// The sum of the per-pixel terms over two equally long runs of RGBA pixels.
+    fn sum(&self, candidate: &[u8], reference: &[u8]) -> u64;
+
+    /// The cost of an image of `pixels` pixels whose terms sum to `sum`.
+    fn finish(&self, sum: u64, pixels: u64) -> f64;
+}
+
+impl<C: CostFunc + ?Sized> CostFunc for &C {
+    type Error = C::Error;
+    fn cost(&self, c: CanvasRef<'_>, r: CanvasRef<'_>) -> Result<f64, Self::Error> {
+        (**self).cost(c, r)
+    }
+    fn as_pixel_sum(&self) -> Option<&dyn PixelSumCost> {
+        (**self).as_pixel_sum()
+    }
+}
+
+impl<C: CostFunc + ?Sized> CostFunc for &mut C {
+    type Error = C::Error;
+    fn cost(&self, c: CanvasRef<'_>, r: CanvasRef<'_>) -> Result<f64, Self::Error> {
+        (**self).cost(c, r)
+    }
+    fn as_pixel_sum(&self) -> Option<&dyn PixelSumCost> {
+        (**self).as_pixel_sum()
+    }
+}
+
+impl<C: CostFunc + ?Sized> CostFunc for Box<C> {
+    type Error = C::Error;
+    fn cost(&self, c: CanvasRef<'_>, r: CanvasRef<'_>) -> Result<f64, Self::Error> {
+        (**self).cost(c, r)
+    }
+    fn as_pixel_sum(&self) -> Option<&dyn PixelSumCost> {
+        (**self).as_pixel_sum()
+    }
+}

@@ -1,0 +1,140 @@
+//! The [`Renderer`] trait and its optional [`SpanRenderer`] capability.
+
+use crate::canvas::{Canvas, CanvasMut, CanvasRef};
+use crate::circle::Circle;
+use crate::raster::Span;
+
+/// Draws circles over a canvas.
+///
+/// One method is required, [`draw`](Renderer::draw): composite circles in order onto a
+/// canvas, in place. Drawing `[a, b]` in one call must give the same pixels as drawing `[a]`
+/// and then `[b]`; strategies rely on that to keep a canvas of the circles kept so far.
+///
+/// A renderer that can say which pixels a circle covers, and blends each of them by a rule
+/// that depends only on the circle and the pixel's old value, should also implement
+/// [`SpanRenderer`] and return it from [`as_span_renderer`](Renderer::as_span_renderer):
+/// strategies then score a candidate over the pixels it changes only, instead of rendering
+/// and scoring the whole canvas.
+///
+/// # Example: a custom renderer
+///
+/// A renderer of axis-aligned opaque squares (side = 2·radius), usable in every strategy:
+///
+/// ```
+/// use circlefit_core::{Canvas, CanvasMut, Circle, Renderer};
+///
+/// #[derive(Debug, Default)]
+/// struct Squares;
+///
+/// impl Renderer for Squares {
+///     type Error = std::convert::Infallible;
+///
+///     fn draw(&mut self, mut canvas: CanvasMut<'_>, circles: &[Circle]) -> Result<(), Self::Error> {
+///         let (w, h) = (canvas.width() as f64, canvas.height() as f64);
+///         for c in circles {
+///             let rgb = c.color().map(|v| (v * 255.0).round() as u8);
+///             let x0 = (c.x() - c.radius()).clamp(0.0, w) as u32;
+///             let x1 = (c.x() + c.radius()).clamp(0.0, w) as u32;
+///             let y0 = (c.y() - c.radius()).clamp(0.0, h) as u32;
+///             let y1 = (c.y() + c.radius()).clamp(0.0, h) as u32;
+///             for y in y0..y1 {
+///                 for px in canvas.row_segment_mut(y, x0, x1).chunks_exact_mut(4) {
+///                     px[..3].copy_from_slice(&rgb);
+///                 }
+///             }
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let mut canvas = Canvas::white(8, 8)?;
+/// let square = Circle::new(4.0, 4.0, 2.0, [1.0, 0.0, 0.0], 1.0)?;
+/// Squares.draw(canvas.as_mut(), &[square])?;
+/// assert_eq!(canvas.pixel(3, 3), Some([255, 0, 0, 255]));
+/// assert_eq!(canvas.pixel(6, 6), Some([255, 255, 255, 255]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait Renderer {
+    /// What can go wrong while drawing (`Infallible` if nothing can).
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Composites `circles`, in order, onto `canvas` in place.
+    ///
+    /// # Errors
+    /// Whatever the implementation reports; the built-in renderer never fails.
+    fn draw(&mut self, canvas: CanvasMut<'_>, circles: &[Circle]) -> Result<(), Self::Error>;
+
+    /// Makes `out` a copy of `base` (reusing its buffer) and draws `circles` on it.
+    ///
+    /// # Errors
+    /// As [`draw`](Renderer::draw).
+    fn render_into(
+        &mut self,
+        base: CanvasRef<'_>,
+        circles: &[Circle],
+        out: &mut Canvas,
+    ) -> Result<(), Self::Error> {
+        out.copy_from(base);
+        self.draw(out.as_mut(), circles)
+    }
+
+    /// This renderer's span description, if it has one (see [`SpanRenderer`]).
+    fn as_span_renderer(&self) -> Option<&dyn SpanRenderer> {
+        None
+    }
+}
+
+/// A renderer's description of coverage as row spans, which lets strategies evaluate a
+/// candidate incrementally.
+///
+/// Contract, checked by the built-in renderer's tests and relied on for exact costs:
+/// [`Renderer::draw`] of one circle changes exactly the pixels of the spans that
+/// [`spans`](SpanRenderer::spans) lists, and each of them becomes what
+/// [`composite`](SpanRenderer::composite) makes of it. `composite` must treat every pixel
+/// alike (the new value depends only on the circle and the old value), so it may be called
+/// on any run of covered pixels, gathered from several rows.
+pub trait SpanRenderer: Sync {
+    /// Appends the spans `circle` covers on a `width` × `height` canvas to `out`, at most
+    /// one per row, top to bottom.
+    fn spans(&self, circle: &Circle, width: u32, height: u32, out: &mut Vec<Span>);
+
+    /// Blends `circle` over a run of covered RGBA pixels (`pixels.len()` is a multiple
+    /// of 4).
+    fn composite(&self, circle: &Circle, pixels: &mut [u8]);
+}
+
+impl<R: Renderer + ?Sized> Renderer for &mut R {
+    type Error = R::Error;
+    fn draw(&mut self, canvas: CanvasMut<'_>, circles: &[Circle]) -> Result<(), Self::Error> {
+        (**self).draw(canvas, circles)
+    }
+    fn render_into(
+        &mut self,
+        base: CanvasRef<'_>,
+        circles: &[Circle],
+        out: &mut Canvas,
+    ) -> Result<(), Self::Error> {
+        (**self).render_into(base, circles, out)
+    }
+    fn as_span_renderer(&self) -> Option<&dyn SpanRenderer> {
+        (**self).as_span_renderer()
+    }
+}
+
+impl<R: Renderer + ?Sized> Renderer for Box<R> {
+    type Error = R::Error;
+    fn draw(&mut self, canvas: CanvasMut<'_>, circles: &[Circle]) -> Result<(), Self::Error> {
+        (**self).draw(canvas, circles)
+    }
+    fn render_into(
+        &mut self,
+        base: CanvasRef<'_>,
+        circles: &[Circle],
+        out: &mut Canvas,
+    ) -> Result<(), Self::Error> {
+        (**self).render_into(base, circles, out)
+    }
+    fn as_span_renderer(&self) -> Option<&dyn SpanRenderer> {
+        (**self).as_span_renderer()
+    }
+}

@@ -1,0 +1,482 @@
+//! Fitting strategies: [`Joint`](Strategy::Joint), [`Sequential`](Strategy::Sequential)
+//! and [`Batch`](Strategy::Batch), run by a [`Fitter`] generic over the three traits.
+//!
+//! All three share one loop: a *stage* optimises `B` new circles (7 parameters each) drawn
+//! over the canvas of the circles kept so far, and keeps them only if they lower the cost.
+//! Joint is one stage of all `K` circles over the base canvas; Sequential is `K` stages of
+//! one circle; Batch is `⌈K/B⌉` stages of `B` circles (the last one smaller if `B ∤ K`).
+//!
+//! Each stage's optimizer seed is derived from the fit's seed and the stage index
+//! ([`stage_seed`]), so a fit is reproducible from its seed alone.
+//!
+//! When the renderer has a [`SpanRenderer`](crate::SpanRenderer) and the cost a
+//! [`PixelSumCost`](crate::PixelSumCost) (the built-in `CpuRenderer` and `Mse` do), every
+//! evaluation scores only the pixels the candidates cover; the cost is exactly what a full
+//! render and a full cost would give. Any other combination renders the kept canvas plus
+//! the candidates into a reused scratch canvas and scores it whole.
+
+mod incremental;
+mod objective;
+
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use self::incremental::IncrementalScorer;
+use self::objective::CanvasObjective;
+use crate::canvas::{Canvas, CanvasRef};
+use crate::circle::{Bounds, Circle};
+use crate::cost::CostFunc;
+use crate::error::{Error, Result};
+use crate::optimize::{Objective, Optimizer, Problem, StopReason};
+use crate::render::Renderer;
+
+/// The most circles a fit may ask for.
+pub const MAX_CIRCLES: usize = 100_000;
+
+/// How circles are grouped into optimisation stages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum Strategy {
+    /// One optimisation over all circles at once (7·K dimensions), over the base canvas.
+    Joint,
+    /// One stage per circle, each over the canvas of the circles kept so far.
+    Sequential,
+    /// Stages of `size` circles optimised jointly over the kept canvas.
+    Batch {
+        /// Circles per stage, at least 1 and at most the circle count.
+        size: usize,
+    },
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Joint => f.write_str("joint"),
+            Self::Sequential => f.write_str("sequential"),
+            Self::Batch { size } => write!(f, "batch({size})"),
+        }
+    }
+}
+
+/// What a fit does: strategy, circle count and seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct FitSettings {
+    /// How circles are grouped into stages.
+    pub strategy: Strategy,
+    /// How many circles to place (fewer may be kept).
+    pub circles: usize,
+    /// The seed of the whole fit.
+    pub seed: u64,
+}
+
+impl Default for FitSettings {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::Sequential,
+            circles: 50,
+            seed: 0,
+        }
+    }
+}
+
+impl FitSettings {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSetting`] for zero circles or more than [`MAX_CIRCLES`], and for a
+    /// batch size of 0 or larger than the circle count.
+    pub fn validate(&self) -> Result<()> {
+        if self.circles == 0 || self.circles > MAX_CIRCLES {
+            return Err(Error::InvalidSetting {
+                field: "circles",
+                value: self.circles.to_string(),
+                reason: "must be between 1 and 100000",
+            });
+        }
+        if let Strategy::Batch { size } = self.strategy
+            && (size == 0 || size > self.circles)
+        {
+            return Err(Error::InvalidSetting {
+                field: "batch size",
+                value: size.to_string(),
+                reason: "must be between 1 and the number of circles",
+            });
+        }
+        Ok(())
+    }
+
+    /// Circles per stage.
+    fn stage_size(&self) -> usize {
+        match self.strategy {
+            Strategy::Joint => self.circles,
+            Strategy::Sequential => 1,
+            Strategy::Batch { size } => size,
+        }
+    }
+}
+
+/// The seed of stage `stage` of a fit seeded with `seed` (SplitMix64 of the two).
+pub fn stage_seed(seed: u64, stage: u64) -> u64 {
+    let mut z = seed.wrapping_add(stage.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// What happened in one stage.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct StageRecord {
+    /// Stage index, from 0.
+    pub index: usize,
+    /// Circles optimised in this stage.
+    pub circles: usize,
+    /// Whether they were kept (they lowered the cost).
+    pub kept: bool,
+    /// Cost before the stage.
+    pub cost_before: f64,
+    /// Cost after the stage (equal to `cost_before` if nothing was kept).
+    pub cost_after: f64,
+    /// Objective evaluations in this stage.
+    pub evaluations: u64,
+    /// Why the stage's optimizer run ended.
+    pub stop: StopReason,
+    /// The optimizer seed of this stage.
+    pub seed: u64,
+}
+
+/// The outcome of a fit.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct FitResult {
+    /// The kept circles, in draw order.
+    pub circles: Vec<Circle>,
+    /// The cost of the base canvas with the kept circles drawn.
+    pub cost: f64,
+    /// The cost of the base canvas alone.
+    pub initial_cost: f64,
+    /// Objective evaluations used, in all stages.
+    pub evaluations: u64,
+    /// One record per stage run.
+    pub stages: Vec<StageRecord>,
+    /// Whether an observer stopped the fit before its last stage.
+    pub stopped_early: bool,
+}
+
+/// Progress reported to an observer after each stage.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct Progress<'a> {
+    /// The stage just finished.
+    pub stage: &'a StageRecord,
+    /// Total stages of the fit.
+    pub stages: usize,
+    /// Circles kept so far.
+    pub circles_kept: usize,
+    /// The current cost.
+    pub cost: f64,
+    /// Evaluations so far.
+    pub evaluations: u64,
+    /// Time since the fit started.
+    pub elapsed: Duration,
+}
+
+/// Runs a fit with a renderer, a cost function and an optimizer.
+///
+/// # Example
+///
+/// A custom optimizer and renderer work as well as the built-in ones; here a small random
+/// search and the `raster` model's own circles (`circlefit-render` has the fast renderer):
+///
+/// ```
+/// use circlefit_core::*;
+///
+/// // A renderer straight from the raster model (slow but exact).
+/// #[derive(Debug)]
+/// struct Plain;
+/// impl Renderer for Plain {
+///     type Error = std::convert::Infallible;
+///     fn draw(&mut self, mut canvas: CanvasMut<'_>, circles: &[Circle]) -> Result<(), Self::Error> {
+///         let (w, h) = (canvas.width(), canvas.height());
+///         for c in circles {
+///             let rc = raster::RasterCircle::new(c);
+///             let mut spans = Vec::new();
+///             rc.spans(w, h, &mut spans);
+///             for s in spans {
+///                 rc.composite(canvas.row_segment_mut(s.y, s.x0, s.x1));
+///             }
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// // Squared error over RGB.
+/// #[derive(Debug)]
+/// struct Sse;
+/// impl CostFunc for Sse {
+///     type Error = std::convert::Infallible;
+///     fn cost(&self, a: CanvasRef<'_>, b: CanvasRef<'_>) -> Result<f64, Self::Error> {
+///         Ok(a.as_bytes().chunks(4).zip(b.as_bytes().chunks(4))
+///             .map(|(p, q)| (0..3).map(|k| (p[k] as f64 - q[k] as f64).powi(2)).sum::<f64>())
+///             .sum())
+///     }
+/// }
+///
+/// // Sample each parameter on a coarse grid: a deliberately simple optimizer.
+/// #[derive(Debug)]
+/// struct Grid;
+/// impl Optimizer for Grid {
+///     type Error = std::convert::Infallible;
+///     fn minimize(&mut self, f: &mut dyn Objective, p: &Problem<'_>) -> Result<OptimizeReport, Self::Error> {
+///         let (lo, hi) = (p.bounds.lower(), p.bounds.upper());
+///         let mut best = (f64::INFINITY, lo.to_vec());
+///         for step in 0..64 {
+///             let t = (step as f64 * 0.618_034).fract();
+///             let x: Vec<f64> = lo.iter().zip(hi).enumerate()
+///                 .map(|(i, (l, h))| l + (h - l) * ((t + i as f64 * 0.414_213).fract()))
+///                 .collect();
+///             let fx = f.evaluate(&x);
+///             if fx < best.0 { best = (fx, x); }
+///         }
+///         Ok(OptimizeReport::new(best.1, best.0, 64, 64, StopReason::Iterations, p.seed))
+///     }
+/// }
+///
+/// let reference = Canvas::filled(16, 16, [0, 0, 0, 255])?;
+/// let mut fitter = Fitter::new(Plain, Sse, Grid).strategy(Strategy::Sequential).circles(3);
+/// let result = fitter.fit(reference.as_ref())?;
+/// assert!(result.cost < result.initial_cost);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Fitter<R, C, O> {
+    renderer: R,
+    cost: C,
+    optimizer: O,
+    settings: FitSettings,
+    base: Option<Canvas>,
+}
+
+impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
+    /// A fitter with [`FitSettings::default`] and a white base canvas.
+    pub fn new(renderer: R, cost: C, optimizer: O) -> Self {
+        Self {
+            renderer,
+            cost,
+            optimizer,
+            settings: FitSettings::default(),
+            base: None,
+        }
+    }
+
+    /// Sets the strategy.
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.settings.strategy = strategy;
+        self
+    }
+
+    /// Sets the number of circles.
+    pub fn circles(mut self, circles: usize) -> Self {
+        self.settings.circles = circles;
+        self
+    }
+
+    /// Sets the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.settings.seed = seed;
+        self
+    }
+
+    /// Sets all settings at once.
+    pub fn settings(mut self, settings: FitSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Draws over `base` instead of an opaque white canvas. It must have the reference's
+    /// size (checked by [`fit`](Fitter::fit)).
+    pub fn base(mut self, base: Canvas) -> Self {
+        self.base = Some(base);
+        self
+    }
+
+    /// The settings.
+    pub fn current_settings(&self) -> &FitSettings {
+        &self.settings
+    }
+
+    /// The renderer.
+    pub fn renderer_mut(&mut self) -> &mut R {
+        &mut self.renderer
+    }
+
+    /// The optimizer.
+    pub fn optimizer_mut(&mut self) -> &mut O {
+        &mut self.optimizer
+    }
+
+    /// Fits `reference`.
+    ///
+    /// # Errors
+    /// As [`fit_observed`](Fitter::fit_observed).
+    pub fn fit(&mut self, reference: CanvasRef<'_>) -> Result<FitResult> {
+        self.fit_observed(reference, &mut |_| ControlFlow::Continue(()))
+    }
+
+    /// Fits `reference`, calling `observer` after each stage; it may stop the fit, which
+    /// then returns what it has kept so far.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSetting`] for invalid [`FitSettings`]; [`Error::SizeMismatch`] if the
+    /// base canvas's size differs from the reference's; [`Error::Renderer`],
+    /// [`Error::Cost`] or [`Error::Optimizer`] when a component fails;
+    /// [`Error::OptimizerDimension`] when the optimizer returns a point of the wrong size.
+    pub fn fit_observed(
+        &mut self,
+        reference: CanvasRef<'_>,
+        observer: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
+    ) -> Result<FitResult> {
+        self.settings.validate()?;
+        let (w, h) = (reference.width(), reference.height());
+        let mut kept = match &self.base {
+            Some(base) => {
+                if !base.as_ref().same_size(reference) {
+                    return Err(Error::SizeMismatch {
+                        what: "base canvas",
+                        expected_w: w,
+                        expected_h: h,
+                        actual_w: base.width(),
+                        actual_h: base.height(),
+                    });
+                }
+                base.clone()
+            }
+            None => Canvas::white(w, h)?,
+        };
+        let started = Instant::now();
+        let initial_cost = self.full_cost(kept.as_ref(), reference)?;
+        let mut cost = initial_cost;
+        let span_path =
+            self.renderer.as_span_renderer().is_some() && self.cost.as_pixel_sum().is_some();
+        let mut incremental = match self.cost.as_pixel_sum() {
+            Some(pc) if span_path => Some(IncrementalScorer::new(kept.as_ref(), reference, pc)),
+            _ => None,
+        };
+
+        let stage_size = self.settings.stage_size();
+        let stages = self.settings.circles.div_ceil(stage_size);
+        let mut result = FitResult {
+            circles: Vec::new(),
+            cost,
+            initial_cost,
+            evaluations: 0,
+            stages: Vec::with_capacity(stages),
+            stopped_early: false,
+        };
+        let mut scratch = kept.clone();
+        let (mut x, mut circles) = (Vec::new(), Vec::new());
+        for stage in 0..stages {
+            let count = stage_size.min(self.settings.circles - stage * stage_size);
+            let bounds = Bounds::for_circles(count, w, h)?;
+            let seed = stage_seed(self.settings.seed, stage as u64);
+            let mut objective = CanvasObjective {
+                renderer: &mut self.renderer,
+                cost: &self.cost,
+                reference,
+                kept: kept.as_ref(),
+                bounds: &bounds,
+                scratch: &mut scratch,
+                incremental: incremental.as_mut(),
+                x: &mut x,
+                circles: &mut circles,
+                error: None,
+                evaluations: 0,
+            };
+            let report = self
+                .optimizer
+                .minimize(&mut objective, &Problem::new(&bounds, seed))
+                .map_err(|e| Error::Optimizer(Box::new(e)))?;
+            if let Some(e) = objective.error.take() {
+                return Err(e);
+            }
+            // Re-score the optimizer's answer ourselves: the kept cost must be true even if
+            // an optimizer misreports.
+            let candidate_cost = objective.evaluate(&report.best_x);
+            if let Some(e) = objective.error.take() {
+                return Err(e);
+            }
+            let evaluations = objective.evaluations;
+            result.evaluations += evaluations;
+            let keep = candidate_cost < cost;
+            let cost_before = cost;
+            if keep {
+                // `circles` holds the decoded (clamped) best point after the re-score.
+                self.renderer
+                    .draw(kept.as_mut(), &circles)
+                    .map_err(|e| Error::Renderer(Box::new(e)))?;
+                if let (Some(inc), Some(sr), Some(pc)) = (
+                    incremental.as_mut(),
+                    self.renderer.as_span_renderer(),
+                    self.cost.as_pixel_sum(),
+                ) && let Some((first, last)) = inc.rows_touched(&circles, sr)
+                {
+                    inc.update_rows(first, last, kept.as_ref(), reference, pc);
+                }
+                result.circles.extend_from_slice(&circles);
+                cost = self.full_cost(kept.as_ref(), reference)?;
+            }
+            result.stages.push(StageRecord {
+                index: stage,
+                circles: count,
+                kept: keep,
+                cost_before,
+                cost_after: cost,
+                evaluations,
+                stop: report.stop,
+                seed,
+            });
+            result.cost = cost;
+            let progress = Progress {
+                stage: &result.stages[stage],
+                stages,
+                circles_kept: result.circles.len(),
+                cost,
+                evaluations: result.evaluations,
+                elapsed: started.elapsed(),
+            };
+            if observer(&progress).is_break() {
+                result.stopped_early = stage + 1 < stages;
+                break;
+            }
+        }
+        Ok(result)
+    }
+
+    fn full_cost(&self, canvas: CanvasRef<'_>, reference: CanvasRef<'_>) -> Result<f64> {
+        self.cost
+            .cost(canvas, reference)
+            .map_err(|e| Error::Cost(Box::new(e)))
+    }
+}
+
+/// Renders `circles` over `base` with `renderer` into a new canvas.
+///
+/// # Errors
+/// [`Error::Renderer`] if the renderer fails.
+pub fn render<R: Renderer>(
+    renderer: &mut R,
+    base: CanvasRef<'_>,
+    circles: &[Circle],
+) -> Result<Canvas> {
+    let mut out = base.to_canvas();
+    renderer
+        .draw(out.as_mut(), circles)
+        .map_err(|e| Error::Renderer(Box::new(e)))?;
+    Ok(out)
+}
