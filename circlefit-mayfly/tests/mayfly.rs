@@ -1,0 +1,225 @@
+//! Behaviour of the Mayfly optimizer on plain functions.
+
+use std::ops::ControlFlow;
+
+use circlefit_core::{Bounds, Optimizer, Problem, StopReason};
+use circlefit_mayfly::{Crossover, Distance, Mayfly, MayflyError};
+
+fn sphere(x: &[f64]) -> f64 {
+    x.iter().map(|v| v * v).sum()
+}
+
+fn rastrigin(x: &[f64]) -> f64 {
+    10.0 * x.len() as f64
+        + x.iter()
+            .map(|v| v * v - 10.0 * (std::f64::consts::TAU * v).cos())
+            .sum::<f64>()
+}
+
+#[test]
+fn evaluations_are_exactly_40_plus_61_t() {
+    for t in [1u64, 7, 50] {
+        let mut m = Mayfly::builder().iterations(t).build().unwrap();
+        let b = Bounds::uniform(5, -10.0, 10.0).unwrap();
+        let mut calls = 0u64;
+        let mut f = |x: &[f64]| {
+            calls += 1;
+            sphere(x)
+        };
+        let r = m.minimize(&mut f, &Problem::new(&b, 3)).unwrap();
+        assert_eq!(r.evaluations, 40 + 61 * t);
+        assert_eq!(calls, r.evaluations);
+        assert_eq!(r.iterations, t);
+        assert_eq!(r.stop, StopReason::Iterations);
+        assert_eq!(m.config().total_evaluations(), 40 + 61 * t);
+    }
+}
+
+#[test]
+fn budget_is_never_exceeded() {
+    let mut m = Mayfly::builder().iterations(100).build().unwrap();
+    let b = Bounds::uniform(4, -1.0, 1.0).unwrap();
+    for budget in [1u64, 39, 40, 41, 60, 61, 100, 101, 1234] {
+        let mut calls = 0u64;
+        let mut f = |x: &[f64]| {
+            calls += 1;
+            sphere(x)
+        };
+        let p = Problem::new(&b, 1).with_max_evaluations(budget);
+        let r = m.minimize(&mut f, &p).unwrap();
+        assert_eq!(calls, budget, "budget {budget}");
+        assert_eq!(r.evaluations, budget);
+        assert_eq!(r.stop, StopReason::Budget);
+        assert!(r.best_f.is_finite());
+    }
+    let p = Problem::new(&b, 1).with_max_evaluations(0);
+    assert_eq!(m.minimize(&mut sphere, &p), Err(MayflyError::ZeroBudget));
+}
+
+#[test]
+fn same_seed_same_result_different_seed_different_result() {
+    let m = Mayfly::builder().iterations(30).build().unwrap();
+    let b = Bounds::uniform(6, -5.12, 5.12).unwrap();
+    let run = |seed| m.clone().minimize(&mut rastrigin, &Problem::new(&b, seed)).unwrap();
+    let (a, a2, c) = (run(9), run(9), run(10));
+    assert_eq!(a, a2);
+    assert_eq!(a.best_f.to_bits(), a2.best_f.to_bits());
+    assert_ne!(a.best_x, c.best_x);
+}
+
+#[test]
+fn converges_on_sphere() {
+    let mut m = Mayfly::builder().iterations(500).build().unwrap();
+    let b = Bounds::uniform(30, -100.0, 100.0).unwrap();
+    let r = m.minimize(&mut sphere, &Problem::new(&b, 0)).unwrap();
+    assert!(r.best_f < 1e-6, "{}", r.best_f);
+    assert!(b.contains(&r.best_x));
+    assert!((sphere(&r.best_x) - r.best_f).abs() <= f64::EPSILON * r.best_f.max(1.0));
+}
+
+#[test]
+fn variants_of_the_operators_also_work() {
+    let b = Bounds::uniform(10, -100.0, 100.0).unwrap();
+    for (d, c) in [
+        (Distance::Cartesian, Crossover::Reference),
+        (Distance::PerDimension, Crossover::Blend { gamma: 0.4 }),
+    ] {
+        let mut m = Mayfly::builder()
+            .iterations(300)
+            .distance(d)
+            .crossover(c)
+            .build()
+            .unwrap();
+        let r = m.minimize(&mut sphere, &Problem::new(&b, 5)).unwrap();
+        assert!(r.best_f < 1.0, "{d:?} {c:?}: {}", r.best_f);
+    }
+}
+
+#[test]
+fn points_stay_inside_bounds() {
+    let lower = vec![-1.0, 10.0, 0.0];
+    let upper = vec![1.0, 20.0, 0.0];
+    let b = Bounds::new(lower, upper).unwrap();
+    let mut m = Mayfly::builder().iterations(40).build().unwrap();
+    let mut f = |x: &[f64]| {
+        assert!(b.contains(x), "{x:?}");
+        // Optimum outside the box: pushes against the bounds.
+        (x[0] - 5.0).powi(2) + (x[1] + 3.0).powi(2)
+    };
+    let r = m.minimize(&mut f, &Problem::new(&b, 2)).unwrap();
+    assert!((r.best_x[0] - 1.0).abs() < 1e-3 && (r.best_x[1] - 10.0).abs() < 1e-3);
+}
+
+#[test]
+fn nan_never_becomes_the_best() {
+    let b = Bounds::uniform(3, -1.0, 1.0).unwrap();
+    let mut m = Mayfly::builder().iterations(20).build().unwrap();
+    let mut f = |x: &[f64]| if x[0] > 0.0 { f64::NAN } else { sphere(x) };
+    let r = m.minimize(&mut f, &Problem::new(&b, 4)).unwrap();
+    assert!(r.best_f.is_finite());
+    assert!(r.best_x[0] <= 0.0);
+    // All-NaN: the report says so with an infinite best.
+    let r = m.minimize(&mut |_: &[f64]| f64::NAN, &Problem::new(&b, 4)).unwrap();
+    assert_eq!(r.best_f, f64::INFINITY);
+}
+
+#[test]
+fn stops_on_target_stagnation_and_observer() {
+    let b = Bounds::uniform(2, -10.0, 10.0).unwrap();
+    let mut m = Mayfly::builder().iterations(1000).target_cost(1e-3).build().unwrap();
+    let r = m.minimize(&mut sphere, &Problem::new(&b, 1)).unwrap();
+    assert_eq!(r.stop, StopReason::TargetCost);
+    assert!(r.best_f <= 1e-3 && r.iterations < 1000);
+
+    let mut m = Mayfly::builder().iterations(1000).stagnation(5, 1.0).build().unwrap();
+    let r = m.minimize(&mut |_: &[f64]| 1.0, &Problem::new(&b, 1)).unwrap();
+    assert_eq!(r.stop, StopReason::Stagnation);
+    assert_eq!(r.iterations, 5);
+
+    let m = Mayfly::builder().iterations(1000).build().unwrap();
+    let mut seen = Vec::new();
+    let r = m
+        .minimize_observed(&mut sphere, &Problem::new(&b, 1), &mut |it| {
+            seen.push((it.iteration, it.evaluations, it.best_cost));
+            if it.iteration == 3 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        })
+        .unwrap();
+    assert_eq!(r.stop, StopReason::Observer);
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[2].1, 40 + 3 * 61);
+    assert!(seen.windows(2).all(|w| w[1].2 <= w[0].2));
+}
+
+#[test]
+fn initial_candidates_are_used_and_checked() {
+    let b = Bounds::uniform(3, -10.0, 10.0).unwrap();
+    let mut m = Mayfly::builder().iterations(1).build().unwrap();
+    let init = vec![vec![0.0, 0.0, 0.0]];
+    let r = m.minimize(&mut sphere, &Problem::new(&b, 1).with_initial(&init)).unwrap();
+    assert_eq!(r.best_f, 0.0);
+    let bad = vec![vec![0.0, 0.0]];
+    assert!(matches!(
+        m.minimize(&mut sphere, &Problem::new(&b, 1).with_initial(&bad)),
+        Err(MayflyError::InitialLength { index: 0, expected: 3, actual: 2 })
+    ));
+    let bad = vec![vec![0.0, f64::NAN, 0.0]];
+    assert!(matches!(
+        m.minimize(&mut sphere, &Problem::new(&b, 1).with_initial(&bad)),
+        Err(MayflyError::InitialNonFinite { dim: 1, .. })
+    ));
+}
+
+#[test]
+fn invalid_settings_are_typed_errors() {
+    let cases: Vec<(&str, Result<Mayfly, MayflyError>)> = vec![
+        ("males", Mayfly::builder().population(1).build()),
+        ("iterations", Mayfly::builder().iterations(0).build()),
+        ("inertia", Mayfly::builder().configure(|c| c.inertia = f64::NAN).build()),
+        ("dance_damping", Mayfly::builder().configure(|c| c.dance_damping = 1.5).build()),
+        ("offspring", Mayfly::builder().configure(|c| c.offspring = 3).build()),
+        ("crossover.gamma", Mayfly::builder().crossover(Crossover::Blend { gamma: -1.0 }).build()),
+        ("stagnation_iterations", Mayfly::builder().stagnation(0, 0.0).build()),
+        ("target_cost", Mayfly::builder().target_cost(f64::NAN).build()),
+    ];
+    for (field, r) in cases {
+        match r {
+            Err(MayflyError::InvalidSetting { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_run_does_not_change_the_configuration() {
+    let mut m = Mayfly::builder().iterations(10).build().unwrap();
+    let before = m.config().clone();
+    let b = Bounds::uniform(2, -1.0, 1.0).unwrap();
+    m.minimize(&mut sphere, &Problem::new(&b, 1)).unwrap();
+    assert_eq!(m.config(), &before);
+}
+
+#[test]
+fn beats_random_search_at_equal_budget() {
+    let b = Bounds::uniform(10, -5.12, 5.12).unwrap();
+    let mut m = Mayfly::builder().iterations(100).build().unwrap();
+    let mut wins = 0;
+    for seed in 0..5u64 {
+        let r = m.minimize(&mut rastrigin, &Problem::new(&b, seed)).unwrap();
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut best = f64::INFINITY;
+        let mut x = vec![0.0; 10];
+        for _ in 0..r.evaluations {
+            for v in &mut x {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                *v = -5.12 + 10.24 * ((state >> 11) as f64 / (1u64 << 53) as f64);
+            }
+            best = best.min(rastrigin(&x));
+        }
+        if r.best_f < best {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 5);
+}
