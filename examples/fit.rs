@@ -1,1 +1,184 @@
-fn main() {}
+//! The main job: fit an image with circles and write PNG, SVG and JSON.
+//!
+//! ```text
+//! cargo run --release --example fit -- [INPUT] [--circles N] [--mode joint|sequential|batch]
+//!     [--batch-size B] [--iters T] [--pop P] [--seed S] [--out PREFIX]
+//! ```
+//!
+//! Without INPUT it fits the bundled 256×256 cat photo. It writes `PREFIX.png`,
+//! `PREFIX.svg` and `PREFIX.json` (atomically), shows progress on stderr and prints one
+//! summary line on stdout.
+
+use std::io::{IsTerminal, Write};
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use circlefit::io::{self, Background};
+use circlefit::prelude::*;
+
+const USAGE: &str = "usage: fit [INPUT] [--circles N] [--mode joint|sequential|batch] \
+[--batch-size B] [--iters T] [--pop P] [--seed S] [--out PREFIX]";
+
+#[derive(Debug)]
+struct Args {
+    input: Option<PathBuf>,
+    circles: usize,
+    mode: String,
+    batch_size: usize,
+    iters: u64,
+    pop: usize,
+    seed: u64,
+    out: PathBuf,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        input: None,
+        circles: 100,
+        mode: "sequential".into(),
+        batch_size: 5,
+        iters: 40,
+        pop: 20,
+        seed: 1,
+        out: PathBuf::from("out/fit"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        fn num<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
+            v.parse()
+                .map_err(|_| format!("{name}: '{v}' is not a valid non-negative integer"))
+        }
+        match a.as_str() {
+            "--circles" => args.circles = num("--circles", value("--circles")?)?,
+            "--mode" => args.mode = value("--mode")?,
+            "--batch-size" => args.batch_size = num("--batch-size", value("--batch-size")?)?,
+            "--iters" => args.iters = num("--iters", value("--iters")?)?,
+            "--pop" => args.pop = num("--pop", value("--pop")?)?,
+            "--seed" => args.seed = num("--seed", value("--seed")?)?,
+            "--out" => args.out = PathBuf::from(value("--out")?),
+            "-h" | "--help" => return Err(USAGE.into()),
+            s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}")),
+            s if args.input.is_none() => args.input = Some(PathBuf::from(s)),
+            s => return Err(format!("unexpected argument {s}\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    match try_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn try_main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse_args()?;
+    let reference = match &args.input {
+        Some(p) => io::load_image(p)?,
+        None => io::default_image()?,
+    };
+    let strategy = match args.mode.as_str() {
+        "joint" => Strategy::Joint,
+        "sequential" => Strategy::Sequential,
+        "batch" => Strategy::Batch {
+            size: args.batch_size,
+        },
+        m => return Err(format!("--mode: '{m}' is not joint, sequential or batch").into()),
+    };
+    let mayfly = Mayfly::builder()
+        .population(args.pop)
+        .iterations(args.iters)
+        .build()?;
+    let settings = FitSettings::new(strategy, args.circles, args.seed);
+    settings.validate()?;
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+
+    let mut fitter = Fitter::new(CpuRenderer::new(), Mse, mayfly).settings(settings);
+    let started = Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let mut last_print = 0usize;
+    let mut progress = |p: &circlefit::Progress<'_>| {
+        let done = p.stage.index + 1;
+        let secs = p.elapsed.as_secs_f64().max(1e-9);
+        let line = format!(
+            "stage {done}/{} circles={} psnr={:.2} evals={} ({:.0}/s) {:.1}s",
+            p.stages,
+            p.circles_kept,
+            psnr(p.cost),
+            p.evaluations,
+            p.evaluations as f64 / secs,
+            secs
+        );
+        if tty {
+            eprint!("\r{line}   ");
+        } else if done * 10 / p.stages > last_print * 10 / p.stages || done == p.stages {
+            eprintln!("{line}");
+        }
+        last_print = done;
+        ControlFlow::Continue(())
+    };
+    let result = fitter.fit_observed(reference.as_ref(), &mut progress)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if tty {
+        eprintln!();
+    }
+
+    let mut renderer = CpuRenderer::new();
+    let base = Canvas::white(reference.width(), reference.height())?;
+    let canvas = renderer.render(base.as_ref(), &result.circles)?;
+    let ssim_value = ssim(canvas.as_ref(), reference.as_ref())?;
+    let png = io::encode_png(canvas.as_ref())?;
+    let svg = io::to_svg(
+        reference.width(),
+        reference.height(),
+        Background::White,
+        &result.circles,
+    );
+    let psnr_value = psnr(result.cost);
+    let json = serde_json::json!({
+        "input": args.input.as_ref().map_or("<bundled chelsea_256.png>".into(), |p| p.display().to_string()),
+        "width": reference.width(),
+        "height": reference.height(),
+        "settings": settings,
+        "mayfly": fitter.optimizer_mut().config(),
+        "seed": args.seed,
+        "cost": result.cost,
+        "psnr": if psnr_value.is_finite() { Some(psnr_value) } else { None },
+        "ssim": ssim_value,
+        "initial_cost": result.initial_cost,
+        "evaluations": result.evaluations,
+        "seconds": seconds,
+        "circles": result.circles,
+        "stages": result.stages,
+    });
+    let prefix = args.out.display().to_string();
+    io::write_atomic(format!("{prefix}.png"), &png)?;
+    io::write_atomic(format!("{prefix}.svg"), svg.as_bytes())?;
+    io::write_atomic(
+        format!("{prefix}.json"),
+        serde_json::to_string_pretty(&json)?.as_bytes(),
+    )?;
+    eprintln!("wrote {prefix}.png, {prefix}.svg, {prefix}.json");
+    let evals_per_s = result.evaluations as f64 / seconds.max(1e-9);
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "circles={} cost={:.4} psnr={:.4} evaluations={} seconds={:.3} evals_per_s={:.0}",
+        result.circles.len(),
+        result.cost,
+        psnr_value,
+        result.evaluations,
+        seconds,
+        evals_per_s
+    )?;
+    Ok(())
+}

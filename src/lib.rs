@@ -1,1 +1,45 @@
-//! placeholder
+//! circlefit: approximate an image with coloured, alpha-blended circles found by the
+//! Mayfly metaheuristic.
+//!
+//! This facade re-exports the crate family —
+//! [`circlefit-core`](circlefit_core) (types, traits, strategies),
+//! [`render`] (the fast CPU renderer), [`cost`] (MSE, PSNR, SSIM) and [`mayfly`] (the
+//! optimizer) — and adds image file I/O and SVG export ([`io`]).
+//!
+//! # Example
+//!
+//! ```
+//! use circlefit::prelude::*;
+//!
+//! let reference = circlefit::io::default_image()?; // the bundled 256×256 photo
+//! let mayfly = Mayfly::builder().iterations(5).build()?;
+//! let mut fitter = Fitter::new(CpuRenderer::new(), Mse, mayfly)
+//!     .strategy(Strategy::Sequential)
+//!     .circles(3)
+//!     .seed(7);
+//! let result = fitter.fit(reference.as_ref())?;
+//! assert!(result.cost < result.initial_cost);
+//! println!("{} circles, PSNR {:.2} dB", result.circles.len(), psnr(result.cost));
+//! let svg = circlefit::io::to_svg(reference.width(), reference.height(), Background::White, &result.circles);
+//! assert!(svg.starts_with("<svg"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub use circlefit_core::*;
+pub use circlefit_cost as cost;
+pub use circlefit_mayfly as mayfly;
+pub use circlefit_render as render;
+
+pub mod io;
+
+/// The types most programs need.
+pub mod prelude {
+    pub use crate::io::Background;
+    pub use circlefit_core::{
+        Bounds, Canvas, CanvasMut, CanvasRef, Circle, CostFunc, FitResult, FitSettings, Fitter,
+        Objective, OptimizeReport, Optimizer, Problem, Renderer, StopReason, Strategy,
+    };
+    pub use circlefit_cost::{Mse, Ssim, psnr, ssim};
+    pub use circlefit_mayfly::{Mayfly, MayflyBuilder, MayflyConfig};
+    pub use circlefit_render::CpuRenderer;
+}

@@ -84,6 +84,15 @@ impl Default for FitSettings {
 }
 
 impl FitSettings {
+    /// Settings with the given strategy, circle count and seed.
+    pub fn new(strategy: Strategy, circles: usize, seed: u64) -> Self {
+        Self {
+            strategy,
+            circles,
+            seed,
+        }
+    }
+
     /// Checks the settings.
     ///
     /// # Errors

@@ -1,0 +1,220 @@
+//! Reading images, writing PNG, SVG and other files atomically.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use circlefit_core::raster::{quantize_alpha, quantize_channel};
+use circlefit_core::{Canvas, CanvasRef, Circle};
+
+/// The bundled default image: a 256×256 photo of a cat (Chelsea, CC0, from scikit-image's
+/// sample data), PNG-encoded.
+pub const DEFAULT_IMAGE_PNG: &[u8] = include_bytes!("../assets/chelsea_256.png");
+
+/// Errors of image and file I/O.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not an image we can decode (corrupt, truncated or an unsupported format).
+    #[error("{path}: cannot decode image: {source}")]
+    Decode {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: image::ImageError,
+    },
+    /// Encoding failed.
+    #[error("cannot encode image: {0}")]
+    Encode(#[source] image::ImageError),
+    /// The decoded image is not a usable canvas (empty or too large).
+    #[error("{path}: {source}")]
+    Canvas {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: circlefit_core::Error,
+    },
+}
+
+fn decode(bytes: &[u8], path: &Path) -> Result<Canvas, Error> {
+    let img = image::load_from_memory(bytes).map_err(|source| Error::Decode {
+        path: path.to_owned(),
+        source,
+    })?;
+    Canvas::try_from(&img).map_err(|source| Error::Canvas {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Loads a PNG or JPEG file as an RGBA8 canvas.
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be read, [`Error::Decode`] if it is not a supported,
+/// intact image, [`Error::Canvas`] if it is empty or larger than
+/// [`MAX_DIMENSION`](circlefit_core::MAX_DIMENSION).
+pub fn load_image(path: impl AsRef<Path>) -> Result<Canvas, Error> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    decode(&bytes, path)
+}
+
+/// The bundled default image, decoded.
+///
+/// # Errors
+/// Only if the bundled bytes were damaged at build time.
+pub fn default_image() -> Result<Canvas, Error> {
+    decode(DEFAULT_IMAGE_PNG, Path::new("<bundled chelsea_256.png>"))
+}
+
+/// Encodes a canvas as PNG.
+///
+/// # Errors
+/// [`Error::Encode`] if the encoder fails.
+pub fn encode_png(canvas: CanvasRef<'_>) -> Result<Vec<u8>, Error> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::RgbaImage::from(canvas)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .map_err(Error::Encode)?;
+    Ok(out.into_inner())
+}
+
+/// Writes `bytes` to `path` atomically: to a temporary file beside it, synced, then
+/// renamed over `path`. A crash leaves either the old file or the new one, never a
+/// truncated one.
+///
+/// # Errors
+/// [`Error::Io`] if any step fails (the temporary file is removed then).
+pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<(), Error> {
+    use std::io::Write as _;
+    let path = path.as_ref();
+    let io_err = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io_err)
+}
+
+/// What the SVG draws under the circles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Background {
+    /// Opaque white, the default base canvas.
+    White,
+    /// One opaque colour.
+    Solid([u8; 3]),
+}
+
+/// An SVG of `circles` over `background`, at the image's pixel size, drawing the same
+/// picture as the raster model: each circle with its 8-bit colour and its quantised alpha
+/// (`fill-opacity = round(256·α)/256`), in draw order.
+///
+/// SVG renderers anti-alias edges, so edge pixels differ from the hard-edged raster; interior
+/// pixels match up to the renderer's own rounding.
+pub fn to_svg(width: u32, height: u32, background: Background, circles: &[Circle]) -> String {
+    let mut s = String::with_capacity(128 + circles.len() * 96);
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">"#
+    );
+    let bg = match background {
+        Background::White => [255, 255, 255],
+        Background::Solid(rgb) => rgb,
+    };
+    let _ = writeln!(
+        s,
+        r#"<rect width="{width}" height="{height}" fill="rgb({},{},{})"/>"#,
+        bg[0], bg[1], bg[2]
+    );
+    for c in circles {
+        let [r, g, b] = c.color().map(quantize_channel);
+        let a = f64::from(quantize_alpha(c.alpha())) / 256.0;
+        let _ = writeln!(
+            s,
+            r#"<circle cx="{}" cy="{}" r="{}" fill="rgb({r},{g},{b})" fill-opacity="{a}"/>"#,
+            c.x(),
+            c.y(),
+            c.radius()
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_image_decodes() {
+        let img = default_image().unwrap();
+        assert_eq!((img.width(), img.height()), (256, 256));
+    }
+
+    #[test]
+    fn bad_files_are_typed_errors() {
+        let dir = std::env::temp_dir().join(format!("circlefit-io-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(matches!(load_image(dir.join("missing.png")), Err(Error::Io { .. })));
+        let corrupt = dir.join("corrupt.png");
+        std::fs::write(&corrupt, &DEFAULT_IMAGE_PNG[..200]).unwrap();
+        assert!(matches!(load_image(&corrupt), Err(Error::Decode { .. })));
+        let text = dir.join("text.png");
+        std::fs::write(&text, b"hello").unwrap();
+        assert!(matches!(load_image(&text), Err(Error::Decode { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn png_round_trip_and_atomic_write() {
+        let dir = std::env::temp_dir().join(format!("circlefit-png-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let c = Canvas::from_vec(2, 1, vec![1, 2, 3, 255, 4, 5, 6, 128]).unwrap();
+        let p = dir.join("x.png");
+        write_atomic(&p, &encode_png(c.as_ref()).unwrap()).unwrap();
+        assert_eq!(load_image(&p).unwrap(), c);
+        let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(leftovers.len(), 1);
+        assert!(matches!(
+            write_atomic(dir.join("no/such/dir/x.png"), b"x"),
+            Err(Error::Io { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn svg_lists_circles_in_order() {
+        let a = Circle::new(1.5, 2.0, 3.0, [1.0, 0.0, 0.5], 0.5).unwrap();
+        let b = Circle::new(4.0, 5.0, 6.0, [0.0, 1.0, 0.0], 1.0).unwrap();
+        let svg = to_svg(10, 20, Background::White, &[a, b]);
+        let ia = svg.find(r#"cx="1.5" cy="2" r="3" fill="rgb(255,0,128)" fill-opacity="0.5""#);
+        let ib = svg.find(r#"cx="4" cy="5" r="6" fill="rgb(0,255,0)" fill-opacity="1""#);
+        assert!(ia.is_some() && ib.is_some() && ia < ib, "{svg}");
+        assert!(svg.contains(r#"width="10" height="20""#));
+    }
+}
