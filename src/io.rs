@@ -167,6 +167,7 @@ pub fn to_svg(width: u32, height: u32, background: Background, circles: &[Circle
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // exactness checks compare floats bit for bit
 mod tests {
     use super::*;
 
@@ -180,7 +181,10 @@ mod tests {
     fn bad_files_are_typed_errors() {
         let dir = std::env::temp_dir().join(format!("circlefit-io-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        assert!(matches!(load_image(dir.join("missing.png")), Err(Error::Io { .. })));
+        assert!(matches!(
+            load_image(dir.join("missing.png")),
+            Err(Error::Io { .. })
+        ));
         let corrupt = dir.join("corrupt.png");
         std::fs::write(&corrupt, &DEFAULT_IMAGE_PNG[..200]).unwrap();
         assert!(matches!(load_image(&corrupt), Err(Error::Decode { .. })));

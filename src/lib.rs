@@ -3,7 +3,7 @@
 //!
 //! This facade re-exports the crate family —
 //! [`circlefit-core`](circlefit_core) (types, traits, strategies),
-//! [`render`] (the fast CPU renderer), [`cost`] (MSE, PSNR, SSIM) and [`mayfly`] (the
+//! [`render`](mod@render) (the fast CPU renderer), [`cost`] (MSE, PSNR, SSIM) and [`mayfly`] (the
 //! optimizer) — and adds image file I/O and SVG export ([`io`]).
 //!
 //! # Example
@@ -24,6 +24,8 @@
 //! assert!(svg.starts_with("<svg"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+#![forbid(unsafe_code)]
 
 pub use circlefit_core::*;
 pub use circlefit_cost as cost;

@@ -1,1 +1,280 @@
-//! placeholder
+//! Benchmark scenes, a counting allocator and a report, for circlefit's own benches and
+//! for yours.
+//!
+//! Everything here is generic over circlefit's traits, so a custom [`Renderer`],
+//! [`CostFunc`] or [`Optimizer`] is measured on the same scenes and
+//! reported with the same figures (time **and** heap allocations per operation) as the
+//! built-in ones.
+//!
+//! Linking this crate installs [`CountingAlloc`] as the global allocator of the bench
+//! binary; it forwards to the system allocator and counts calls and bytes on every thread.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use circlefit::prelude::*;
+//! use circlefit_benches::{Scene, bench_render};
+//! use criterion::Criterion;
+//!
+//! let mut c = Criterion::default();
+//! let scene = Scene::new(256, 256, 30, 1);
+//! bench_render(&mut c, "my-renderer", &scene, CpuRenderer::new());
+//! ```
+
+// The global allocator needs `unsafe`; it only forwards to `System` and counts.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use circlefit::Optimizer;
+use circlefit::prelude::*;
+use circlefit::strategy::Evaluator;
+use criterion::{Criterion, Throughput};
+
+/// A global allocator that counts allocations and allocated bytes, on every thread.
+#[derive(Debug)]
+pub struct CountingAlloc;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static BYTES: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every method forwards to the system allocator with the caller's arguments.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// Allocations and bytes allocated so far, process-wide.
+pub fn alloc_snapshot() -> (u64, u64) {
+    (
+        ALLOCS.load(Ordering::Relaxed),
+        BYTES.load(Ordering::Relaxed),
+    )
+}
+
+/// A reproducible benchmark scene: a reference image and circles.
+///
+/// Circles: centres uniform over the canvas, radius uniform in `[4, 64]`, alpha uniform in
+/// `[0.25, 1]`, colours uniform, from a fixed seed (SplitMix64).
+#[derive(Debug, Clone)]
+pub struct Scene {
+    /// The reference image (a smooth procedural picture).
+    pub reference: Canvas,
+    /// The base canvas (white).
+    pub base: Canvas,
+    /// The circles.
+    pub circles: Vec<Circle>,
+}
+
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+impl Scene {
+    /// A `width` × `height` scene with `n` circles from `seed`.
+    ///
+    /// # Panics
+    /// If the size is not a valid canvas size.
+    pub fn new(width: u32, height: u32, n: usize, seed: u64) -> Self {
+        let mut rng = SplitMix(seed);
+        let circles = Self::random_circles(&mut rng, width, height, n);
+        let mut data = Vec::with_capacity((width * height * 4) as usize);
+        for y in 0..height {
+            for x in 0..width {
+                let (fx, fy) = (
+                    f64::from(x) / f64::from(width),
+                    f64::from(y) / f64::from(height),
+                );
+                let r = 128.0 + 100.0 * (fx * 9.0).sin() * (fy * 4.0).cos();
+                let g = 60.0 + 150.0 * fy;
+                let b = 200.0 - 150.0 * fx * fy;
+                data.extend_from_slice(&[r as u8, g as u8, b as u8, 255]);
+            }
+        }
+        Self {
+            reference: Canvas::from_vec(width, height, data).expect("valid size"),
+            base: Canvas::white(width, height).expect("valid size"),
+            circles,
+        }
+    }
+
+    fn random_circles(rng: &mut SplitMix, w: u32, h: u32, n: usize) -> Vec<Circle> {
+        (0..n)
+            .map(|_| {
+                let x = rng.next() * f64::from(w);
+                let y = rng.next() * f64::from(h);
+                let r = 4.0 + 60.0 * rng.next();
+                let c = [rng.next(), rng.next(), rng.next()];
+                let a = 0.25 + 0.75 * rng.next();
+                Circle::new(x, y, r, c, a).expect("in range")
+            })
+            .collect()
+    }
+
+    /// `n` more circles of the same distribution from another seed (candidates).
+    pub fn candidates(&self, n: usize, seed: u64) -> Vec<Circle> {
+        let mut rng = SplitMix(seed ^ 0xC1C1_EF17);
+        Self::random_circles(&mut rng, self.reference.width(), self.reference.height(), n)
+    }
+
+    /// Pixels in the image.
+    pub fn pixels(&self) -> u64 {
+        self.reference.as_ref().pixel_count()
+    }
+}
+
+/// Times `op` with criterion and records allocations per call in the same run; prints
+/// `allocs/op` and `bytes/op` after criterion's line.
+pub fn bench_op(c: &mut Criterion, group: &str, id: &str, elements: u64, mut op: impl FnMut()) {
+    // Warm up first, so buffers reach their steady-state size before anything is counted
+    // (criterion's `--test` mode runs the routine only once).
+    for _ in 0..3 {
+        op();
+    }
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Elements(elements));
+    let mut per_op = (0.0, 0.0);
+    g.bench_function(id, |b| {
+        b.iter_custom(|iters| {
+            let (a0, b0) = alloc_snapshot();
+            let t0 = Instant::now();
+            for _ in 0..iters {
+                op();
+            }
+            let elapsed: Duration = t0.elapsed();
+            let (a1, b1) = alloc_snapshot();
+            per_op = (
+                (a1 - a0) as f64 / iters as f64,
+                (b1 - b0) as f64 / iters as f64,
+            );
+            elapsed
+        })
+    });
+    g.finish();
+    println!(
+        "{group}/{id}: allocs/op = {:.3}, bytes/op = {:.1}",
+        per_op.0, per_op.1
+    );
+}
+
+/// Benchmarks a full render of the scene's circles over its base with `renderer`.
+pub fn bench_render<R: Renderer>(c: &mut Criterion, name: &str, scene: &Scene, mut renderer: R) {
+    let mut out = scene.base.clone();
+    let id = format!(
+        "{name}/{}px_{}c",
+        scene.reference.width(),
+        scene.circles.len()
+    );
+    bench_op(c, "render", &id, 1, || {
+        renderer
+            .render_into(scene.base.as_ref(), black_box(&scene.circles), &mut out)
+            .expect("render");
+        black_box(&out);
+    });
+}
+
+/// Benchmarks a full cost of the scene's base against its reference.
+pub fn bench_cost<C: CostFunc>(c: &mut Criterion, name: &str, scene: &Scene, cost: C) {
+    let id = format!("{name}/{}px", scene.reference.width());
+    bench_op(c, "cost", &id, scene.pixels(), || {
+        black_box(
+            cost.cost(black_box(scene.base.as_ref()), scene.reference.as_ref())
+                .expect("cost"),
+        );
+    });
+}
+
+/// Benchmarks strategy evaluations: `group` candidates of `batch` circles each, scored over
+/// the scene's circles already kept (what one Sequential or Batch stage evaluates).
+/// Throughput is in evaluations.
+///
+/// # Panics
+/// If the components fail.
+pub fn bench_evaluations<R: Renderer, C: CostFunc>(
+    c: &mut Criterion,
+    name: &str,
+    scene: &Scene,
+    renderer: R,
+    cost: C,
+    batch: usize,
+) {
+    let mut eval = Evaluator::new(
+        renderer,
+        cost,
+        scene.reference.as_ref(),
+        scene.base.as_ref(),
+    )
+    .expect("evaluator");
+    eval.commit(&scene.circles).expect("commit");
+    let sets: Vec<Vec<Circle>> = (0..64).map(|s| scene.candidates(batch, s)).collect();
+    let id = format!(
+        "{name}/{}px_{}kept_b{batch}",
+        scene.reference.width(),
+        scene.circles.len()
+    );
+    let mut i = 0;
+    bench_op(c, "evaluate", &id, 1, || {
+        black_box(
+            eval.cost_with(black_box(&sets[i % sets.len()]))
+                .expect("eval"),
+        );
+        i += 1;
+    });
+}
+
+/// Benchmarks joint evaluations: the scene's circles re-drawn over the base and scored
+/// (what a Joint fit evaluates).
+///
+/// # Panics
+/// If the components fail.
+pub fn bench_joint<R: Renderer, C: CostFunc>(
+    c: &mut Criterion,
+    name: &str,
+    scene: &Scene,
+    renderer: R,
+    cost: C,
+) {
+    let mut eval = Evaluator::new(
+        renderer,
+        cost,
+        scene.reference.as_ref(),
+        scene.base.as_ref(),
+    )
+    .expect("evaluator");
+    let id = format!(
+        "{name}/{}px_k{}",
+        scene.reference.width(),
+        scene.circles.len()
+    );
+    bench_op(c, "joint", &id, 1, || {
+        black_box(eval.cost_with(black_box(&scene.circles)).expect("eval"));
+    });
+}

@@ -46,6 +46,9 @@ fn check_buffer(width: u32, height: u32, actual: usize) -> Result<()> {
 
 /// An owned RGBA8 image.
 ///
+/// The layout is the one the `image` crate's `RgbaImage` uses: rows top to bottom, pixels
+/// left to right, 4 bytes per pixel in R, G, B, A order, no padding.
+///
 /// # Allocation
 /// Construction allocates once; [`Canvas::copy_from`] reuses the buffer when the size
 /// is unchanged, which is how renderers and strategies keep a steady state free of heap
@@ -90,7 +93,7 @@ impl Canvas {
         Self::filled(width, height, [255; 4])
     }
 
-    /// Wraps an RGBA8 buffer (see the [module docs](self) for the layout).
+    /// Wraps an RGBA8 buffer (layout: see [`Canvas`]).
     ///
     /// # Errors
     /// [`Error::EmptyImage`], [`Error::ImageTooLarge`] or [`Error::BufferLength`].
@@ -187,7 +190,7 @@ impl std::fmt::Debug for CanvasRef<'_> {
 }
 
 impl<'a> CanvasRef<'a> {
-    /// Borrows an RGBA8 buffer (see the [module docs](self) for the layout).
+    /// Borrows an RGBA8 buffer (layout: see [`Canvas`]).
     ///
     /// # Errors
     /// [`Error::EmptyImage`], [`Error::ImageTooLarge`] or [`Error::BufferLength`].
@@ -289,7 +292,7 @@ impl std::fmt::Debug for CanvasMut<'_> {
 }
 
 impl<'a> CanvasMut<'a> {
-    /// Borrows a mutable RGBA8 buffer (see the [module docs](self) for the layout).
+    /// Borrows a mutable RGBA8 buffer (layout: see [`Canvas`]).
     ///
     /// # Errors
     /// [`Error::EmptyImage`], [`Error::ImageTooLarge`] or [`Error::BufferLength`].
@@ -364,6 +367,7 @@ impl<'a> From<&'a mut Canvas> for CanvasMut<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // exactness checks compare floats bit for bit
 mod tests {
     use super::*;
 

@@ -75,7 +75,7 @@ impl Circle {
     /// [`Error::ParamLength`] if the length is not a multiple of 7; otherwise as
     /// [`Circle::new`] for the first invalid circle (nothing is appended then).
     pub fn decode_all(params: &[f64], out: &mut Vec<Circle>) -> Result<()> {
-        if params.len() % PARAMS_PER_CIRCLE != 0 {
+        if !params.len().is_multiple_of(PARAMS_PER_CIRCLE) {
             return Err(Error::ParamLength { len: params.len() });
         }
         let start = out.len();
@@ -248,6 +248,7 @@ impl Bounds {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // exactness checks compare floats bit for bit
 mod tests {
     use super::*;
 
@@ -286,7 +287,10 @@ mod tests {
     fn bounds_for_circles() {
         let b = Bounds::for_circles(2, 100, 50).unwrap();
         assert_eq!(b.dim(), 14);
-        assert_eq!(&b.lower()[..7], &[-50.0, -25.0, 1.0, 0.0, 0.0, 0.0, MIN_ALPHA]);
+        assert_eq!(
+            &b.lower()[..7],
+            &[-50.0, -25.0, 1.0, 0.0, 0.0, 0.0, MIN_ALPHA]
+        );
         assert_eq!(&b.upper()[7..], &[150.0, 75.0, 100.0, 1.0, 1.0, 1.0, 1.0]);
         assert!(Bounds::for_circles(0, 10, 10).is_err());
         assert!(Bounds::new(vec![1.0], vec![0.0]).is_err());

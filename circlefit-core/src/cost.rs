@@ -48,8 +48,7 @@ pub trait CostFunc {
     ///
     /// # Errors
     /// Whatever the implementation reports (the built-in costs report a size mismatch).
-    fn cost(&self, candidate: CanvasRef<'_>, reference: CanvasRef<'_>)
-    -> Result<f64, Self::Error>;
+    fn cost(&self, candidate: CanvasRef<'_>, reference: CanvasRef<'_>) -> Result<f64, Self::Error>;
 
     /// This cost's per-pixel-sum form, if it has one (see [`PixelSumCost`]).
     fn as_pixel_sum(&self) -> Option<&dyn PixelSumCost> {

@@ -41,7 +41,9 @@ pub enum Error {
         actual: usize,
     },
     /// Two images that must have the same size do not.
-    #[error("size mismatch: {what} is {actual_w}x{actual_h} but the reference is {expected_w}x{expected_h}")]
+    #[error(
+        "size mismatch: {what} is {actual_w}x{actual_h} but the reference is {expected_w}x{expected_h}"
+    )]
     SizeMismatch {
         /// Which image has the wrong size (for example `"base canvas"`).
         what: &'static str,
@@ -76,7 +78,9 @@ pub enum Error {
     },
     /// A flat parameter vector whose length is not a multiple of
     /// [`PARAMS_PER_CIRCLE`](crate::PARAMS_PER_CIRCLE).
-    #[error("parameter vector has {len} numbers; it must be a multiple of 7 (x, y, r, red, green, blue, alpha per circle)")]
+    #[error(
+        "parameter vector has {len} numbers; it must be a multiple of 7 (x, y, r, red, green, blue, alpha per circle)"
+    )]
     ParamLength {
         /// The length given.
         len: usize,

@@ -37,6 +37,7 @@ impl From<CanvasRef<'_>> for image::RgbaImage {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // exactness checks compare floats bit for bit
 mod tests {
     use super::*;
 
@@ -47,6 +48,9 @@ mod tests {
         assert_eq!(canvas.pixel(2, 1), Some([2, 1, 7, 200]));
         assert_eq!(image::RgbaImage::from(canvas), img);
         let empty = image::RgbaImage::new(0, 5);
-        assert!(matches!(Canvas::try_from(empty), Err(Error::EmptyImage { .. })));
+        assert!(matches!(
+            Canvas::try_from(empty),
+            Err(Error::EmptyImage { .. })
+        ));
     }
 }

@@ -76,6 +76,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod canvas;
 mod circle;
 mod cost;
@@ -95,6 +97,6 @@ pub use optimize::{Objective, OptimizeReport, Optimizer, Problem, StopReason};
 pub use raster::Span;
 pub use render::{Renderer, SpanRenderer};
 pub use strategy::{
-    FitResult, FitSettings, Fitter, MAX_CIRCLES, Progress, StageRecord, Strategy, render,
+    FitResult, FitSettings, Fitter, MAX_CIRCLES, Progress, StageRecord, Strategy, render_new,
     stage_seed,
 };

@@ -143,7 +143,7 @@ impl RasterCircle {
     pub fn rows(&self, height: u32) -> Option<(u32, u32)> {
         let first = ceil_div(self.cy - self.r - HALF).max(0);
         let last = floor_div(self.cy + self.r - HALF).min(i64::from(height) - 1);
-        (first <= last).then(|| (first as u32, last as u32))
+        (first <= last).then_some((first as u32, last as u32))
     }
 
     /// The covered pixels of row `y` on a canvas `width` pixels wide, as `(x0, x1)` with
@@ -157,6 +157,7 @@ impl RasterCircle {
         let h = isqrt(rem);
         let x0 = ceil_div(self.cx - h - HALF).max(0);
         let x1 = floor_div(self.cx + h - HALF).min(i64::from(width) - 1);
+        // Lazily: `x1` is negative when the circle lies left of the canvas.
         (x0 <= x1).then(|| (x0 as u32, x1 as u32 + 1))
     }
 
@@ -199,6 +200,7 @@ impl RasterCircle {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // exactness checks compare floats bit for bit
 mod tests {
     use super::*;
 

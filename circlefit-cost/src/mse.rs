@@ -14,7 +14,11 @@ pub struct Mse;
 /// # Panics
 /// If the runs differ in length.
 pub fn sum_squared_error(candidate: &[u8], reference: &[u8]) -> u64 {
-    assert_eq!(candidate.len(), reference.len(), "pixel runs differ in length");
+    assert_eq!(
+        candidate.len(),
+        reference.len(),
+        "pixel runs differ in length"
+    );
     // Per chunk of 64 pixels the sum fits in u32 (64·3·255² < 2³²), which lets the loop
     // vectorise on 32-bit lanes.
     let mut total = 0u64;
@@ -48,7 +52,10 @@ impl Mse {
     /// [`Error::SizeMismatch`] if they differ in size.
     pub fn mse(&self, a: CanvasRef<'_>, b: CanvasRef<'_>) -> Result<f64, Error> {
         check_same_size(a, b)?;
-        Ok(self.finish(sum_squared_error(a.as_bytes(), b.as_bytes()), a.pixel_count()))
+        Ok(self.finish(
+            sum_squared_error(a.as_bytes(), b.as_bytes()),
+            a.pixel_count(),
+        ))
     }
 }
 
@@ -75,6 +82,7 @@ impl PixelSumCost for Mse {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // exactness checks compare floats bit for bit
 mod tests {
     use super::*;
     use circlefit_core::Canvas;
@@ -123,6 +131,9 @@ mod tests {
     fn size_mismatch_is_an_error() {
         let a = Canvas::white(3, 3).unwrap();
         let b = Canvas::white(3, 4).unwrap();
-        assert!(matches!(Mse.cost(a.as_ref(), b.as_ref()), Err(Error::SizeMismatch { .. })));
+        assert!(matches!(
+            Mse.cost(a.as_ref(), b.as_ref()),
+            Err(Error::SizeMismatch { .. })
+        ));
     }
 }

@@ -56,6 +56,7 @@ pub fn ssim(a: CanvasRef<'_>, b: CanvasRef<'_>) -> Result<f64, Error> {
             blur(src, dst, &mut tmp, w, h, &kernel);
         }
         let mut sum = 0.0;
+        #[allow(clippy::needless_range_loop)] // five parallel planes, read at the same index
         for i in 0..n {
             let (mx, my) = (blurred[0][i], blurred[1][i]);
             let vx = blurred[2][i] - mx * mx;
@@ -116,6 +117,7 @@ fn blur(src: &[f64], dst: &mut [f64], tmp: &mut [f64], w: usize, h: usize, k: &[
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // exactness checks compare floats bit for bit
 mod tests {
     use super::*;
     use circlefit_core::Canvas;

@@ -160,7 +160,7 @@ impl MayflyConfig {
             }
         }
         if self.offspring < 2
-            || self.offspring % 2 != 0
+            || !self.offspring.is_multiple_of(2)
             || self.offspring / 2 > self.males.min(self.females)
         {
             return bad(
@@ -170,7 +170,11 @@ impl MayflyConfig {
             );
         }
         if self.mutants > self.offspring.max(1) * 16 {
-            return bad("mutants", self.mutants.to_string(), "at most 16 per offspring");
+            return bad(
+                "mutants",
+                self.mutants.to_string(),
+                "at most 16 per offspring",
+            );
         }
         if self.iterations == 0 || self.iterations > 1_000_000_000 {
             return bad(
@@ -217,7 +221,11 @@ impl MayflyConfig {
         if let Crossover::Blend { gamma } = self.crossover
             && !(gamma.is_finite() && gamma >= 0.0)
         {
-            return bad("crossover.gamma", gamma.to_string(), "must be finite and non-negative");
+            return bad(
+                "crossover.gamma",
+                gamma.to_string(),
+                "must be finite and non-negative",
+            );
         }
         if let Some(t) = self.target_cost
             && t.is_nan()

@@ -15,7 +15,9 @@ pub enum MayflyError {
         reason: &'static str,
     },
     /// A starting candidate of the wrong length.
-    #[error("initial candidate {index} has {actual} numbers, the problem has {expected} dimensions")]
+    #[error(
+        "initial candidate {index} has {actual} numbers, the problem has {expected} dimensions"
+    )]
     InitialLength {
         /// Which candidate.
         index: usize,

@@ -106,7 +106,11 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
             .zip(hi)
             .map(|(l, h)| cfg.velocity_limit * (h - l))
             .collect();
-        let batch = cfg.males.max(cfg.females).max(cfg.offspring).max(cfg.mutants);
+        let batch = cfg
+            .males
+            .max(cfg.females)
+            .max(cfg.offspring)
+            .max(cfg.mutants);
         Ok(Self {
             cfg,
             rng: R::seed_from_u64(problem.seed),
@@ -154,10 +158,13 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
             &mut self.batch_f[..n],
         );
         self.evaluations += n as u64;
-        for i in 0..n {
-            let f = sanitize(self.batch_f[i]);
-            flies[i].reset_best(f);
-            self.offer(&flies[i].x, f);
+        for (fly, &f) in flies[..n].iter_mut().zip(&self.batch_f[..n]) {
+            let f = sanitize(f);
+            fly.reset_best(f);
+            if f < self.best_f {
+                self.best_f = f;
+                self.best_x.copy_from_slice(&fly.x);
+            }
         }
         for fly in &mut flies[n..] {
             fly.f = f64::INFINITY;
@@ -289,15 +296,18 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
                 let male = &males[i.min(males.len() - 1)];
                 let attracted = female.f > male.f;
                 let r2: f64 = if attracted && cfg.distance == Distance::Cartesian {
-                    male.x.iter().zip(&female.x).map(|(m, f)| (m - f).powi(2)).sum()
+                    male.x
+                        .iter()
+                        .zip(&female.x)
+                        .map(|(m, f)| (m - f).powi(2))
+                        .sum()
                 } else {
                     0.0
                 };
                 for j in 0..self.dim {
                     female.v[j] = g * female.v[j]
                         + if attracted {
-                            cfg.mate_attraction
-                                * self.attraction(male.x[j] - female.x[j], r2)
+                            cfg.mate_attraction * self.attraction(male.x[j] - female.x[j], r2)
                         } else {
                             flight * self.e[j]
                         };
@@ -312,8 +322,16 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
                 self.fresh_e();
                 if male.f > self.best_f {
                     let (rp2, rg2) = if cfg.distance == Distance::Cartesian {
-                        let rp = male.best_x.iter().zip(&male.x).map(|(p, x)| (p - x).powi(2));
-                        let rg = self.best_x.iter().zip(&male.x).map(|(p, x)| (p - x).powi(2));
+                        let rp = male
+                            .best_x
+                            .iter()
+                            .zip(&male.x)
+                            .map(|(p, x)| (p - x).powi(2));
+                        let rg = self
+                            .best_x
+                            .iter()
+                            .zip(&male.x)
+                            .map(|(p, x)| (p - x).powi(2));
                         (rp.sum(), rg.sum())
                     } else {
                         (0.0, 0.0)
@@ -357,9 +375,7 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
                 for j in 0..self.dim {
                     let l = match cfg.crossover {
                         Crossover::Reference => unit(&mut self.rng),
-                        Crossover::Blend { gamma } => {
-                            uniform(&mut self.rng, -gamma, 1.0 + gamma)
-                        }
+                        Crossover::Blend { gamma } => uniform(&mut self.rng, -gamma, 1.0 + gamma),
                     };
                     let (m, f) = (males[k].x[j], females[k].x[j]);
                     o1.x[j] = l * m + (1.0 - l) * f;
@@ -381,7 +397,8 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
             // N(0, (scale·range)²).
             mutants.clear();
             mutant_parent.clear();
-            let changed = ((cfg.mutation_rate * self.dim as f64).ceil() as usize).clamp(1, self.dim);
+            let changed =
+                ((cfg.mutation_rate * self.dim as f64).ceil() as usize).clamp(1, self.dim);
             for _ in 0..cfg.mutants {
                 let parent = index(&mut self.rng, offspring.len());
                 let mut m = self.take_fly();
@@ -391,7 +408,8 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
                     let pick = c + index(&mut self.rng, self.dim - c);
                     self.dims.swap(c, pick);
                     let j = self.dims[c];
-                    m.x[j] += cfg.mutation_scale * (self.hi[j] - self.lo[j]) * normal(&mut self.rng);
+                    m.x[j] +=
+                        cfg.mutation_scale * (self.hi[j] - self.lo[j]) * normal(&mut self.rng);
                 }
                 self.clamp(&mut m.x);
                 mutants.push(m);

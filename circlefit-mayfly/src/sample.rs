@@ -27,6 +27,7 @@ pub(crate) fn normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // exactness checks compare floats bit for bit
 mod tests {
     use super::*;
     use rand::SeedableRng;

@@ -1,5 +1,8 @@
 //! Behaviour of the Mayfly optimizer on plain functions.
 
+// These tests check exactness: comparing floats bit for bit is the point.
+#![allow(clippy::float_cmp)]
+
 use std::ops::ControlFlow;
 
 use circlefit_core::{Bounds, Optimizer, Problem, StopReason};
@@ -60,7 +63,11 @@ fn budget_is_never_exceeded() {
 fn same_seed_same_result_different_seed_different_result() {
     let m = Mayfly::builder().iterations(30).build().unwrap();
     let b = Bounds::uniform(6, -5.12, 5.12).unwrap();
-    let run = |seed| m.clone().minimize(&mut rastrigin, &Problem::new(&b, seed)).unwrap();
+    let run = |seed| {
+        m.clone()
+            .minimize(&mut rastrigin, &Problem::new(&b, seed))
+            .unwrap()
+    };
     let (a, a2, c) = (run(9), run(9), run(10));
     assert_eq!(a, a2);
     assert_eq!(a.best_f.to_bits(), a2.best_f.to_bits());
@@ -119,20 +126,32 @@ fn nan_never_becomes_the_best() {
     assert!(r.best_f.is_finite());
     assert!(r.best_x[0] <= 0.0);
     // All-NaN: the report says so with an infinite best.
-    let r = m.minimize(&mut |_: &[f64]| f64::NAN, &Problem::new(&b, 4)).unwrap();
+    let r = m
+        .minimize(&mut |_: &[f64]| f64::NAN, &Problem::new(&b, 4))
+        .unwrap();
     assert_eq!(r.best_f, f64::INFINITY);
 }
 
 #[test]
 fn stops_on_target_stagnation_and_observer() {
     let b = Bounds::uniform(2, -10.0, 10.0).unwrap();
-    let mut m = Mayfly::builder().iterations(1000).target_cost(1e-3).build().unwrap();
+    let mut m = Mayfly::builder()
+        .iterations(1000)
+        .target_cost(1e-3)
+        .build()
+        .unwrap();
     let r = m.minimize(&mut sphere, &Problem::new(&b, 1)).unwrap();
     assert_eq!(r.stop, StopReason::TargetCost);
     assert!(r.best_f <= 1e-3 && r.iterations < 1000);
 
-    let mut m = Mayfly::builder().iterations(1000).stagnation(5, 1.0).build().unwrap();
-    let r = m.minimize(&mut |_: &[f64]| 1.0, &Problem::new(&b, 1)).unwrap();
+    let mut m = Mayfly::builder()
+        .iterations(1000)
+        .stagnation(5, 1.0)
+        .build()
+        .unwrap();
+    let r = m
+        .minimize(&mut |_: &[f64]| 1.0, &Problem::new(&b, 1))
+        .unwrap();
     assert_eq!(r.stop, StopReason::Stagnation);
     assert_eq!(r.iterations, 5);
 
@@ -141,7 +160,11 @@ fn stops_on_target_stagnation_and_observer() {
     let r = m
         .minimize_observed(&mut sphere, &Problem::new(&b, 1), &mut |it| {
             seen.push((it.iteration, it.evaluations, it.best_cost));
-            if it.iteration == 3 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            if it.iteration == 3 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
         })
         .unwrap();
     assert_eq!(r.stop, StopReason::Observer);
@@ -155,12 +178,18 @@ fn initial_candidates_are_used_and_checked() {
     let b = Bounds::uniform(3, -10.0, 10.0).unwrap();
     let mut m = Mayfly::builder().iterations(1).build().unwrap();
     let init = vec![vec![0.0, 0.0, 0.0]];
-    let r = m.minimize(&mut sphere, &Problem::new(&b, 1).with_initial(&init)).unwrap();
+    let r = m
+        .minimize(&mut sphere, &Problem::new(&b, 1).with_initial(&init))
+        .unwrap();
     assert_eq!(r.best_f, 0.0);
     let bad = vec![vec![0.0, 0.0]];
     assert!(matches!(
         m.minimize(&mut sphere, &Problem::new(&b, 1).with_initial(&bad)),
-        Err(MayflyError::InitialLength { index: 0, expected: 3, actual: 2 })
+        Err(MayflyError::InitialLength {
+            index: 0,
+            expected: 3,
+            actual: 2
+        })
     ));
     let bad = vec![vec![0.0, f64::NAN, 0.0]];
     assert!(matches!(
@@ -174,12 +203,36 @@ fn invalid_settings_are_typed_errors() {
     let cases: Vec<(&str, Result<Mayfly, MayflyError>)> = vec![
         ("males", Mayfly::builder().population(1).build()),
         ("iterations", Mayfly::builder().iterations(0).build()),
-        ("inertia", Mayfly::builder().configure(|c| c.inertia = f64::NAN).build()),
-        ("dance_damping", Mayfly::builder().configure(|c| c.dance_damping = 1.5).build()),
-        ("offspring", Mayfly::builder().configure(|c| c.offspring = 3).build()),
-        ("crossover.gamma", Mayfly::builder().crossover(Crossover::Blend { gamma: -1.0 }).build()),
-        ("stagnation_iterations", Mayfly::builder().stagnation(0, 0.0).build()),
-        ("target_cost", Mayfly::builder().target_cost(f64::NAN).build()),
+        (
+            "inertia",
+            Mayfly::builder()
+                .configure(|c| c.inertia = f64::NAN)
+                .build(),
+        ),
+        (
+            "dance_damping",
+            Mayfly::builder()
+                .configure(|c| c.dance_damping = 1.5)
+                .build(),
+        ),
+        (
+            "offspring",
+            Mayfly::builder().configure(|c| c.offspring = 3).build(),
+        ),
+        (
+            "crossover.gamma",
+            Mayfly::builder()
+                .crossover(Crossover::Blend { gamma: -1.0 })
+                .build(),
+        ),
+        (
+            "stagnation_iterations",
+            Mayfly::builder().stagnation(0, 0.0).build(),
+        ),
+        (
+            "target_cost",
+            Mayfly::builder().target_cost(f64::NAN).build(),
+        ),
     ];
     for (field, r) in cases {
         match r {

@@ -33,7 +33,11 @@ pub(crate) struct IncrementalScorer {
 
 impl IncrementalScorer {
     /// Builds the cache for `kept` against `reference` (same size).
-    pub(crate) fn new(kept: CanvasRef<'_>, reference: CanvasRef<'_>, cost: &dyn PixelSumCost) -> Self {
+    pub(crate) fn new(
+        kept: CanvasRef<'_>,
+        reference: CanvasRef<'_>,
+        cost: &dyn PixelSumCost,
+    ) -> Self {
         let (w, h) = (kept.width(), kept.height());
         let mut s = Self {
             width: w,

@@ -15,14 +15,15 @@
 //! render and a full cost would give. Any other combination renders the kept canvas plus
 //! the candidates into a reused scratch canvas and scores it whole.
 
+mod evaluator;
 mod incremental;
 mod objective;
 
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use self::incremental::IncrementalScorer;
-use self::objective::CanvasObjective;
+pub use self::evaluator::Evaluator;
+use self::objective::ParamObjective;
 use crate::canvas::{Canvas, CanvasRef};
 use crate::circle::{Bounds, Circle};
 use crate::cost::CostFunc;
@@ -353,60 +354,32 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
     ) -> Result<FitResult> {
         self.settings.validate()?;
         let (w, h) = (reference.width(), reference.height());
-        let mut kept = match &self.base {
-            Some(base) => {
-                if !base.as_ref().same_size(reference) {
-                    return Err(Error::SizeMismatch {
-                        what: "base canvas",
-                        expected_w: w,
-                        expected_h: h,
-                        actual_w: base.width(),
-                        actual_h: base.height(),
-                    });
-                }
-                base.clone()
+        let white;
+        let base = match &self.base {
+            Some(base) => base.as_ref(),
+            None => {
+                white = Canvas::white(w, h)?;
+                white.as_ref()
             }
-            None => Canvas::white(w, h)?,
         };
         let started = Instant::now();
-        let initial_cost = self.full_cost(kept.as_ref(), reference)?;
-        let mut cost = initial_cost;
-        let span_path =
-            self.renderer.as_span_renderer().is_some() && self.cost.as_pixel_sum().is_some();
-        let mut incremental = match self.cost.as_pixel_sum() {
-            Some(pc) if span_path => Some(IncrementalScorer::new(kept.as_ref(), reference, pc)),
-            _ => None,
-        };
-
+        let mut eval = Evaluator::new(&mut self.renderer, &self.cost, reference, base)?;
+        let initial_cost = eval.kept_cost();
         let stage_size = self.settings.stage_size();
         let stages = self.settings.circles.div_ceil(stage_size);
         let mut result = FitResult {
             circles: Vec::new(),
-            cost,
+            cost: initial_cost,
             initial_cost,
             evaluations: 0,
             stages: Vec::with_capacity(stages),
             stopped_early: false,
         };
-        let mut scratch = kept.clone();
-        let (mut x, mut circles) = (Vec::new(), Vec::new());
         for stage in 0..stages {
             let count = stage_size.min(self.settings.circles - stage * stage_size);
             let bounds = Bounds::for_circles(count, w, h)?;
             let seed = stage_seed(self.settings.seed, stage as u64);
-            let mut objective = CanvasObjective {
-                renderer: &mut self.renderer,
-                cost: &self.cost,
-                reference,
-                kept: kept.as_ref(),
-                bounds: &bounds,
-                scratch: &mut scratch,
-                incremental: incremental.as_mut(),
-                x: &mut x,
-                circles: &mut circles,
-                error: None,
-                evaluations: 0,
-            };
+            let mut objective = ParamObjective::new(&mut eval, &bounds);
             let report = self
                 .optimizer
                 .minimize(&mut objective, &Problem::new(&bounds, seed))
@@ -414,48 +387,37 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             if let Some(e) = objective.error.take() {
                 return Err(e);
             }
-            // Re-score the optimizer's answer ourselves: the kept cost must be true even if
-            // an optimizer misreports.
+            // Re-score the optimizer's answer ourselves: what is kept must be true even if
+            // an optimizer misreports its best value.
             let candidate_cost = objective.evaluate(&report.best_x);
             if let Some(e) = objective.error.take() {
                 return Err(e);
             }
             let evaluations = objective.evaluations;
+            let circles = std::mem::take(&mut objective.circles);
             result.evaluations += evaluations;
-            let keep = candidate_cost < cost;
-            let cost_before = cost;
+            let cost_before = eval.kept_cost();
+            let keep = candidate_cost < cost_before;
             if keep {
-                // `circles` holds the decoded (clamped) best point after the re-score.
-                self.renderer
-                    .draw(kept.as_mut(), &circles)
-                    .map_err(|e| Error::Renderer(Box::new(e)))?;
-                if let (Some(inc), Some(sr), Some(pc)) = (
-                    incremental.as_mut(),
-                    self.renderer.as_span_renderer(),
-                    self.cost.as_pixel_sum(),
-                ) && let Some((first, last)) = inc.rows_touched(&circles, sr)
-                {
-                    inc.update_rows(first, last, kept.as_ref(), reference, pc);
-                }
+                eval.commit(&circles)?;
                 result.circles.extend_from_slice(&circles);
-                cost = self.full_cost(kept.as_ref(), reference)?;
             }
+            result.cost = eval.kept_cost();
             result.stages.push(StageRecord {
                 index: stage,
                 circles: count,
                 kept: keep,
                 cost_before,
-                cost_after: cost,
+                cost_after: result.cost,
                 evaluations,
                 stop: report.stop,
                 seed,
             });
-            result.cost = cost;
             let progress = Progress {
                 stage: &result.stages[stage],
                 stages,
                 circles_kept: result.circles.len(),
-                cost,
+                cost: result.cost,
                 evaluations: result.evaluations,
                 elapsed: started.elapsed(),
             };
@@ -466,19 +428,13 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
         }
         Ok(result)
     }
-
-    fn full_cost(&self, canvas: CanvasRef<'_>, reference: CanvasRef<'_>) -> Result<f64> {
-        self.cost
-            .cost(canvas, reference)
-            .map_err(|e| Error::Cost(Box::new(e)))
-    }
 }
 
 /// Renders `circles` over `base` with `renderer` into a new canvas.
 ///
 /// # Errors
 /// [`Error::Renderer`] if the renderer fails.
-pub fn render<R: Renderer>(
+pub fn render_new<R: Renderer>(
     renderer: &mut R,
     base: CanvasRef<'_>,
     circles: &[Circle],

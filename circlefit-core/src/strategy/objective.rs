@@ -1,70 +1,60 @@
-//! The objective a strategy hands to the optimizer: parameters → circles → canvas → cost.
+//! The objective a strategy hands to the optimizer: parameters → circles → cost.
 
-use super::incremental::IncrementalScorer;
-use crate::canvas::{Canvas, CanvasRef};
+use super::evaluator::Evaluator;
 use crate::circle::{Bounds, Circle};
 use crate::cost::CostFunc;
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::optimize::Objective;
 use crate::render::Renderer;
 
-/// Scores candidate circles drawn over the kept canvas.
+/// Decodes parameter vectors into circles and scores them with an [`Evaluator`].
 ///
-/// Takes the incremental path when `incremental` is set (the strategy sets it only when
-/// the renderer has spans and the cost is a pixel sum), else renders into `scratch` and
-/// scores the whole canvas.
-pub(crate) struct CanvasObjective<'a, R: Renderer, C: CostFunc> {
-    pub(crate) renderer: &'a mut R,
-    pub(crate) cost: &'a C,
-    pub(crate) reference: CanvasRef<'a>,
-    pub(crate) kept: CanvasRef<'a>,
+/// Points are clamped into the bounds first (a custom optimizer may step outside them;
+/// NaN maps to the lower bound). The first error stops the run through
+/// [`Objective::interrupted`] and is handed back to the strategy.
+pub(crate) struct ParamObjective<'a, R, C> {
+    pub(crate) eval: &'a mut Evaluator<R, C>,
     pub(crate) bounds: &'a Bounds,
-    pub(crate) scratch: &'a mut Canvas,
-    pub(crate) incremental: Option<&'a mut IncrementalScorer>,
-    pub(crate) x: &'a mut Vec<f64>,
-    pub(crate) circles: &'a mut Vec<Circle>,
+    pub(crate) x: Vec<f64>,
+    pub(crate) circles: Vec<Circle>,
     pub(crate) error: Option<Error>,
     pub(crate) evaluations: u64,
 }
 
-impl<R: Renderer, C: CostFunc> CanvasObjective<'_, R, C> {
-    /// Decodes `x` into `self.circles`, first clamping it into the bounds (a custom
-    /// optimizer may step outside them; NaN maps to the lower bound).
-    fn decode(&mut self, x: &[f64]) -> Result<(), Error> {
-        self.x.clear();
-        self.x.extend_from_slice(x);
-        self.bounds.clamp(self.x);
-        self.circles.clear();
-        Circle::decode_all(self.x, self.circles)
+impl<'a, R: Renderer, C: CostFunc> ParamObjective<'a, R, C> {
+    pub(crate) fn new(eval: &'a mut Evaluator<R, C>, bounds: &'a Bounds) -> Self {
+        Self {
+            eval,
+            bounds,
+            x: Vec::with_capacity(bounds.dim()),
+            circles: Vec::with_capacity(bounds.dim() / 7),
+            error: None,
+            evaluations: 0,
+        }
     }
 
-    fn score(&mut self, x: &[f64]) -> Result<f64, Error> {
+    /// Decodes `x` (clamped into the bounds) into `self.circles`.
+    pub(crate) fn decode(&mut self, x: &[f64]) -> Result<()> {
         if x.len() != self.bounds.dim() {
             return Err(Error::OptimizerDimension {
                 expected: self.bounds.dim(),
                 actual: x.len(),
             });
         }
+        self.x.clear();
+        self.x.extend_from_slice(x);
+        self.bounds.clamp(&mut self.x);
+        self.circles.clear();
+        Circle::decode_all(&self.x, &mut self.circles)
+    }
+
+    fn score(&mut self, x: &[f64]) -> Result<f64> {
         self.decode(x)?;
-        if let (Some(inc), Some(sr), Some(pc)) = (
-            self.incremental.as_deref_mut(),
-            self.renderer.as_span_renderer(),
-            self.cost.as_pixel_sum(),
-        ) {
-            let sum = inc.score(self.circles, self.kept, self.reference, sr, pc);
-            return Ok(pc.finish(sum, self.reference.pixel_count()));
-        }
-        self.scratch.copy_from(self.kept);
-        self.renderer
-            .draw(self.scratch.as_mut(), self.circles)
-            .map_err(|e| Error::Renderer(Box::new(e)))?;
-        self.cost
-            .cost(self.scratch.as_ref(), self.reference)
-            .map_err(|e| Error::Cost(Box::new(e)))
+        self.eval.cost_with(&self.circles)
     }
 }
 
-impl<R: Renderer, C: CostFunc> Objective for CanvasObjective<'_, R, C> {
+impl<R: Renderer, C: CostFunc> Objective for ParamObjective<'_, R, C> {
     fn evaluate(&mut self, x: &[f64]) -> f64 {
         if self.error.is_some() {
             return f64::INFINITY;

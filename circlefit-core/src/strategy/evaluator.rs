@@ -1,0 +1,190 @@
+//! [`Evaluator`]: the cost of candidate circles drawn over a canvas of kept circles.
+
+use super::incremental::IncrementalScorer;
+use crate::canvas::{Canvas, CanvasRef};
+use crate::circle::Circle;
+use crate::cost::CostFunc;
+use crate::error::{Error, Result};
+use crate::render::Renderer;
+
+/// Scores candidate circles drawn over a kept canvas, and commits the ones worth keeping.
+///
+/// This is what every strategy evaluates, exposed so that benchmarks and custom strategies
+/// can use it. When the renderer has a [`SpanRenderer`](crate::SpanRenderer) and the cost a
+/// [`PixelSumCost`](crate::PixelSumCost), [`cost_with`](Evaluator::cost_with) scores only
+/// the pixels the candidates cover, against cached per-row sums of the kept canvas: the
+/// result is exactly the full render + full cost, and its time does not depend on how many
+/// circles were kept. Otherwise it copies the kept canvas into a scratch canvas, draws the
+/// candidates and scores the whole image.
+///
+/// # Allocation
+/// Buffers grow to the largest candidate set seen and are reused: steady-state
+/// `cost_with` calls make no heap allocation on either path (for the built-in renderer and
+/// cost).
+///
+/// # Example
+///
+/// ```
+/// use circlefit_core::{Canvas, Circle, strategy::Evaluator};
+/// # use circlefit_core::{CanvasMut, CanvasRef, CostFunc, Renderer, raster::RasterCircle};
+/// # #[derive(Debug)] struct Plain;
+/// # impl Renderer for Plain {
+/// #     type Error = std::convert::Infallible;
+/// #     fn draw(&mut self, mut c: CanvasMut<'_>, circles: &[Circle]) -> Result<(), Self::Error> {
+/// #         let (w, h) = (c.width(), c.height());
+/// #         for k in circles { let rc = RasterCircle::new(k); let mut s = Vec::new(); rc.spans(w, h, &mut s);
+/// #             for s in s { rc.composite(c.row_segment_mut(s.y, s.x0, s.x1)); } }
+/// #         Ok(())
+/// #     }
+/// # }
+/// # #[derive(Debug)] struct Sse;
+/// # impl CostFunc for Sse {
+/// #     type Error = std::convert::Infallible;
+/// #     fn cost(&self, a: CanvasRef<'_>, b: CanvasRef<'_>) -> Result<f64, Self::Error> {
+/// #         Ok(a.as_bytes().iter().zip(b.as_bytes()).map(|(&p, &q)| (p as f64 - q as f64).powi(2)).sum())
+/// #     }
+/// # }
+/// let reference = Canvas::filled(8, 8, [0, 0, 0, 255])?;
+/// let white = Canvas::white(8, 8)?;
+/// let mut eval = Evaluator::new(Plain, Sse, reference.as_ref(), white.as_ref())?;
+/// let black = Circle::new(4.0, 4.0, 2.0, [0.0; 3], 1.0)?;
+/// let with = eval.cost_with(&[black])?;
+/// assert!(with < eval.kept_cost());
+/// eval.commit(&[black])?;
+/// assert_eq!(eval.kept_cost(), with);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Evaluator<R, C> {
+    renderer: R,
+    cost: C,
+    reference: Canvas,
+    kept: Canvas,
+    kept_cost: f64,
+    scratch: Canvas,
+    incremental: Option<IncrementalScorer>,
+}
+
+impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
+    /// An evaluator of candidates over `base` (the kept canvas starts as a copy of it),
+    /// scored against `reference`.
+    ///
+    /// # Errors
+    /// [`Error::SizeMismatch`] if `base` and `reference` differ in size; [`Error::Cost`] if
+    /// the cost function fails on the base.
+    pub fn new(
+        renderer: R,
+        cost: C,
+        reference: CanvasRef<'_>,
+        base: CanvasRef<'_>,
+    ) -> Result<Self> {
+        if !base.same_size(reference) {
+            return Err(Error::SizeMismatch {
+                what: "base canvas",
+                expected_w: reference.width(),
+                expected_h: reference.height(),
+                actual_w: base.width(),
+                actual_h: base.height(),
+            });
+        }
+        let kept_cost = cost
+            .cost(base, reference)
+            .map_err(|e| Error::Cost(Box::new(e)))?;
+        let incremental = match (renderer.as_span_renderer(), cost.as_pixel_sum()) {
+            (Some(_), Some(pc)) => Some(IncrementalScorer::new(base, reference, pc)),
+            _ => None,
+        };
+        Ok(Self {
+            renderer,
+            cost,
+            reference: reference.to_canvas(),
+            kept: base.to_canvas(),
+            kept_cost,
+            scratch: base.to_canvas(),
+            incremental,
+        })
+    }
+
+    /// Whether candidates are scored incrementally (over their spans only).
+    pub fn is_incremental(&self) -> bool {
+        self.incremental.is_some()
+    }
+
+    /// The reference image.
+    pub fn reference(&self) -> CanvasRef<'_> {
+        self.reference.as_ref()
+    }
+
+    /// The kept canvas: the base with every committed circle drawn.
+    pub fn kept(&self) -> CanvasRef<'_> {
+        self.kept.as_ref()
+    }
+
+    /// The cost of the kept canvas.
+    pub fn kept_cost(&self) -> f64 {
+        self.kept_cost
+    }
+
+    /// The renderer.
+    pub fn renderer(&self) -> &R {
+        &self.renderer
+    }
+
+    /// The cost function.
+    pub fn cost_func(&self) -> &C {
+        &self.cost
+    }
+
+    /// The cost of the kept canvas with `candidates` drawn over it, in order. The kept
+    /// canvas does not change.
+    ///
+    /// # Errors
+    /// [`Error::Renderer`] or [`Error::Cost`] if a component fails (full path only; the
+    /// incremental path cannot fail).
+    pub fn cost_with(&mut self, candidates: &[Circle]) -> Result<f64> {
+        if let (Some(inc), Some(sr), Some(pc)) = (
+            self.incremental.as_mut(),
+            self.renderer.as_span_renderer(),
+            self.cost.as_pixel_sum(),
+        ) {
+            let sum = inc.score(
+                candidates,
+                self.kept.as_ref(),
+                self.reference.as_ref(),
+                sr,
+                pc,
+            );
+            return Ok(pc.finish(sum, self.reference.as_ref().pixel_count()));
+        }
+        self.scratch.copy_from(self.kept.as_ref());
+        self.renderer
+            .draw(self.scratch.as_mut(), candidates)
+            .map_err(|e| Error::Renderer(Box::new(e)))?;
+        self.cost
+            .cost(self.scratch.as_ref(), self.reference.as_ref())
+            .map_err(|e| Error::Cost(Box::new(e)))
+    }
+
+    /// Draws `circles` onto the kept canvas and returns its new cost (computed in full).
+    ///
+    /// # Errors
+    /// [`Error::Renderer`] or [`Error::Cost`] if a component fails.
+    pub fn commit(&mut self, circles: &[Circle]) -> Result<f64> {
+        self.renderer
+            .draw(self.kept.as_mut(), circles)
+            .map_err(|e| Error::Renderer(Box::new(e)))?;
+        if let (Some(inc), Some(sr), Some(pc)) = (
+            self.incremental.as_mut(),
+            self.renderer.as_span_renderer(),
+            self.cost.as_pixel_sum(),
+        ) && let Some((first, last)) = inc.rows_touched(circles, sr)
+        {
+            inc.update_rows(first, last, self.kept.as_ref(), self.reference.as_ref(), pc);
+        }
+        self.kept_cost = self
+            .cost
+            .cost(self.kept.as_ref(), self.reference.as_ref())
+            .map_err(|e| Error::Cost(Box::new(e)))?;
+        Ok(self.kept_cost)
+    }
+}

@@ -1,0 +1,89 @@
+//! Steady-state evaluations make no heap allocation, on the incremental and the full path.
+
+// These tests check exactness: comparing floats bit for bit is the point.
+#![allow(clippy::float_cmp)]
+// A global allocator cannot be written without `unsafe`; it only forwards and counts.
+#![allow(unsafe_code)]
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use circlefit::prelude::*;
+use circlefit::strategy::Evaluator;
+use common::*;
+
+struct Counting;
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn circles(n: usize, seed: u64) -> Vec<Circle> {
+    (0..n)
+        .map(|i| {
+            let t = (i as f64 + seed as f64 * 0.37) * 1.618;
+            Circle::new(
+                (t * 37.0) % 64.0,
+                (t * 53.0) % 48.0,
+                3.0 + (t * 11.0) % 30.0,
+                [0.3, 0.6, 0.1],
+                0.7,
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+fn assert_steady_state_free<R: Renderer, C: CostFunc>(mut eval: Evaluator<R, C>) {
+    eval.commit(&circles(20, 1)).unwrap();
+    // Warm up with the largest candidate sets.
+    for k in [1, 5, 30] {
+        for s in 0..5 {
+            eval.cost_with(&circles(k, s)).unwrap();
+        }
+    }
+    let sets: Vec<Vec<Circle>> = (0..20).map(|s| circles(1 + s % 5, s as u64)).collect();
+    let before = ALLOCS.load(Ordering::Relaxed);
+    for set in &sets {
+        std::hint::black_box(eval.cost_with(set).unwrap());
+    }
+    assert_eq!(ALLOCS.load(Ordering::Relaxed) - before, 0);
+}
+
+#[test]
+fn evaluations_do_not_allocate_once_warm() {
+    let reference = test_image(64, 48);
+    let base = Canvas::white(64, 48).unwrap();
+    let fast = Evaluator::new(CpuRenderer::new(), Mse, reference.as_ref(), base.as_ref()).unwrap();
+    assert!(fast.is_incremental());
+    assert_steady_state_free(fast);
+    let slow = Evaluator::new(
+        NoSpans::default(),
+        OpaqueMse,
+        reference.as_ref(),
+        base.as_ref(),
+    )
+    .unwrap();
+    assert!(!slow.is_incremental());
+    assert_steady_state_free(slow);
+}

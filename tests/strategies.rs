@@ -1,0 +1,443 @@
+//! The three strategies end to end, with built-in and custom components.
+
+// These tests check exactness: comparing floats bit for bit is the point.
+#![allow(clippy::float_cmp)]
+
+mod common;
+
+use std::ops::ControlFlow;
+
+use circlefit::prelude::*;
+use circlefit::{CanvasMut, Error, strategy::Evaluator};
+use common::*;
+use proptest::prelude::{
+    Just, ProptestConfig, any, prop, prop_assert, prop_assert_eq, prop_oneof, proptest,
+};
+use proptest::strategy::Strategy as _;
+
+const MODES: [Strategy; 3] = [
+    Strategy::Joint,
+    Strategy::Sequential,
+    Strategy::Batch { size: 3 },
+];
+
+#[test]
+fn every_strategy_beats_the_blank_canvas() {
+    let reference = test_image(32, 24);
+    for mode in MODES {
+        let mut f = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(20))
+            .strategy(mode)
+            .circles(6)
+            .seed(3);
+        let r = f.fit(reference.as_ref()).unwrap();
+        assert!(
+            r.cost < 0.8 * r.initial_cost,
+            "{mode}: {} vs {}",
+            r.cost,
+            r.initial_cost
+        );
+        assert!(!r.circles.is_empty());
+        // The reported cost is the true cost of rendering the kept circles.
+        let canvas = circlefit::render_new(
+            &mut CpuRenderer::new(),
+            Canvas::white(32, 24).unwrap().as_ref(),
+            &r.circles,
+        )
+        .unwrap();
+        assert_eq!(
+            Mse.cost(canvas.as_ref(), reference.as_ref()).unwrap(),
+            r.cost
+        );
+        let evals: u64 = r.stages.iter().map(|s| s.evaluations).sum();
+        assert_eq!(evals, r.evaluations);
+        let stages = match mode {
+            Strategy::Joint => 1,
+            Strategy::Sequential => 6,
+            _ => 2,
+        };
+        assert_eq!(r.stages.len(), stages);
+        // Costs never increase from stage to stage; rejected stages keep the cost.
+        for s in &r.stages {
+            assert!(s.cost_after <= s.cost_before);
+            assert_eq!(s.kept, s.cost_after < s.cost_before);
+        }
+    }
+}
+
+#[test]
+fn same_seed_gives_identical_results() {
+    let reference = test_image(20, 20);
+    for mode in MODES {
+        let run = |seed| {
+            Fitter::new(CpuRenderer::new(), Mse, small_mayfly(8))
+                .strategy(mode)
+                .circles(4)
+                .seed(seed)
+                .fit(reference.as_ref())
+                .unwrap()
+        };
+        let (a, b, c) = (run(11), run(11), run(12));
+        assert_eq!(a, b, "{mode}");
+        assert_eq!(a.cost.to_bits(), b.cost.to_bits());
+        assert_ne!(a.circles, c.circles, "{mode}");
+    }
+}
+
+#[test]
+fn incremental_path_follows_the_same_trajectory_as_the_full_path() {
+    let reference = test_image(24, 16);
+    let base = Canvas::filled(24, 16, [30, 90, 160, 255]).unwrap();
+    for mode in MODES {
+        let fast = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(6))
+            .strategy(mode)
+            .circles(5)
+            .seed(5)
+            .base(base.clone())
+            .fit(reference.as_ref())
+            .unwrap();
+        let slow = Fitter::new(NoSpans::default(), OpaqueMse, small_mayfly(6))
+            .strategy(mode)
+            .circles(5)
+            .seed(5)
+            .base(base.clone())
+            .fit(reference.as_ref())
+            .unwrap();
+        assert_eq!(fast, slow, "{mode}");
+    }
+}
+
+#[test]
+fn custom_base_canvas_is_used_and_checked() {
+    let reference = test_image(16, 16);
+    let base = Canvas::filled(16, 16, [120, 120, 120, 255]).unwrap();
+    let r = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(5))
+        .circles(2)
+        .base(base.clone())
+        .fit(reference.as_ref())
+        .unwrap();
+    assert_eq!(
+        r.initial_cost,
+        Mse.cost(base.as_ref(), reference.as_ref()).unwrap()
+    );
+    let wrong = Canvas::white(16, 15).unwrap();
+    let e = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(5))
+        .base(wrong)
+        .fit(reference.as_ref())
+        .unwrap_err();
+    assert!(matches!(e, Error::SizeMismatch { actual_h: 15, .. }), "{e}");
+    assert!(e.to_string().contains("base canvas"));
+}
+
+#[test]
+fn invalid_settings_are_typed_errors() {
+    let reference = test_image(8, 8);
+    let fit = |s: Strategy, n: usize| {
+        Fitter::new(CpuRenderer::new(), Mse, small_mayfly(1))
+            .strategy(s)
+            .circles(n)
+            .fit(reference.as_ref())
+    };
+    for (s, n, field) in [
+        (Strategy::Sequential, 0, "circles"),
+        (Strategy::Joint, 100_001, "circles"),
+        (Strategy::Batch { size: 0 }, 3, "batch size"),
+        (Strategy::Batch { size: 4 }, 3, "batch size"),
+    ] {
+        match fit(s, n) {
+            Err(Error::InvalidSetting { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{s} {n}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_observer_sees_every_stage_and_can_stop() {
+    let reference = test_image(16, 16);
+    let mut seen = Vec::new();
+    let r = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(3))
+        .circles(10)
+        .fit_observed(reference.as_ref(), &mut |p| {
+            seen.push((p.stage.index, p.evaluations, p.cost));
+            if p.stage.index == 3 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .unwrap();
+    assert_eq!(seen.len(), 4);
+    assert!(r.stopped_early);
+    assert_eq!(r.stages.len(), 4);
+    assert_eq!(seen.last().unwrap().1, r.evaluations);
+}
+
+// ---- custom components -------------------------------------------------------------
+
+/// Opaque axis-aligned squares.
+#[derive(Debug)]
+struct Squares;
+
+impl Renderer for Squares {
+    type Error = std::convert::Infallible;
+    fn draw(&mut self, mut canvas: CanvasMut<'_>, circles: &[Circle]) -> Result<(), Self::Error> {
+        let (w, h) = (f64::from(canvas.width()), f64::from(canvas.height()));
+        for c in circles {
+            let rgb = c.color().map(|v| (v * 255.0).round() as u8);
+            let x0 = (c.x() - c.radius()).clamp(0.0, w) as u32;
+            let x1 = (c.x() + c.radius()).clamp(0.0, w) as u32;
+            let y0 = (c.y() - c.radius()).clamp(0.0, h) as u32;
+            let y1 = (c.y() + c.radius()).clamp(0.0, h) as u32;
+            for y in y0..y1 {
+                for px in canvas.row_segment_mut(y, x0, x1).chunks_exact_mut(4) {
+                    px[..3].copy_from_slice(&rgb);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sum of absolute differences.
+#[derive(Debug)]
+struct Sad;
+
+impl CostFunc for Sad {
+    type Error = std::convert::Infallible;
+    fn cost(&self, a: CanvasRef<'_>, b: CanvasRef<'_>) -> Result<f64, Self::Error> {
+        Ok(a.as_bytes()
+            .chunks(4)
+            .zip(b.as_bytes().chunks(4))
+            .map(|(p, q)| (0..3).map(|k| f64::from(p[k].abs_diff(q[k]))).sum::<f64>())
+            .sum())
+    }
+}
+
+/// A (1+1) hill climber with a fixed step schedule.
+#[derive(Debug)]
+struct HillClimber {
+    steps: u64,
+}
+
+impl Optimizer for HillClimber {
+    type Error = std::convert::Infallible;
+    fn minimize(
+        &mut self,
+        f: &mut dyn Objective,
+        p: &Problem<'_>,
+    ) -> Result<OptimizeReport, Self::Error> {
+        let (lo, hi) = (p.bounds.lower(), p.bounds.upper());
+        let mut state = p.seed | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut x: Vec<f64> = lo
+            .iter()
+            .zip(hi)
+            .map(|(l, h)| l + (h - l) * next())
+            .collect();
+        let mut fx = f.evaluate(&x);
+        let mut y = x.clone();
+        for _ in 1..self.steps {
+            for ((v, l), h) in y.iter_mut().zip(lo).zip(hi) {
+                *v = (*v + (h - l) * 0.1 * (next() - 0.5)).clamp(*l, *h);
+            }
+            let fy = f.evaluate(&y);
+            if fy < fx {
+                fx = fy;
+                x.copy_from_slice(&y);
+            } else {
+                y.copy_from_slice(&x);
+            }
+        }
+        Ok(OptimizeReport::new(
+            x,
+            fx,
+            self.steps,
+            self.steps,
+            StopReason::Iterations,
+            p.seed,
+        ))
+    }
+}
+
+#[test]
+fn custom_renderer_cost_and_optimizer_work_in_every_strategy() {
+    let reference = test_image(20, 20);
+    for mode in MODES {
+        // Each custom component alone, and all three together.
+        let r1 = Fitter::new(Squares, Mse, small_mayfly(5))
+            .strategy(mode)
+            .circles(3)
+            .fit(reference.as_ref())
+            .unwrap();
+        let r2 = Fitter::new(CpuRenderer::new(), Sad, small_mayfly(5))
+            .strategy(mode)
+            .circles(3)
+            .fit(reference.as_ref())
+            .unwrap();
+        let r3 = Fitter::new(CpuRenderer::new(), Mse, HillClimber { steps: 200 })
+            .strategy(mode)
+            .circles(3)
+            .fit(reference.as_ref())
+            .unwrap();
+        let r4 = Fitter::new(Squares, Sad, HillClimber { steps: 200 })
+            .strategy(mode)
+            .circles(3)
+            .fit(reference.as_ref())
+            .unwrap();
+        for (name, r) in [
+            ("renderer", &r1),
+            ("cost", &r2),
+            ("optimizer", &r3),
+            ("all", &r4),
+        ] {
+            assert!(r.cost < r.initial_cost, "{mode} custom {name}");
+        }
+        assert_eq!(
+            r3.evaluations,
+            r3.stages.iter().map(|s| s.evaluations).sum::<u64>()
+        );
+        // Boxed trait objects and &mut references work too.
+        let mut renderer: Box<dyn Renderer<Error = std::convert::Infallible>> = Box::new(Squares);
+        let mut opt = HillClimber { steps: 50 };
+        let r5 = Fitter::new(&mut renderer, Box::new(Sad), &mut opt)
+            .strategy(mode)
+            .circles(3)
+            .fit(reference.as_ref())
+            .unwrap();
+        assert!(r5.cost < r5.initial_cost);
+    }
+}
+
+/// A renderer that fails, an optimizer that answers with the wrong dimension.
+#[derive(Debug)]
+struct Broken;
+
+#[derive(Debug, thiserror::Error)]
+#[error("out of ink")]
+struct OutOfInk;
+
+impl Renderer for Broken {
+    type Error = OutOfInk;
+    fn draw(&mut self, _: CanvasMut<'_>, _: &[Circle]) -> Result<(), OutOfInk> {
+        Err(OutOfInk)
+    }
+}
+
+#[derive(Debug)]
+struct WrongDim;
+
+impl Optimizer for WrongDim {
+    type Error = std::convert::Infallible;
+    fn minimize(
+        &mut self,
+        _: &mut dyn Objective,
+        p: &Problem<'_>,
+    ) -> Result<OptimizeReport, Self::Error> {
+        Ok(OptimizeReport::new(
+            vec![0.0; 3],
+            0.0,
+            0,
+            0,
+            StopReason::Iterations,
+            p.seed,
+        ))
+    }
+}
+
+#[test]
+fn component_failures_are_reported_not_panicked() {
+    let reference = test_image(8, 8);
+    let e = Fitter::new(Broken, Mse, small_mayfly(2))
+        .circles(1)
+        .fit(reference.as_ref())
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Renderer(_)) && e.to_string().contains("out of ink"),
+        "{e}"
+    );
+    let e = Fitter::new(CpuRenderer::new(), Mse, WrongDim)
+        .circles(1)
+        .fit(reference.as_ref())
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::OptimizerDimension {
+                expected: 7,
+                actual: 3
+            }
+        ),
+        "{e}"
+    );
+}
+
+// ---- incremental == full, on random scenes --------------------------------------------
+
+fn arb_circle(w: u32, h: u32) -> impl proptest::strategy::Strategy<Value = Circle> {
+    let (w, h) = (f64::from(w), f64::from(h));
+    (
+        -w..2.0 * w,
+        -h..2.0 * h,
+        prop_oneof![0.0..3.0, 0.0..w.max(h) * 1.5],
+        prop::array::uniform3(0.0..=1.0f64),
+        prop_oneof![
+            Just(circlefit::MIN_ALPHA),
+            Just(1.0),
+            circlefit::MIN_ALPHA..=1.0
+        ],
+    )
+        .prop_map(|(x, y, r, c, a)| Circle::new(x, y, r, c, a).unwrap())
+}
+
+fn arb_case()
+-> impl proptest::strategy::Strategy<Value = (Canvas, Canvas, Vec<Vec<Circle>>, Vec<Circle>)> {
+    (1u32..28, 1u32..28).prop_flat_map(|(w, h)| {
+        let n = (w * h * 4) as usize;
+        (
+            prop::collection::vec(any::<u8>(), n),
+            prop::collection::vec(any::<u8>(), n),
+            prop::collection::vec(prop::collection::vec(arb_circle(w, h), 1..4), 0..4),
+            prop::collection::vec(arb_circle(w, h), 1..6),
+        )
+            .prop_map(move |(r, b, kept, cand)| {
+                (
+                    Canvas::from_vec(w, h, r).unwrap(),
+                    Canvas::from_vec(w, h, b).unwrap(),
+                    kept,
+                    cand,
+                )
+            })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn incremental_cost_equals_full_render_plus_full_mse((reference, base, kept, cand) in arb_case()) {
+        let mut fast = Evaluator::new(CpuRenderer::new(), Mse, reference.as_ref(), base.as_ref()).unwrap();
+        let mut slow = Evaluator::new(NoSpans::default(), OpaqueMse, reference.as_ref(), base.as_ref()).unwrap();
+        prop_assert!(fast.is_incremental() && !slow.is_incremental());
+        for stage in &kept {
+            let a = fast.commit(stage).unwrap();
+            let b = slow.commit(stage).unwrap();
+            prop_assert_eq!(a.to_bits(), b.to_bits());
+        }
+        for k in 1..=cand.len() {
+            let a = fast.cost_with(&cand[..k]).unwrap();
+            let b = slow.cost_with(&cand[..k]).unwrap();
+            // And against an independent full render of everything from the base.
+            let mut all: Vec<Circle> = kept.iter().flatten().copied().collect();
+            all.extend_from_slice(&cand[..k]);
+            let full = circlefit::render_new(&mut CpuRenderer::new(), base.as_ref(), &all).unwrap();
+            let c = Mse.cost(full.as_ref(), reference.as_ref()).unwrap();
+            prop_assert_eq!(a.to_bits(), b.to_bits());
+            prop_assert_eq!(a.to_bits(), c.to_bits());
+        }
+        prop_assert_eq!(fast.kept(), slow.kept());
+    }
+}
