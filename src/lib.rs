@@ -45,3 +45,8 @@ pub mod prelude {
     pub use circlefit_mayfly::{Mayfly, MayflyBuilder, MayflyConfig};
     pub use circlefit_render::CpuRenderer;
 }
+
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

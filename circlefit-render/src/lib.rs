@@ -2,7 +2,7 @@
 //!
 //! [`CpuRenderer`] draws hard-edged circles by span rasterisation and integer source-over
 //! compositing, following the raster model of
-//! [`circlefit_core::raster`](circlefit_core::raster) exactly:
+//! [`circlefit_core::raster`] exactly:
 //!
 //! - **Coverage**: centre and radius are rounded to 1/256 pixel; pixel (`i`, `j`) is covered
 //!   iff its centre `(i + ½, j + ½)` lies within the radius, compared exactly in integers
