@@ -2,7 +2,7 @@
 //! for yours.
 //!
 //! Everything here is generic over circlefit's traits, so a custom [`Renderer`],
-//! [`CostFunc`] or [`Optimizer`] is measured on the same scenes and
+//! [`CostFunc`] or [`Optimizer`](circlefit::Optimizer) is measured on the same scenes and
 //! reported with the same figures (time **and** heap allocations per operation) as the
 //! built-in ones.
 //!
@@ -29,7 +29,6 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use circlefit::Optimizer;
 use circlefit::prelude::*;
 use circlefit::strategy::Evaluator;
 use criterion::{Criterion, Throughput};
