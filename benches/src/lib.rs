@@ -2,7 +2,7 @@
 //! for yours.
 //!
 //! Everything here is generic over circlefit's traits, so a custom [`Renderer`],
-//! [`CostFunc`] or [`Optimizer`](circlefit::Optimizer) is measured on the same scenes and
+//! [`CostFunc`] or [`Optimizer`] is measured on the same scenes and
 //! reported with the same figures (time **and** heap allocations per operation) as the
 //! built-in ones.
 //!
