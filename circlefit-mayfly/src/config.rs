@@ -34,6 +34,80 @@ pub enum Crossover {
     },
 }
 
+/// Which Mayfly algorithm runs.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum Variant {
+    /// The standard algorithm of the authors' reference code.
+    #[default]
+    Standard,
+    /// DESMA, dynamic elite strategy (Du et al. 2022): after each merge, `elites` candidates
+    /// are drawn uniformly within `±R` (per dimension, `R` starting at `initial_range`·range)
+    /// around the global best; `R` grows by `enlarge` after an iteration that improved the
+    /// global best and shrinks by `reduce` otherwise. The best candidate replaces the worst
+    /// male if it is better. **+`elites` evaluations per iteration.**
+    Desma {
+        /// Candidates per iteration (default 5).
+        elites: usize,
+        /// Initial search radius as a fraction of each dimension's range (default 0.1).
+        initial_range: f64,
+        /// Radius growth after an improving iteration (default 1.05).
+        enlarge: f64,
+        /// Radius shrink after a non-improving iteration (default 0.95).
+        reduce: f64,
+    },
+    /// OLCE: orthogonal learning plus chaotic exploitation. After the males move and both
+    /// sexes are sorted, each of the best `ceil(elite_fraction·males)` males builds 4
+    /// candidates from the L4(2³) orthogonal array — per dimension, a step of
+    /// `orthogonal_factor` towards its personal or the global best, plus a uniform
+    /// perturbation of `±orthogonal_factor·0.1·range` — and takes the best if it is better.
+    /// Then each of those males tries one chaotic neighbour (a logistic map
+    /// `z ← 4z(1 − z)` drives `x + chaos_radius·(1 − t/T)·(2z − 1)·range`), **kept only if
+    /// it improves** (the Go port's unconditional chaotic kicks made OLCE worse than
+    /// standard). **+5·ceil(elite_fraction·males) evaluations per iteration.**
+    Olce {
+        /// Fraction of males that learn (default 0.2, at least one male).
+        elite_fraction: f64,
+        /// Step towards the personal/global best (default 0.3).
+        orthogonal_factor: f64,
+        /// Initial chaotic radius as a fraction of the range, decaying linearly to 0
+        /// (default 0.1).
+        chaos_radius: f64,
+    },
+}
+
+impl Variant {
+    /// DESMA with its published defaults.
+    pub fn desma() -> Self {
+        Self::Desma {
+            elites: 5,
+            initial_range: 0.1,
+            enlarge: 1.05,
+            reduce: 0.95,
+        }
+    }
+
+    /// OLCE with its published defaults.
+    pub fn olce() -> Self {
+        Self::Olce {
+            elite_fraction: 0.2,
+            orthogonal_factor: 0.3,
+            chaos_radius: 0.1,
+        }
+    }
+
+    /// A short name: `standard`, `desma` or `olce`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Desma { .. } => "desma",
+            Self::Olce { .. } => "olce",
+        }
+    }
+}
+
 /// Settings of a Mayfly run. The defaults are the authors' reference code's.
 ///
 /// Build one with [`MayflyBuilder`](crate::MayflyBuilder), which validates it.
@@ -82,6 +156,12 @@ pub struct MayflyConfig {
     pub distance: Distance,
     /// Crossover operator.
     pub crossover: Crossover,
+    /// The algorithm variant.
+    pub variant: Variant,
+    /// Move and evaluate all males as one batch against the global best of the previous
+    /// iteration (parallelisable), instead of one at a time. **A different trajectory**
+    /// from the reference, which lets each male see the best left by the previous one.
+    pub synchronous_males: bool,
     /// Stop once the best value is at or below this.
     pub target_cost: Option<f64>,
     /// Stop after this many iterations in a row without an improvement larger than
@@ -114,6 +194,8 @@ impl Default for MayflyConfig {
             velocity_limit: 0.1,
             distance: Distance::PerDimension,
             crossover: Crossover::Reference,
+            variant: Variant::Standard,
+            synchronous_males: false,
             target_cost: None,
             stagnation_iterations: None,
             min_improvement: 0.0,
@@ -132,9 +214,19 @@ impl MayflyConfig {
         (self.males + self.females) as u64
     }
 
+    /// Learning males per iteration under OLCE.
+    pub(crate) fn olce_elites(&self, fraction: f64) -> usize {
+        ((fraction * self.males as f64).ceil() as usize).clamp(1, self.males)
+    }
+
     /// Evaluations of one full iteration.
     pub fn evaluations_per_iteration(&self) -> u64 {
-        (self.males + self.females + self.offspring + self.mutants) as u64
+        let extra = match self.variant {
+            Variant::Standard => 0,
+            Variant::Desma { elites, .. } => elites,
+            Variant::Olce { elite_fraction, .. } => 5 * self.olce_elites(elite_fraction),
+        };
+        (self.males + self.females + self.offspring + self.mutants + extra) as u64
     }
 
     /// Evaluations of a full run without early stops: `initial + iterations · per_iteration`.
@@ -226,6 +318,67 @@ impl MayflyConfig {
                 gamma.to_string(),
                 "must be finite and non-negative",
             );
+        }
+        match self.variant {
+            Variant::Standard => {}
+            Variant::Desma {
+                elites,
+                initial_range,
+                enlarge,
+                reduce,
+            } => {
+                if !(1..=4096).contains(&elites) {
+                    return bad(
+                        "desma.elites",
+                        elites.to_string(),
+                        "must be between 1 and 4096",
+                    );
+                }
+                if !(initial_range > 0.0 && initial_range <= 1.0) {
+                    return bad(
+                        "desma.initial_range",
+                        initial_range.to_string(),
+                        "must be in (0, 1]",
+                    );
+                }
+                if !(enlarge.is_finite() && enlarge >= 1.0) {
+                    return bad(
+                        "desma.enlarge",
+                        enlarge.to_string(),
+                        "must be finite and at least 1",
+                    );
+                }
+                if !(reduce > 0.0 && reduce <= 1.0) {
+                    return bad("desma.reduce", reduce.to_string(), "must be in (0, 1]");
+                }
+            }
+            Variant::Olce {
+                elite_fraction,
+                orthogonal_factor,
+                chaos_radius,
+            } => {
+                if !(elite_fraction > 0.0 && elite_fraction <= 1.0) {
+                    return bad(
+                        "olce.elite_fraction",
+                        elite_fraction.to_string(),
+                        "must be in (0, 1]",
+                    );
+                }
+                if !(orthogonal_factor > 0.0 && orthogonal_factor <= 1.0) {
+                    return bad(
+                        "olce.orthogonal_factor",
+                        orthogonal_factor.to_string(),
+                        "must be in (0, 1]",
+                    );
+                }
+                if !(chaos_radius > 0.0 && chaos_radius <= 1.0) {
+                    return bad(
+                        "olce.chaos_radius",
+                        chaos_radius.to_string(),
+                        "must be in (0, 1]",
+                    );
+                }
+            }
         }
         if let Some(t) = self.target_cost
             && t.is_nan()

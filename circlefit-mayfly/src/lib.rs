@@ -30,6 +30,22 @@
 //! `males + females + T·(females + males + offspring + mutants)` evaluations — `40 + 61·T`
 //! at the defaults — and never more than the problem's budget.
 //!
+//! # Variants
+//!
+//! [`Variant::Desma`] (dynamic elite strategy, +5 evaluations per iteration at defaults) and
+//! [`Variant::Olce`] (orthogonal learning and chaotic exploitation, +5·⌈0.2·males⌉ = +20 at
+//! defaults, with chaotic moves kept only when they improve) are documented on the enum;
+//! [`MayflyConfig::evaluations_per_iteration`] accounts for them.
+//!
+//! # Parallel evaluation
+//!
+//! Females, offspring, mutants and the variants' candidates are handed to the objective as
+//! batches ([`Objective::evaluate_batch`]): an objective may evaluate them in parallel without
+//! changing any result. Males are evaluated one at a time, as in the reference, unless
+//! [`MayflyConfig::synchronous_males`] is set (a different trajectory). With the `rayon`
+//! feature, `ParallelFn` evaluates the batches of a plain function on rayon's pool; the
+//! results are bit-identical for any number of threads.
+//!
 //! Where this differs from the reference, deliberately: attraction distance is per
 //! dimension (as the reference code) by default and Cartesian (as the paper) on request
 //! ([`Distance`]); crossover is the reference's convex blend by default, with a blend
@@ -55,6 +71,8 @@
 
 mod config;
 mod error;
+#[cfg(feature = "rayon")]
+mod parallel;
 mod run;
 mod sample;
 
@@ -65,8 +83,10 @@ use circlefit_core::{Objective, OptimizeReport, Optimizer, Problem};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 
-pub use config::{Crossover, Distance, MAX_POPULATION, MIN_POPULATION, MayflyConfig};
+pub use config::{Crossover, Distance, MAX_POPULATION, MIN_POPULATION, MayflyConfig, Variant};
 pub use error::MayflyError;
+#[cfg(feature = "rayon")]
+pub use parallel::ParallelFn;
 
 /// What an observer sees after each iteration.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -191,6 +211,18 @@ impl MayflyBuilder {
     /// Sets the crossover operator.
     pub fn crossover(mut self, c: Crossover) -> Self {
         self.config.crossover = c;
+        self
+    }
+
+    /// Sets the algorithm variant ([`Variant::desma`], [`Variant::olce`], …).
+    pub fn variant(mut self, v: Variant) -> Self {
+        self.config.variant = v;
+        self
+    }
+
+    /// Moves and evaluates all males as one batch (parallelisable; a different trajectory).
+    pub fn synchronous_males(mut self, on: bool) -> Self {
+        self.config.synchronous_males = on;
         self
     }
 

@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 use circlefit_core::{Objective, OptimizeReport, Problem, StopReason};
 use rand::{Rng, SeedableRng};
 
-use crate::config::{Crossover, Distance, MayflyConfig};
+use crate::config::{Crossover, Distance, MayflyConfig, Variant};
 use crate::error::MayflyError;
 use crate::sample::{index, normal, uniform, unit};
 use crate::{Iteration, Observer};
@@ -72,6 +72,8 @@ pub(crate) struct Run<'a, R> {
     e: Vec<f64>,
     dims: Vec<usize>,
     spare: Vec<Fly>,
+    desma_radius: Vec<f64>,
+    chaos: f64,
 }
 
 impl<'a, R: Rng + SeedableRng> Run<'a, R> {
@@ -128,6 +130,15 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
             e: vec![0.0; dim],
             dims: (0..dim).collect(),
             spare: Vec::new(),
+            desma_radius: match cfg.variant {
+                Variant::Desma { initial_range, .. } => lo
+                    .iter()
+                    .zip(hi)
+                    .map(|(l, h)| initial_range * (h - l))
+                    .collect(),
+                _ => Vec::new(),
+            },
+            chaos: 0.0,
         })
     }
 
@@ -144,32 +155,71 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
         }
     }
 
-    /// Evaluates the positions of `flies` as one batch (order does not matter between
-    /// them), within the budget. Returns how many were evaluated.
-    fn evaluate_all(&mut self, flies: &mut [Fly]) -> usize {
+    /// Evaluates the first `n` points in `batch_x` as one batch, within the budget; every
+    /// value may update the global best. Returns how many were evaluated.
+    fn evaluate_points(&mut self, n: usize) -> usize {
         let left = self.budget - self.evaluations;
-        let n = (flies.len() as u64).min(left) as usize;
-        for (slot, fly) in self.batch_x.chunks_exact_mut(self.dim).zip(&flies[..n]) {
-            slot.copy_from_slice(&fly.x);
-        }
+        let n = (n as u64).min(left) as usize;
         self.objective.evaluate_batch(
             &self.batch_x[..n * self.dim],
             self.dim,
             &mut self.batch_f[..n],
         );
         self.evaluations += n as u64;
-        for (fly, &f) in flies[..n].iter_mut().zip(&self.batch_f[..n]) {
-            let f = sanitize(f);
-            fly.reset_best(f);
+        for i in 0..n {
+            let f = sanitize(self.batch_f[i]);
+            self.batch_f[i] = f;
             if f < self.best_f {
                 self.best_f = f;
-                self.best_x.copy_from_slice(&fly.x);
+                self.best_x
+                    .copy_from_slice(&self.batch_x[i * self.dim..(i + 1) * self.dim]);
+            }
+        }
+        n
+    }
+
+    /// Makes room for `n` points in the batch buffers.
+    fn reserve_points(&mut self, n: usize) {
+        if self.batch_f.len() < n {
+            self.batch_f.resize(n, 0.0);
+            self.batch_x.resize(n * self.dim, 0.0);
+        }
+    }
+
+    /// Evaluates the positions of `flies` as one batch (their order does not matter),
+    /// within the budget. New flies (`fresh`) take the value as their personal best;
+    /// others update it if better. Returns how many were evaluated.
+    fn evaluate_flies(&mut self, flies: &mut [Fly], fresh: bool) -> usize {
+        self.reserve_points(flies.len());
+        for (slot, fly) in self.batch_x.chunks_exact_mut(self.dim).zip(flies.iter()) {
+            slot.copy_from_slice(&fly.x);
+        }
+        let n = self.evaluate_points(flies.len());
+        for (fly, &f) in flies[..n].iter_mut().zip(&self.batch_f[..n]) {
+            if fresh {
+                fly.reset_best(f);
+            } else {
+                fly.f = f;
+                if f < fly.best_f {
+                    fly.best_f = f;
+                    fly.best_x.copy_from_slice(&fly.x);
+                }
             }
         }
         for fly in &mut flies[n..] {
             fly.f = f64::INFINITY;
         }
         n
+    }
+
+    /// Replaces `fly`'s position with `x` (value `f`), updating its personal best.
+    fn relocate(fly: &mut Fly, x: &[f64], f: f64) {
+        fly.x.copy_from_slice(x);
+        fly.f = f;
+        if f < fly.best_f {
+            fly.best_f = f;
+            fly.best_x.copy_from_slice(x);
+        }
     }
 
     fn check(&self, evaluated: usize, wanted: usize) -> Result<(), Halt> {
@@ -227,6 +277,140 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
         (-self.cfg.visibility * d2).exp() * rj
     }
 
+    /// The male velocity update and move: attraction to the personal and global bests, or
+    /// the nuptial dance for a male at least as good as the global best.
+    fn move_male(&self, male: &mut Fly, g: f64, dance: f64) {
+        let cfg = self.cfg;
+        if male.f > self.best_f {
+            let (rp2, rg2) = if cfg.distance == Distance::Cartesian {
+                let rp = male
+                    .best_x
+                    .iter()
+                    .zip(&male.x)
+                    .map(|(p, x)| (p - x).powi(2));
+                let rg = self
+                    .best_x
+                    .iter()
+                    .zip(&male.x)
+                    .map(|(p, x)| (p - x).powi(2));
+                (rp.sum(), rg.sum())
+            } else {
+                (0.0, 0.0)
+            };
+            for j in 0..self.dim {
+                male.v[j] = g * male.v[j]
+                    + cfg.personal_attraction * self.attraction(male.best_x[j] - male.x[j], rp2)
+                    + cfg.global_attraction * self.attraction(self.best_x[j] - male.x[j], rg2);
+            }
+        } else {
+            for j in 0..self.dim {
+                male.v[j] = g * male.v[j] + dance * self.e[j];
+            }
+        }
+        self.step(male);
+    }
+
+    /// The next value of the logistic map, reseeded away from its fixed points and from
+    /// the cycles rounding can fall into.
+    fn next_chaos(&mut self) -> f64 {
+        let z = 4.0 * self.chaos * (1.0 - self.chaos);
+        self.chaos = if z > 1e-6 && z < 1.0 - 1e-6 && (z - 0.75).abs() > 1e-9 {
+            z
+        } else {
+            0.05 + 0.9 * unit(&mut self.rng)
+        };
+        self.chaos
+    }
+
+    /// OLCE on the elite males: orthogonal learning, then one greedy chaotic neighbour each.
+    fn olce(&mut self, elites: &mut [Fly], factor: f64, radius: f64) -> Result<(), Halt> {
+        // L4(2³): row i, column (j mod 3) picks the personal (0) or global (1) best.
+        const L4: [[u8; 3]; 4] = [[0, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 0]];
+        let dim = self.dim;
+        self.reserve_points(4 * elites.len());
+        for (e, male) in elites.iter().enumerate() {
+            for (row, levels) in L4.iter().enumerate() {
+                let base = (4 * e + row) * dim;
+                for j in 0..dim {
+                    let target = if levels[j % 3] == 0 {
+                        male.best_x[j]
+                    } else {
+                        self.best_x[j]
+                    };
+                    let jitter = uniform(&mut self.rng, -1.0, 1.0)
+                        * factor
+                        * 0.1
+                        * (self.hi[j] - self.lo[j]);
+                    self.batch_x[base + j] = (male.x[j] + factor * (target - male.x[j]) + jitter)
+                        .clamp(self.lo[j], self.hi[j]);
+                }
+            }
+        }
+        let n = self.evaluate_points(4 * elites.len());
+        for (e, male) in elites.iter_mut().enumerate().take(n / 4) {
+            let (row, f) = (0..4)
+                .map(|r| (r, self.batch_f[4 * e + r]))
+                .fold((0, f64::INFINITY), |a, b| if b.1 < a.1 { b } else { a });
+            if f < male.f {
+                let at = (4 * e + row) * dim;
+                Self::relocate(male, &self.batch_x[at..at + dim], f);
+            }
+        }
+        self.check(n, 4 * elites.len())?;
+        if self.chaos == 0.0 {
+            self.chaos = 0.05 + 0.9 * unit(&mut self.rng);
+        }
+        for (e, male) in elites.iter().enumerate() {
+            for j in 0..dim {
+                let z = self.next_chaos();
+                self.batch_x[e * dim + j] = (male.x[j]
+                    + radius * (2.0 * z - 1.0) * (self.hi[j] - self.lo[j]))
+                    .clamp(self.lo[j], self.hi[j]);
+            }
+        }
+        let n = self.evaluate_points(elites.len());
+        for (e, male) in elites.iter_mut().enumerate().take(n) {
+            let f = self.batch_f[e];
+            if f < male.f {
+                Self::relocate(male, &self.batch_x[e * dim..(e + 1) * dim], f);
+            }
+        }
+        self.check(n, elites.len())
+    }
+
+    /// DESMA: elite candidates around the global best; the best replaces the worst male if
+    /// it is better. `males` is sorted on entry and on exit.
+    fn desma(&mut self, males: &mut [Fly], elites: usize) -> Result<(), Halt> {
+        let dim = self.dim;
+        self.reserve_points(elites);
+        for e in 0..elites {
+            for j in 0..dim {
+                let r = self.desma_radius[j];
+                self.batch_x[e * dim + j] =
+                    (self.best_x[j] + uniform(&mut self.rng, -r, r)).clamp(self.lo[j], self.hi[j]);
+            }
+        }
+        let n = self.evaluate_points(elites);
+        if let Some((e, f)) =
+            (0..n)
+                .map(|e| (e, self.batch_f[e]))
+                .fold(None, |a: Option<(usize, f64)>, b| match a {
+                    Some(a) if a.1 <= b.1 => Some(a),
+                    _ => Some(b),
+                })
+            && let Some(worst) = males.last_mut()
+            && f < worst.f
+        {
+            worst
+                .x
+                .copy_from_slice(&self.batch_x[e * dim..(e + 1) * dim]);
+            worst.v.fill(0.0);
+            worst.reset_best(f);
+            sort_by_value(males);
+        }
+        self.check(n, elites)
+    }
+
     fn take_fly(&mut self) -> Fly {
         self.spare.pop().unwrap_or_else(|| Fly::new(self.dim))
     }
@@ -276,9 +460,9 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
                 self.random_fly(init)
             })
             .collect();
-        let n = self.evaluate_all(&mut males);
+        let n = self.evaluate_flies(&mut males, true);
         self.check(n, males.len()).map_err(halt).map_break_err()?;
-        let n = self.evaluate_all(&mut females);
+        let n = self.evaluate_flies(&mut females, true);
         self.check(n, females.len()).map_err(halt).map_break_err()?;
 
         let (mut g, mut dance, mut flight) = (cfg.inertia, cfg.dance, cfg.flight);
@@ -289,6 +473,7 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
         let mut stale = 0u64;
         let mut last_best = self.best_f;
         for it in 0..cfg.iterations {
+            let best_at_start = self.best_f;
             // Females: towards their ranked male if he is better, else a random flight.
             for i in 0..females.len() {
                 self.fresh_e();
@@ -314,42 +499,18 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
                 }
                 self.step(female);
             }
-            let n = self.evaluate_all(&mut females);
+            let n = self.evaluate_flies(&mut females, false);
             self.check(n, females.len()).map_err(halt).map_break_err()?;
 
-            // Males, one at a time: each sees the global best left by the previous one.
-            for male in &mut males {
+            // Males, one at a time: each sees the global best left by the previous one
+            // (or all at once against the same global best, in synchronous mode).
+            for i in 0..males.len() {
                 self.fresh_e();
-                if male.f > self.best_f {
-                    let (rp2, rg2) = if cfg.distance == Distance::Cartesian {
-                        let rp = male
-                            .best_x
-                            .iter()
-                            .zip(&male.x)
-                            .map(|(p, x)| (p - x).powi(2));
-                        let rg = self
-                            .best_x
-                            .iter()
-                            .zip(&male.x)
-                            .map(|(p, x)| (p - x).powi(2));
-                        (rp.sum(), rg.sum())
-                    } else {
-                        (0.0, 0.0)
-                    };
-                    for j in 0..self.dim {
-                        male.v[j] = g * male.v[j]
-                            + cfg.personal_attraction
-                                * self.attraction(male.best_x[j] - male.x[j], rp2)
-                            + cfg.global_attraction
-                                * self.attraction(self.best_x[j] - male.x[j], rg2);
-                    }
-                } else {
-                    // The best male performs the nuptial dance.
-                    for j in 0..self.dim {
-                        male.v[j] = g * male.v[j] + dance * self.e[j];
-                    }
+                let male = &mut males[i];
+                self.move_male(male, g, dance);
+                if cfg.synchronous_males {
+                    continue;
                 }
-                self.step(male);
                 if self.evaluations >= self.budget {
                     return ControlFlow::Break(StopReason::Budget);
                 }
@@ -363,9 +524,27 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
                 }
                 self.check(1, 1).map_err(halt).map_break_err()?;
             }
+            if cfg.synchronous_males {
+                let n = self.evaluate_flies(&mut males, false);
+                self.check(n, males.len()).map_err(halt).map_break_err()?;
+            }
 
             sort_by_value(&mut males);
             sort_by_value(&mut females);
+
+            if let Variant::Olce {
+                elite_fraction,
+                orthogonal_factor,
+                chaos_radius,
+            } = cfg.variant
+            {
+                let elites = cfg.olce_elites(elite_fraction);
+                let radius = chaos_radius * (1.0 - it as f64 / cfg.iterations as f64);
+                self.olce(&mut males[..elites], orthogonal_factor, radius)
+                    .map_err(halt)
+                    .map_break_err()?;
+                sort_by_value(&mut males);
+            }
 
             // Mating: the k-th best male with the k-th best female, two offspring each.
             offspring.clear();
@@ -388,7 +567,7 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
                 offspring.push(o1);
                 offspring.push(o2);
             }
-            let n = self.evaluate_all(&mut offspring);
+            let n = self.evaluate_flies(&mut offspring, true);
             if let Err(h) = self.check(n, offspring.len()) {
                 return ControlFlow::Break(halt(h));
             }
@@ -415,7 +594,7 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
                 mutants.push(m);
                 mutant_parent.push(parent);
             }
-            let n = self.evaluate_all(&mut mutants);
+            let n = self.evaluate_flies(&mut mutants, true);
             if let Err(h) = self.check(n, mutants.len()) {
                 return ControlFlow::Break(halt(h));
             }
@@ -440,6 +619,26 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
             sort_by_value(&mut females);
             self.spare.extend(males.drain(cfg.males..));
             self.spare.extend(females.drain(cfg.females..));
+
+            if let Variant::Desma {
+                elites,
+                enlarge,
+                reduce,
+                ..
+            } = cfg.variant
+            {
+                let factor = if self.best_f < best_at_start {
+                    enlarge
+                } else {
+                    reduce
+                };
+                for r in &mut self.desma_radius {
+                    *r *= factor;
+                }
+                self.desma(&mut males, elites)
+                    .map_err(halt)
+                    .map_break_err()?;
+            }
 
             g *= cfg.inertia_damping;
             dance *= cfg.dance_damping;

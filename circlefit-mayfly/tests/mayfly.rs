@@ -6,7 +6,7 @@
 use std::ops::ControlFlow;
 
 use circlefit_core::{Bounds, Optimizer, Problem, StopReason};
-use circlefit_mayfly::{Crossover, Distance, Mayfly, MayflyError};
+use circlefit_mayfly::{Crossover, Distance, Mayfly, MayflyError, Variant};
 
 fn sphere(x: &[f64]) -> f64 {
     x.iter().map(|v| v * v).sum()
@@ -275,4 +275,156 @@ fn beats_random_search_at_equal_budget() {
         }
     }
     assert_eq!(wins, 5);
+}
+
+fn variants() -> [Variant; 3] {
+    [Variant::Standard, Variant::desma(), Variant::olce()]
+}
+
+#[test]
+fn each_variant_counts_its_evaluations_exactly() {
+    for v in variants() {
+        for sync in [false, true] {
+            let mut m = Mayfly::builder()
+                .iterations(9)
+                .variant(v)
+                .synchronous_males(sync)
+                .build()
+                .unwrap();
+            let b = Bounds::uniform(4, -3.0, 3.0).unwrap();
+            let mut calls = 0u64;
+            let mut f = |x: &[f64]| {
+                calls += 1;
+                sphere(x)
+            };
+            let r = m.minimize(&mut f, &Problem::new(&b, 8)).unwrap();
+            let per_iter = match v {
+                Variant::Standard => 61,
+                Variant::Desma { .. } => 66,
+                _ => 81,
+            };
+            assert_eq!(m.config().evaluations_per_iteration(), per_iter);
+            assert_eq!(r.evaluations, 40 + per_iter * 9, "{v:?} sync={sync}");
+            assert_eq!(calls, r.evaluations);
+            // Budget cuts a variant's extra phase too.
+            let r = m
+                .minimize(
+                    &mut sphere,
+                    &Problem::new(&b, 8).with_max_evaluations(40 + per_iter + 3),
+                )
+                .unwrap();
+            assert_eq!(r.evaluations, 40 + per_iter + 3);
+            assert_eq!(r.stop, StopReason::Budget);
+        }
+    }
+}
+
+#[test]
+fn variants_are_deterministic_and_beat_random_search_on_three_functions() {
+    fn griewank(x: &[f64]) -> f64 {
+        let s: f64 = x.iter().map(|v| v * v).sum::<f64>() / 4000.0;
+        let p: f64 = x
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v / ((i + 1) as f64).sqrt()).cos())
+            .product();
+        s - p + 1.0
+    }
+    let functions: [(&str, fn(&[f64]) -> f64, f64); 3] = [
+        ("sphere", sphere, 100.0),
+        ("rastrigin", rastrigin, 5.12),
+        ("griewank", griewank, 600.0),
+    ];
+    for v in variants() {
+        let mut m = Mayfly::builder().iterations(60).variant(v).build().unwrap();
+        for (name, f, half) in functions {
+            let b = Bounds::uniform(10, -half, half).unwrap();
+            let r = m
+                .minimize(&mut |x: &[f64]| f(x), &Problem::new(&b, 21))
+                .unwrap();
+            let again = m
+                .minimize(&mut |x: &[f64]| f(x), &Problem::new(&b, 21))
+                .unwrap();
+            assert_eq!(r, again, "{v:?} {name}");
+            let mut state = 0x1234_5678_9ABC_DEF1u64;
+            let mut best = f64::INFINITY;
+            let mut x = vec![0.0; 10];
+            for _ in 0..r.evaluations {
+                for xi in &mut x {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    *xi = -half + 2.0 * half * ((state >> 11) as f64 / (1u64 << 53) as f64);
+                }
+                best = best.min(f(&x));
+            }
+            assert!(
+                r.best_f < best,
+                "{v:?} {name}: {} vs random {best}",
+                r.best_f
+            );
+        }
+    }
+}
+
+#[test]
+fn synchronous_males_is_a_different_trajectory_that_still_converges() {
+    let b = Bounds::uniform(10, -100.0, 100.0).unwrap();
+    let mut serial = Mayfly::builder().iterations(300).build().unwrap();
+    let mut sync = Mayfly::builder()
+        .iterations(300)
+        .synchronous_males(true)
+        .build()
+        .unwrap();
+    let a = serial.minimize(&mut sphere, &Problem::new(&b, 3)).unwrap();
+    let c = sync.minimize(&mut sphere, &Problem::new(&b, 3)).unwrap();
+    assert_ne!(a.best_x, c.best_x);
+    assert_eq!(a.evaluations, c.evaluations);
+    assert!(c.best_f < 1e-2, "{}", c.best_f);
+}
+
+#[test]
+fn variant_settings_are_validated() {
+    let cases = [
+        (
+            Variant::Desma {
+                elites: 0,
+                initial_range: 0.1,
+                enlarge: 1.05,
+                reduce: 0.95,
+            },
+            "desma.elites",
+        ),
+        (
+            Variant::Desma {
+                elites: 5,
+                initial_range: 0.1,
+                enlarge: 0.5,
+                reduce: 0.95,
+            },
+            "desma.enlarge",
+        ),
+        (
+            Variant::Olce {
+                elite_fraction: 0.0,
+                orthogonal_factor: 0.3,
+                chaos_radius: 0.1,
+            },
+            "olce.elite_fraction",
+        ),
+        (
+            Variant::Olce {
+                elite_fraction: 0.2,
+                orthogonal_factor: 0.3,
+                chaos_radius: f64::NAN,
+            },
+            "olce.chaos_radius",
+        ),
+    ];
+    for (v, field) in cases {
+        match Mayfly::builder().variant(v).build() {
+            Err(MayflyError::InvalidSetting { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
 }
