@@ -71,6 +71,7 @@
 
 mod config;
 mod error;
+pub mod functions;
 #[cfg(feature = "rayon")]
 mod parallel;
 mod run;

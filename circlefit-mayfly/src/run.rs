@@ -18,6 +18,9 @@ struct Fly {
     f: f64,
     best_x: Vec<f64>,
     best_f: f64,
+    /// Position before the current sort: the tie-breaker that makes sorting stable
+    /// without the allocation of a stable sort.
+    order: usize,
 }
 
 impl Fly {
@@ -28,6 +31,7 @@ impl Fly {
             f: f64::INFINITY,
             best_x: vec![0.0; dim],
             best_f: f64::INFINITY,
+            order: 0,
         }
     }
 
@@ -45,8 +49,11 @@ fn sanitize(f: f64) -> f64 {
 }
 
 fn sort_by_value(flies: &mut [Fly]) {
-    // Stable: ties keep their order, so runs are deterministic.
-    flies.sort_by(|a, b| a.f.total_cmp(&b.f));
+    // Stable (ties keep their order, so runs are deterministic) and allocation-free.
+    for (i, fly) in flies.iter_mut().enumerate() {
+        fly.order = i;
+    }
+    flies.sort_unstable_by(|a, b| a.f.total_cmp(&b.f).then(a.order.cmp(&b.order)));
 }
 
 /// Why the loop must stop now, if it must.
