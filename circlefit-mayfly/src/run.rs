@@ -511,9 +511,8 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
 
             // Males, one at a time: each sees the global best left by the previous one
             // (or all at once against the same global best, in synchronous mode).
-            for i in 0..males.len() {
+            for male in &mut males {
                 self.fresh_e();
-                let male = &mut males[i];
                 self.move_male(male, g, dance);
                 if cfg.synchronous_males {
                     continue;

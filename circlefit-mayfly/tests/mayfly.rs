@@ -321,23 +321,12 @@ fn each_variant_counts_its_evaluations_exactly() {
 
 #[test]
 fn variants_are_deterministic_and_beat_random_search_on_three_functions() {
-    fn griewank(x: &[f64]) -> f64 {
-        let s: f64 = x.iter().map(|v| v * v).sum::<f64>() / 4000.0;
-        let p: f64 = x
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v / ((i + 1) as f64).sqrt()).cos())
-            .product();
-        s - p + 1.0
-    }
-    let functions: [(&str, fn(&[f64]) -> f64, f64); 3] = [
-        ("sphere", sphere, 100.0),
-        ("rastrigin", rastrigin, 5.12),
-        ("griewank", griewank, 600.0),
-    ];
+    use circlefit_mayfly::functions::ALL;
+    let picked = [ALL[0], ALL[2], ALL[4]]; // sphere, rastrigin, griewank
     for v in variants() {
         let mut m = Mayfly::builder().iterations(60).variant(v).build().unwrap();
-        for (name, f, half) in functions {
+        for tf in picked {
+            let (name, f, half) = (tf.name, tf.f, tf.half_width);
             let b = Bounds::uniform(10, -half, half).unwrap();
             let r = m
                 .minimize(&mut |x: &[f64]| f(x), &Problem::new(&b, 21))
