@@ -68,6 +68,13 @@ pub trait PixelSumCost: Sync {
 
     /// The cost of an image of `pixels` pixels whose terms sum to `sum`.
     fn finish(&self, sum: u64, pixels: u64) -> f64;
+
+    /// Whether the per-pixel term is exactly the squared R, G, B error
+    /// `(ΔR² + ΔG² + ΔB²)` (alpha ignored). Renderers can then fuse compositing and scoring
+    /// ([`SpanRenderer::composited_squared_error`](crate::SpanRenderer::composited_squared_error)).
+    fn is_squared_rgb_error(&self) -> bool {
+        false
+    }
 }
 
 impl<C: CostFunc + ?Sized> CostFunc for &C {

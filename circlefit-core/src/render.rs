@@ -101,6 +101,23 @@ pub trait SpanRenderer: Sync {
     /// Blends `circle` over a run of covered RGBA pixels (`pixels.len()` is a multiple
     /// of 4).
     fn composite(&self, circle: &Circle, pixels: &mut [u8]);
+
+    /// Optional fused kernel: the sum over `spans` (as [`spans`](SpanRenderer::spans) gave
+    /// them for `circle`) of the squared R, G, B differences between `kept` with `circle`
+    /// composited and `reference`, without writing anything. `None` if not provided; then
+    /// strategies composite copies of the pixels and score them with the cost.
+    ///
+    /// Must equal compositing and summing `(ΔR² + ΔG² + ΔB²)` exactly.
+    fn composited_squared_error(
+        &self,
+        circle: &Circle,
+        spans: &[Span],
+        kept: CanvasRef<'_>,
+        reference: CanvasRef<'_>,
+    ) -> Option<u64> {
+        let _ = (circle, spans, kept, reference);
+        None
+    }
 }
 
 impl<R: Renderer + ?Sized> Renderer for &mut R {

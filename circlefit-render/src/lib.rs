@@ -32,8 +32,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// The only `unsafe` in this crate: calls into the AVX2 copies of the kernels after
+// run-time detection.
+#[allow(unsafe_code)]
+mod kernels;
+
 use circlefit_core::raster::RasterCircle;
 use circlefit_core::{Canvas, CanvasMut, CanvasRef, Circle, Renderer, Span, SpanRenderer};
+use kernels::Blend16;
 
 /// Errors of `circlefit-render`.
 #[derive(Debug, thiserror::Error)]
@@ -91,21 +97,24 @@ impl CpuRenderer {
             self.spans.clear();
             rc.spans(w, h, &mut self.spans);
             let (mul, add) = rc.blend_constants();
+            let b = Blend16::new(mul, add);
             for s in &self.spans {
-                blend_run(canvas.row_segment_mut(s.y, s.x0, s.x1), mul, add);
+                kernels::blend(canvas.row_segment_mut(s.y, s.x0, s.x1), &b);
             }
         }
     }
 }
 
-/// `p' = (p·mul + add) >> 8` on every byte, with per-channel constants.
-#[inline]
-fn blend_run(pixels: &mut [u8], mul: [u16; 4], add: [u16; 4]) {
-    for px in pixels.chunks_exact_mut(4) {
-        for k in 0..4 {
-            px[k] = ((u16::from(px[k]) * mul[k] + add[k]) >> 8) as u8;
-        }
-    }
+/// The blend constants of `circle`.
+fn blend16(circle: &Circle) -> Blend16 {
+    let (mul, add) = RasterCircle::new(circle).blend_constants();
+    Blend16::new(mul, add)
+}
+
+/// Whether the AVX2 kernels are in use on this CPU (else the baseline build's, SSE2 on
+/// x86-64).
+pub fn uses_avx2() -> bool {
+    kernels::has_avx2()
 }
 
 impl Renderer for CpuRenderer {
@@ -127,7 +136,24 @@ impl SpanRenderer for CpuRenderer {
     }
 
     fn composite(&self, circle: &Circle, pixels: &mut [u8]) {
-        let (mul, add) = RasterCircle::new(circle).blend_constants();
-        blend_run(pixels, mul, add);
+        kernels::blend(pixels, &blend16(circle));
+    }
+
+    fn composited_squared_error(
+        &self,
+        circle: &Circle,
+        spans: &[Span],
+        kept: CanvasRef<'_>,
+        reference: CanvasRef<'_>,
+    ) -> Option<u64> {
+        let b = blend16(circle);
+        let sum = spans
+            .iter()
+            .map(|s| {
+                let (x0, x1) = (s.x0 as usize * 4, s.x1 as usize * 4);
+                kernels::blend_sse(&kept.row(s.y)[x0..x1], &reference.row(s.y)[x0..x1], &b)
+            })
+            .sum();
+        Some(sum)
     }
 }

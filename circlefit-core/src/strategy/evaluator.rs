@@ -142,19 +142,32 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
     /// [`Error::Renderer`] or [`Error::Cost`] if a component fails (full path only; the
     /// incremental path cannot fail).
     pub fn cost_with(&mut self, candidates: &[Circle]) -> Result<f64> {
-        if let (Some(inc), Some(sr), Some(pc)) = (
+        let pixels = self.reference.as_ref().pixel_count();
+        // Several candidates covering much of the image are cheaper to score whole: one
+        // copy and one full-image pass beat per-row bookkeeping. Both paths are exact.
+        let whole =
+            candidates.len() > 1 && 2 * bounding_area(candidates, self.kept.as_ref()) > pixels;
+        if let (false, Some(inc), Some(sr), Some(pc)) = (
+            whole,
             self.incremental.as_mut(),
             self.renderer.as_span_renderer(),
             self.cost.as_pixel_sum(),
         ) {
-            let sum = inc.score(
-                candidates,
-                self.kept.as_ref(),
-                self.reference.as_ref(),
-                sr,
-                pc,
+            if let [one] = candidates {
+                let sum =
+                    inc.score_single(one, self.kept.as_ref(), self.reference.as_ref(), sr, pc);
+                return Ok(pc.finish(sum, pixels));
+            }
+            inc.prepare_many(candidates, self.kept.as_ref(), &mut self.scratch, sr);
+            self.renderer
+                .draw(self.scratch.as_mut(), candidates)
+                .map_err(|e| Error::Renderer(Box::new(e)))?;
+            let (inc, pc) = (
+                self.incremental.as_mut().expect("checked above"),
+                self.cost.as_pixel_sum().expect("checked above"),
             );
-            return Ok(pc.finish(sum, self.reference.as_ref().pixel_count()));
+            let sum = inc.finish_many(self.scratch.as_ref(), self.reference.as_ref(), pc);
+            return Ok(pc.finish(sum, pixels));
         }
         self.scratch.copy_from(self.kept.as_ref());
         self.renderer
@@ -187,4 +200,18 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
             .map_err(|e| Error::Cost(Box::new(e)))?;
         Ok(self.kept_cost)
     }
+}
+
+/// The summed areas of the circles' bounding boxes, clipped to the canvas.
+fn bounding_area(circles: &[Circle], canvas: CanvasRef<'_>) -> u64 {
+    let (w, h) = (f64::from(canvas.width()), f64::from(canvas.height()));
+    circles
+        .iter()
+        .map(|c| {
+            let (r, x, y) = (c.radius(), c.x(), c.y());
+            let dx = ((x + r).min(w) - (x - r).max(0.0)).max(0.0);
+            let dy = ((y + r).min(h) - (y - r).max(0.0)).max(0.0);
+            (dx * dy) as u64
+        })
+        .sum()
 }

@@ -2,9 +2,10 @@
 //! it, computed over the candidates' spans only.
 //!
 //! The kept canvas's per-pixel cost terms are cached as one prefix sum per row, so the old
-//! terms of any row segment cost one subtraction. A candidate's new terms are found by
-//! compositing it over a copy of just the pixels it covers. Integer sums make the result
-//! identical to a full render and a full cost.
+//! terms of any row segment cost one subtraction. A single candidate's new terms come from
+//! the renderer's fused kernel, or from compositing a copy of just the pixels it covers;
+//! several candidates are drawn over copies of just the row segments they touch. Integer
+//! sums make the result identical to a full render and a full cost.
 
 use crate::canvas::{BYTES_PER_PIXEL, CanvasRef};
 use crate::circle::Circle;
@@ -26,9 +27,7 @@ pub(crate) struct IncrementalScorer {
     gathered: Vec<u8>,
     row_lo: Vec<u32>,
     row_hi: Vec<u32>,
-    row_offset: Vec<usize>,
     touched: Vec<u32>,
-    patch: Vec<u8>,
 }
 
 impl IncrementalScorer {
@@ -45,7 +44,6 @@ impl IncrementalScorer {
             prefix: vec![0; (w as usize + 1) * h as usize],
             row_lo: vec![u32::MAX; h as usize],
             row_hi: vec![0; h as usize],
-            row_offset: vec![0; h as usize],
             ..Self::default()
         };
         s.update_rows(0, h - 1, kept, reference, cost);
@@ -107,22 +105,37 @@ impl IncrementalScorer {
         }
     }
 
-    /// The total sum of terms of `kept` with `circles` drawn over it, in order.
-    pub(crate) fn score(
+    /// The total sum of terms of `kept` with one circle drawn over it.
+    pub(crate) fn score_single(
         &mut self,
-        circles: &[Circle],
+        circle: &Circle,
         kept: CanvasRef<'_>,
         reference: CanvasRef<'_>,
         renderer: &dyn SpanRenderer,
         cost: &dyn PixelSumCost,
     ) -> u64 {
-        self.collect_spans(circles, renderer);
-        let (old, new) = if circles.len() == 1 {
-            self.score_one(circles[0], kept, reference, renderer, cost)
+        self.collect_spans(std::slice::from_ref(circle), renderer);
+        let fused = if cost.is_squared_rgb_error() {
+            renderer.composited_squared_error(circle, &self.spans, kept, reference)
         } else {
-            self.score_many(circles, kept, reference, renderer, cost)
+            None
+        };
+        let (old, new) = match fused {
+            Some(new) => (self.old_sum(), new),
+            None => self.score_one(*circle, kept, reference, renderer, cost),
         };
         self.kept_sum - old + new
+    }
+
+    /// The kept canvas's terms over the collected spans.
+    fn old_sum(&self) -> u64 {
+        self.spans
+            .iter()
+            .map(|s| {
+                let p = self.row_prefix(s.y);
+                p[s.x1 as usize] - p[s.x0 as usize]
+            })
+            .sum()
     }
 
     /// One circle: its covered pixels are gathered into one run and composited at once.
@@ -153,16 +166,19 @@ impl IncrementalScorer {
         (old, new)
     }
 
-    /// Several circles: each touched row's union segment is copied once, every circle is
-    /// composited over it in order, then the segment is scored.
-    fn score_many(
+    /// Several circles, step 1: collects their spans and each touched row's union
+    /// segment, and copies those segments of `kept` into `scratch` (a canvas of the same
+    /// size whose other pixels are never read). The caller then draws the circles on
+    /// `scratch` with the renderer — by the [`SpanRenderer`] contract that changes only
+    /// pixels inside the segments — and calls [`finish_many`](Self::finish_many).
+    pub(crate) fn prepare_many(
         &mut self,
         circles: &[Circle],
         kept: CanvasRef<'_>,
-        reference: CanvasRef<'_>,
+        scratch: &mut crate::canvas::Canvas,
         renderer: &dyn SpanRenderer,
-        cost: &dyn PixelSumCost,
-    ) -> (u64, u64) {
+    ) {
+        self.collect_spans(circles, renderer);
         self.touched.clear();
         for s in &self.spans {
             let y = s.y as usize;
@@ -175,35 +191,35 @@ impl IncrementalScorer {
                 self.row_hi[y] = self.row_hi[y].max(s.x1);
             }
         }
-        self.patch.clear();
+        let mut out = scratch.as_mut();
         for &y in &self.touched {
             let (lo, hi) = (self.row_lo[y as usize], self.row_hi[y as usize]);
-            self.row_offset[y as usize] = self.patch.len();
-            self.patch
-                .extend_from_slice(&kept.row(y)[lo as usize * 4..hi as usize * 4]);
+            out.row_segment_mut(y, lo, hi)
+                .copy_from_slice(&kept.row(y)[lo as usize * 4..hi as usize * 4]);
         }
-        let mut start = 0;
-        for (circle, &end) in circles.iter().zip(&self.span_ends) {
-            for s in &self.spans[start..end] {
-                let y = s.y as usize;
-                let base = self.row_offset[y] + (s.x0 - self.row_lo[y]) as usize * 4;
-                let n = s.len() as usize * 4;
-                renderer.composite(circle, &mut self.patch[base..base + n]);
-            }
-            start = end;
-        }
+    }
+
+    /// Several circles, step 2: the total sum with the circles drawn, from the segments of
+    /// `scratch` prepared by [`prepare_many`](Self::prepare_many).
+    pub(crate) fn finish_many(
+        &mut self,
+        scratch: CanvasRef<'_>,
+        reference: CanvasRef<'_>,
+        cost: &dyn PixelSumCost,
+    ) -> u64 {
         let (mut old, mut new) = (0u64, 0u64);
         for &y in &self.touched {
             let yu = y as usize;
             let (lo, hi) = (self.row_lo[yu] as usize, self.row_hi[yu] as usize);
-            let off = self.row_offset[yu];
-            let r = &reference.row(y)[lo * 4..hi * 4];
-            new += cost.sum(&self.patch[off..off + (hi - lo) * 4], r);
+            new += cost.sum(
+                &scratch.row(y)[lo * 4..hi * 4],
+                &reference.row(y)[lo * 4..hi * 4],
+            );
             let p = self.row_prefix(y);
             old += p[hi] - p[lo];
             self.row_lo[yu] = u32::MAX;
             self.row_hi[yu] = 0;
         }
-        (old, new)
+        self.kept_sum - old + new
     }
 }
