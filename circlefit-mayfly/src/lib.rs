@@ -104,8 +104,13 @@ pub struct Iteration {
 /// A per-iteration callback that may stop the run.
 pub type Observer<'a> = dyn FnMut(&Iteration) -> ControlFlow<()> + 'a;
 
-/// The Mayfly optimizer, generic over its random generator (default: Xoshiro256++, seeded
-/// from the problem's seed with `SeedableRng::seed_from_u64`).
+/// The Mayfly optimizer, generic over its random generator.
+///
+/// The default generator is Xoshiro256++, its state filled from the problem's seed by
+/// SplitMix64 (the algorithm authors' recommended seeding, which is what
+/// `SeedableRng::seed_from_u64` does for it; rand treats any change there as value-breaking).
+/// Uniform and normal draws are computed here from the raw 64-bit outputs, so a seeded run
+/// does not depend on any distribution crate's implementation.
 ///
 /// Its settings are fixed when it is built; a run never changes them.
 #[derive(Debug, Clone)]
