@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo run --release --example fit -- [INPUT] [--circles N] [--mode joint|sequential|batch]
-//!     [--batch-size B] [--iters T] [--pop P] [--seed S] [--out PREFIX]
+//!     [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form]
+//!     [--out PREFIX]
 //! ```
 //!
 //! Without INPUT it fits the bundled 256×256 cat photo. It writes `PREFIX.png`,
@@ -19,7 +20,7 @@ use circlefit::io::{self, Background};
 use circlefit::prelude::*;
 
 const USAGE: &str = "usage: fit [INPUT] [--circles N] [--mode joint|sequential|batch] \
-[--batch-size B] [--iters T] [--pop P] [--seed S] [--out PREFIX]";
+[--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form] [--out PREFIX]";
 
 #[derive(Debug)]
 struct Args {
@@ -30,6 +31,7 @@ struct Args {
     iters: u64,
     pop: usize,
     seed: u64,
+    color: String,
     out: PathBuf,
 }
 
@@ -42,6 +44,7 @@ fn parse_args() -> Result<Args, String> {
         iters: 40,
         pop: 20,
         seed: 1,
+        color: "closed-form".into(),
         out: PathBuf::from("out/fit"),
     };
     let mut it = std::env::args().skip(1);
@@ -59,6 +62,7 @@ fn parse_args() -> Result<Args, String> {
             "--pop" => args.pop = num("--pop", value("--pop")?)?,
             "--seed" => args.seed = num("--seed", value("--seed")?)?,
             "--out" => args.out = PathBuf::from(value("--out")?),
+            "--color" => args.color = value("--color")?,
             "-h" | "--help" => return Err(USAGE.into()),
             s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}")),
             s if args.input.is_none() => args.input = Some(PathBuf::from(s)),
@@ -96,7 +100,12 @@ fn try_main() -> Result<(), Box<dyn std::error::Error>> {
         .population(args.pop)
         .iterations(args.iters)
         .build()?;
-    let settings = FitSettings::new(strategy, args.circles, args.seed);
+    let color = match args.color.as_str() {
+        "search" => circlefit::ColorMode::Search,
+        "closed-form" => circlefit::ColorMode::ClosedForm,
+        c => return Err(format!("--color: '{c}' is not search or closed-form").into()),
+    };
+    let settings = FitSettings::new(strategy, args.circles, args.seed).with_color(color);
     settings.validate()?;
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

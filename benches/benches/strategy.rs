@@ -1,9 +1,10 @@
-//! Evaluations per second: sequential (one circle over 50 kept), batch (B = 5 over 50 kept),
-//! joint (K = 30 re-rendered), each on the incremental path and on the generic full path.
+//! Evaluations per second: sequential (one circle over 50 kept, given and closed-form
+//! colour), batch (B = 5 over 50 kept), joint (K = 30 re-rendered), on the incremental path
+//! and on the generic full path.
 
 use circlefit::CanvasMut;
 use circlefit::prelude::*;
-use circlefit_benches::{Scene, bench_evaluations, bench_joint};
+use circlefit_benches::{Scene, bench_closed_form, bench_evaluations, bench_joint};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// The built-in renderer without its span description: forces the generic full path.
@@ -23,6 +24,7 @@ fn strategy(c: &mut Criterion) {
         bench_evaluations(c, "incremental", &kept, CpuRenderer::new(), Mse, b);
         bench_evaluations(c, "full", &kept, FullPath::default(), Mse, b);
     }
+    bench_closed_form(c, "incremental", &kept, CpuRenderer::new(), Mse);
     let joint = Scene::new(256, 256, 30, 13);
     bench_joint(c, "incremental", &joint, CpuRenderer::new(), Mse);
     bench_joint(c, "full", &joint, FullPath::default(), Mse);

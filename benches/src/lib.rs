@@ -277,3 +277,40 @@ pub fn bench_joint<R: Renderer, C: CostFunc>(
         black_box(eval.cost_with(black_box(&scene.circles)).expect("eval"));
     });
 }
+
+/// Benchmarks closed-form-colour evaluations of one circle over the scene's circles kept:
+/// solve the colour, then score the circle with it (what a
+/// [`ColorMode::ClosedForm`](circlefit::ColorMode::ClosedForm) Sequential stage evaluates).
+///
+/// # Panics
+/// If the components fail.
+pub fn bench_closed_form<R: Renderer, C: CostFunc>(
+    c: &mut Criterion,
+    name: &str,
+    scene: &Scene,
+    renderer: R,
+    cost: C,
+) {
+    let mut eval = Evaluator::new(
+        renderer,
+        cost,
+        scene.reference.as_ref(),
+        scene.base.as_ref(),
+    )
+    .expect("evaluator");
+    eval.commit(&scene.circles).expect("commit");
+    let shapes = scene.candidates(64, 99);
+    let id = format!(
+        "{name}/{}px_{}kept_b1",
+        scene.reference.width(),
+        scene.circles.len()
+    );
+    let mut i = 0;
+    bench_op(c, "evaluate_closed_form", &id, 1, || {
+        let shape = &shapes[i % shapes.len()];
+        let color = eval.best_color(shape).expect("colour");
+        let circle = shape.with_color(color).expect("valid colour");
+        black_box(eval.cost_with(&[circle]).expect("eval"));
+        i += 1;
+    });
+}

@@ -215,6 +215,22 @@ impl Bounds {
         })
     }
 
+    /// The bounds of `circles` circles' geometry and opacity only — 4 numbers each: x, y,
+    /// radius, alpha, with the same limits as [`Bounds::for_circles`] — for strategies that
+    /// solve the colour in closed form.
+    ///
+    /// # Errors
+    /// As [`Bounds::for_circles`].
+    pub fn for_circle_geometry(circles: usize, width: u32, height: u32) -> Result<Self> {
+        let full = Self::for_circles(circles, width, height)?;
+        let pick = |v: &[f64]| {
+            v.chunks_exact(PARAMS_PER_CIRCLE)
+                .flat_map(|c| [c[0], c[1], c[2], c[6]])
+                .collect()
+        };
+        Self::new(pick(&full.lower), pick(&full.upper))
+    }
+
     /// Number of dimensions.
     pub fn dim(&self) -> usize {
         self.lower.len()

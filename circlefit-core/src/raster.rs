@@ -199,6 +199,23 @@ impl RasterCircle {
     }
 }
 
+/// Adds the R, G and B bytes of a run of RGBA pixels to `sums` (a portable kernel).
+pub fn add_channel_sums(pixels: &[u8], sums: &mut [u64; 3]) {
+    // Two bytes per 32-bit lane (R and B in one, G and A in the other), each in a 16-bit
+    // field: 256 pixels cannot carry a field into the next (256·255 < 2¹⁶).
+    for block in pixels.chunks(4 * 256) {
+        let (mut rb, mut ga) = (0u32, 0u32);
+        for px in block.chunks_exact(4) {
+            let v = u32::from_le_bytes([px[0], px[1], px[2], px[3]]);
+            rb += v & 0x00FF_00FF;
+            ga += (v >> 8) & 0x00FF_00FF;
+        }
+        sums[0] += u64::from(rb & 0xFFFF);
+        sums[1] += u64::from(ga & 0xFFFF);
+        sums[2] += u64::from(rb >> 16);
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::float_cmp)] // exactness checks compare floats bit for bit
 mod tests {

@@ -118,6 +118,24 @@ pub trait SpanRenderer: Sync {
         let _ = (circle, spans, kept, reference);
         None
     }
+
+    /// Per-channel sums of R, G, B over `spans`, of `kept` and of `reference`: what the
+    /// closed-form colour needs. The provided version is portable; renderers with SIMD
+    /// kernels may override it (it must give the same sums).
+    fn covered_sums(
+        &self,
+        spans: &[Span],
+        kept: CanvasRef<'_>,
+        reference: CanvasRef<'_>,
+    ) -> ([u64; 3], [u64; 3]) {
+        let (mut k, mut r) = ([0u64; 3], [0u64; 3]);
+        for s in spans {
+            let (x0, x1) = (s.x0 as usize * 4, s.x1 as usize * 4);
+            crate::raster::add_channel_sums(&kept.row(s.y)[x0..x1], &mut k);
+            crate::raster::add_channel_sums(&reference.row(s.y)[x0..x1], &mut r);
+        }
+        (k, r)
+    }
 }
 
 impl<R: Renderer + ?Sized> Renderer for &mut R {

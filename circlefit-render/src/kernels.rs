@@ -68,7 +68,19 @@ fn blend_sse_body(kept: &[u8], reference: &[u8], b: &Blend16) -> u64 {
 }
 
 #[cfg(target_arch = "x86_64")]
-use avx2::{blend as blend_avx2, blend_sse as blend_sse_avx2};
+use avx2::{blend as blend_avx2, blend_sse as blend_sse_avx2, channel_sums as channel_sums_avx2};
+
+/// Adds the R, G, B bytes of a run of RGBA pixels to `sums`.
+#[inline]
+pub(crate) fn channel_sums(pixels: &[u8], sums: &mut [u64; 3]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { channel_sums_avx2(pixels, sums) };
+        return;
+    }
+    circlefit_core::raster::add_channel_sums(pixels, sums);
+}
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
@@ -138,6 +150,41 @@ mod avx2 {
         // SAFETY: `lanes` is 32 writable bytes; the store is unaligned.
         unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), acc) };
         lanes.iter().map(|&v| v as u64).sum()
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn channel_sums(pixels: &[u8], sums: &mut [u64; 3]) {
+        // Byte masks selecting one channel of every pixel; `sad` against zero then adds
+        // each 8-byte group's selected bytes into a 64-bit lane.
+        let pick = |k: usize| _mm256_set1_epi32(0xFF << (8 * k));
+        let masks = [pick(0), pick(1), pick(2)];
+        let zero = _mm256_setzero_si256();
+        let mut acc = [zero; 3];
+        let mut chunks = pixels.chunks_exact(32);
+        for c in &mut chunks {
+            let v = load(c);
+            for k in 0..3 {
+                acc[k] =
+                    _mm256_add_epi64(acc[k], _mm256_sad_epu8(_mm256_and_si256(v, masks[k]), zero));
+            }
+        }
+        let tail = chunks.remainder();
+        if !tail.len().is_multiple_of(4) {
+            return circlefit_core::raster::add_channel_sums(pixels, sums);
+        }
+        if !tail.is_empty() {
+            let v = load_tail(tail, pixel_mask(tail.len() / 4));
+            for k in 0..3 {
+                acc[k] =
+                    _mm256_add_epi64(acc[k], _mm256_sad_epu8(_mm256_and_si256(v, masks[k]), zero));
+            }
+        }
+        for k in 0..3 {
+            let mut lanes = [0u64; 4];
+            // SAFETY: `lanes` is 32 writable bytes; the store is unaligned.
+            unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), acc[k]) };
+            sums[k] += lanes.iter().sum::<u64>();
+        }
     }
 
     #[target_feature(enable = "avx2")]
@@ -265,6 +312,29 @@ mod tests {
                 ((u32::from(v) * u32::from(mul[i % 4]) + u32::from(add[i % 4])) >> 8) as u8
             })
             .collect()
+    }
+
+    #[test]
+    fn channel_sums_equal_the_naive_sums() {
+        for (n, seed) in [
+            (0, 1),
+            (1, 2),
+            (7, 3),
+            (8, 4),
+            (9, 5),
+            (1000, 6),
+            (70_000, 7),
+        ] {
+            let px = bytes(4 * n, seed);
+            let want: [u64; 3] =
+                std::array::from_fn(|k| px.iter().skip(k).step_by(4).map(|&v| u64::from(v)).sum());
+            let mut portable = [0u64; 3];
+            circlefit_core::raster::add_channel_sums(&px, &mut portable);
+            assert_eq!(portable, want);
+            let mut got = [0u64; 3];
+            channel_sums(&px, &mut got);
+            assert_eq!(got, want);
+        }
     }
 
     #[test]

@@ -63,6 +63,7 @@ pub struct Evaluator<R, C> {
     kept_cost: f64,
     scratch: Canvas,
     incremental: Option<IncrementalScorer>,
+    color_spans: Vec<crate::raster::Span>,
 }
 
 impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
@@ -102,6 +103,7 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
             kept_cost,
             scratch: base.to_canvas(),
             incremental,
+            color_spans: Vec::new(),
         })
     }
 
@@ -176,6 +178,37 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
         self.cost
             .cost(self.scratch.as_ref(), self.reference.as_ref())
             .map_err(|e| Error::Cost(Box::new(e)))
+    }
+
+    /// The colour that minimises the squared error of `circle` (its geometry and alpha)
+    /// drawn over the kept canvas, in closed form (see
+    /// [`ColorMode::ClosedForm`](super::ColorMode::ClosedForm)); `circle`'s own colour is
+    /// ignored. A circle covering no pixel gets black.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSetting`] if the renderer has no [`SpanRenderer`](crate::SpanRenderer).
+    pub fn best_color(&mut self, circle: &Circle) -> Result<[f64; 3]> {
+        let sr = self
+            .renderer
+            .as_span_renderer()
+            .ok_or(Error::InvalidSetting {
+                field: "color",
+                value: "closed_form".into(),
+                reason: "the closed-form colour needs a renderer that describes its spans",
+            })?;
+        let (kept, reference) = (self.kept.as_ref(), self.reference.as_ref());
+        self.color_spans.clear();
+        sr.spans(circle, kept.width(), kept.height(), &mut self.color_spans);
+        let (sp, st) = sr.covered_sums(&self.color_spans, kept, reference);
+        let n: u64 = self.color_spans.iter().map(|s| u64::from(s.len())).sum();
+        if n == 0 {
+            return Ok([0.0; 3]);
+        }
+        let a = f64::from(crate::raster::quantize_alpha(circle.alpha()));
+        Ok(std::array::from_fn(|k| {
+            let c = (256.0 * st[k] as f64 - (256.0 - a) * sp[k] as f64) / (a * n as f64);
+            (c.clamp(0.0, 255.0) / 255.0).clamp(0.0, 1.0)
+        }))
     }
 
     /// Draws `circles` onto the kept canvas and returns its new cost (computed in full).

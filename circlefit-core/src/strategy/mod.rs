@@ -61,6 +61,24 @@ impl std::fmt::Display for Strategy {
     }
 }
 
+/// How a circle's colour is found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum ColorMode {
+    /// The optimizer searches all 7 numbers of each circle.
+    #[default]
+    Search,
+    /// The optimizer searches x, y, radius and alpha (4 numbers per circle); the colour is
+    /// the least-squares optimum over the pixels the circle covers on the kept canvas,
+    /// `c = (256·Σt − (256 − a)·Σp) / (a·n)` per channel (t reference, p kept, a the
+    /// quantised alpha, n covered pixels), clamped to `[0, 255]`. In a batch each circle's
+    /// colour is solved against the kept canvas, ignoring the batch's other circles; the
+    /// cost reported is always exact for the colours used. Needs a renderer with spans.
+    ClosedForm,
+}
+
 /// What a fit does: strategy, circle count and seed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -72,6 +90,9 @@ pub struct FitSettings {
     pub circles: usize,
     /// The seed of the whole fit.
     pub seed: u64,
+    /// How colours are found.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub color: ColorMode,
 }
 
 impl Default for FitSettings {
@@ -80,6 +101,7 @@ impl Default for FitSettings {
             strategy: Strategy::Sequential,
             circles: 50,
             seed: 0,
+            color: ColorMode::Search,
         }
     }
 }
@@ -91,7 +113,14 @@ impl FitSettings {
             strategy,
             circles,
             seed,
+            color: ColorMode::Search,
         }
+    }
+
+    /// The same settings with another colour mode.
+    pub fn with_color(mut self, color: ColorMode) -> Self {
+        self.color = color;
+        self
     }
 
     /// Checks the settings.
@@ -303,6 +332,12 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
         self
     }
 
+    /// Sets how colours are found.
+    pub fn color(mut self, color: ColorMode) -> Self {
+        self.settings.color = color;
+        self
+    }
+
     /// Sets all settings at once.
     pub fn settings(mut self, settings: FitSettings) -> Self {
         self.settings = settings;
@@ -362,6 +397,15 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 white.as_ref()
             }
         };
+        if self.settings.color == ColorMode::ClosedForm
+            && self.renderer.as_span_renderer().is_none()
+        {
+            return Err(Error::InvalidSetting {
+                field: "color",
+                value: "closed_form".into(),
+                reason: "the closed-form colour needs a renderer that describes its spans",
+            });
+        }
         let started = Instant::now();
         let mut eval = Evaluator::new(&mut self.renderer, &self.cost, reference, base)?;
         let initial_cost = eval.kept_cost();
@@ -377,9 +421,12 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
         };
         for stage in 0..stages {
             let count = stage_size.min(self.settings.circles - stage * stage_size);
-            let bounds = Bounds::for_circles(count, w, h)?;
+            let bounds = match self.settings.color {
+                ColorMode::Search => Bounds::for_circles(count, w, h)?,
+                ColorMode::ClosedForm => Bounds::for_circle_geometry(count, w, h)?,
+            };
             let seed = stage_seed(self.settings.seed, stage as u64);
-            let mut objective = ParamObjective::new(&mut eval, &bounds);
+            let mut objective = ParamObjective::new(&mut eval, &bounds, self.settings.color);
             let report = self
                 .optimizer
                 .minimize(&mut objective, &Problem::new(&bounds, seed))

@@ -1,5 +1,6 @@
 //! The objective a strategy hands to the optimizer: parameters → circles → cost.
 
+use super::ColorMode;
 use super::evaluator::Evaluator;
 use crate::circle::{Bounds, Circle};
 use crate::cost::CostFunc;
@@ -15,6 +16,7 @@ use crate::render::Renderer;
 pub(crate) struct ParamObjective<'a, R, C> {
     pub(crate) eval: &'a mut Evaluator<R, C>,
     pub(crate) bounds: &'a Bounds,
+    pub(crate) color: ColorMode,
     pub(crate) x: Vec<f64>,
     pub(crate) circles: Vec<Circle>,
     pub(crate) error: Option<Error>,
@@ -22,10 +24,11 @@ pub(crate) struct ParamObjective<'a, R, C> {
 }
 
 impl<'a, R: Renderer, C: CostFunc> ParamObjective<'a, R, C> {
-    pub(crate) fn new(eval: &'a mut Evaluator<R, C>, bounds: &'a Bounds) -> Self {
+    pub(crate) fn new(eval: &'a mut Evaluator<R, C>, bounds: &'a Bounds, color: ColorMode) -> Self {
         Self {
             eval,
             bounds,
+            color,
             x: Vec::with_capacity(bounds.dim()),
             circles: Vec::with_capacity(bounds.dim() / 7),
             error: None,
@@ -45,7 +48,17 @@ impl<'a, R: Renderer, C: CostFunc> ParamObjective<'a, R, C> {
         self.x.extend_from_slice(x);
         self.bounds.clamp(&mut self.x);
         self.circles.clear();
-        Circle::decode_all(&self.x, &mut self.circles)
+        match self.color {
+            ColorMode::Search => Circle::decode_all(&self.x, &mut self.circles),
+            ColorMode::ClosedForm => {
+                for g in self.x.chunks_exact(4) {
+                    let shape = Circle::new(g[0], g[1], g[2], [0.0; 3], g[3])?;
+                    let color = self.eval.best_color(&shape)?;
+                    self.circles.push(shape.with_color(color)?);
+                }
+                Ok(())
+            }
+        }
     }
 
     fn score(&mut self, x: &[f64]) -> Result<f64> {
