@@ -2,32 +2,20 @@
 //! colour), batch (B = 5 over 50 kept), joint (K = 30 re-rendered), on the incremental path
 //! and on the generic full path.
 
-use circlefit::CanvasMut;
 use circlefit::prelude::*;
-use circlefit_benches::{Scene, bench_closed_form, bench_evaluations, bench_joint};
+use circlefit_benches::{FullPath, Scene, bench_closed_form, bench_evaluations, bench_joint};
 use criterion::{Criterion, criterion_group, criterion_main};
-
-/// The built-in renderer without its span description: forces the generic full path.
-#[derive(Debug, Default)]
-struct FullPath(CpuRenderer);
-
-impl Renderer for FullPath {
-    type Error = std::convert::Infallible;
-    fn draw(&mut self, canvas: CanvasMut<'_>, circles: &[Circle]) -> Result<(), Self::Error> {
-        self.0.draw(canvas, circles)
-    }
-}
 
 fn strategy(c: &mut Criterion) {
     let kept = Scene::new(256, 256, 50, 11);
     for b in [1, 5] {
         bench_evaluations(c, "incremental", &kept, CpuRenderer::new(), Mse, b);
-        bench_evaluations(c, "full", &kept, FullPath::default(), Mse, b);
+        bench_evaluations(c, "full", &kept, FullPath(CpuRenderer::new()), Mse, b);
     }
     bench_closed_form(c, "incremental", &kept, CpuRenderer::new(), Mse);
     let joint = Scene::new(256, 256, 30, 13);
     bench_joint(c, "incremental", &joint, CpuRenderer::new(), Mse);
-    bench_joint(c, "full", &joint, FullPath::default(), Mse);
+    bench_joint(c, "full", &joint, FullPath(CpuRenderer::new()), Mse);
 }
 
 criterion_group!(benches, strategy);

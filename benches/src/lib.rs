@@ -71,6 +71,23 @@ pub fn alloc_snapshot() -> (u64, u64) {
     )
 }
 
+/// Wraps a renderer and hides its span description, forcing strategies onto the generic
+/// full path (copy the kept canvas, draw, score the whole image): the baseline the
+/// incremental path is measured against.
+#[derive(Debug, Default, Clone)]
+pub struct FullPath<R>(pub R);
+
+impl<R: Renderer> Renderer for FullPath<R> {
+    type Error = R::Error;
+    fn draw(
+        &mut self,
+        canvas: circlefit::CanvasMut<'_>,
+        circles: &[Circle],
+    ) -> Result<(), R::Error> {
+        self.0.draw(canvas, circles)
+    }
+}
+
 /// A reproducible benchmark scene: a reference image and circles.
 ///
 /// Circles: centres uniform over the canvas, radius uniform in `[4, 64]`, alpha uniform in
