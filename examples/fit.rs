@@ -6,7 +6,9 @@
 //!     [--out PREFIX]
 //! ```
 //!
-//! Without INPUT it fits the bundled 256×256 cat photo. It writes `PREFIX.png`,
+//! Without INPUT it fits the bundled 256×256 cat photo. `--color` defaults to `closed-form`
+//! (the optimizer searches position, radius and alpha; the colour is solved exactly) except
+//! in joint mode, where searching all 7 numbers measured better. It writes `PREFIX.png`,
 //! `PREFIX.svg` and `PREFIX.json` (atomically), shows progress on stderr and prints one
 //! summary line on stdout.
 
@@ -31,7 +33,7 @@ struct Args {
     iters: u64,
     pop: usize,
     seed: u64,
-    color: String,
+    color: Option<String>,
     out: PathBuf,
 }
 
@@ -44,7 +46,7 @@ fn parse_args() -> Result<Args, String> {
         iters: 40,
         pop: 20,
         seed: 1,
-        color: "closed-form".into(),
+        color: None,
         out: PathBuf::from("out/fit"),
     };
     let mut it = std::env::args().skip(1);
@@ -62,7 +64,7 @@ fn parse_args() -> Result<Args, String> {
             "--pop" => args.pop = num("--pop", value("--pop")?)?,
             "--seed" => args.seed = num("--seed", value("--seed")?)?,
             "--out" => args.out = PathBuf::from(value("--out")?),
-            "--color" => args.color = value("--color")?,
+            "--color" => args.color = Some(value("--color")?),
             "-h" | "--help" => return Err(USAGE.into()),
             s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}")),
             s if args.input.is_none() => args.input = Some(PathBuf::from(s)),
@@ -100,7 +102,15 @@ fn try_main() -> Result<(), Box<dyn std::error::Error>> {
         .population(args.pop)
         .iterations(args.iters)
         .build()?;
-    let color = match args.color.as_str() {
+    // Defaults measured on the bundled image (100 circles): closed-form colour wins in
+    // sequential (22.5 vs 21.2 dB) and batch (20.6 vs 20.0 dB); in joint mode searching the
+    // colour wins (18.5 vs 17.9 dB) and is 3x faster.
+    let default_color = if args.mode == "joint" {
+        "search"
+    } else {
+        "closed-form"
+    };
+    let color = match args.color.as_deref().unwrap_or(default_color) {
         "search" => circlefit::ColorMode::Search,
         "closed-form" => circlefit::ColorMode::ClosedForm,
         c => return Err(format!("--color: '{c}' is not search or closed-form").into()),
