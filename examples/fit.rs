@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release --example fit -- [INPUT] [--circles N] [--mode joint|sequential|batch]
 //!     [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form]
-//!     [--out PREFIX]
+//!     [--background white|mean|FILE] [--out PREFIX]
 //! ```
 //!
 //! Without INPUT it fits the bundled 256×256 cat photo. `--color` defaults to `closed-form`
@@ -22,7 +22,8 @@ use circlefit::io::{self, Background};
 use circlefit::prelude::*;
 
 const USAGE: &str = "usage: fit [INPUT] [--circles N] [--mode joint|sequential|batch] \
-[--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form] [--out PREFIX]";
+[--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form] \
+[--background white|mean|FILE] [--out PREFIX]";
 
 #[derive(Debug)]
 struct Args {
@@ -34,6 +35,7 @@ struct Args {
     pop: usize,
     seed: u64,
     color: Option<String>,
+    background: String,
     out: PathBuf,
 }
 
@@ -47,6 +49,7 @@ fn parse_args() -> Result<Args, String> {
         pop: 20,
         seed: 1,
         color: None,
+        background: "white".into(),
         out: PathBuf::from("out/fit"),
     };
     let mut it = std::env::args().skip(1);
@@ -65,6 +68,7 @@ fn parse_args() -> Result<Args, String> {
             "--seed" => args.seed = num("--seed", value("--seed")?)?,
             "--out" => args.out = PathBuf::from(value("--out")?),
             "--color" => args.color = Some(value("--color")?),
+            "--background" => args.background = value("--background")?,
             "-h" | "--help" => return Err(USAGE.into()),
             s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}")),
             s if args.input.is_none() => args.input = Some(PathBuf::from(s)),
@@ -121,7 +125,17 @@ fn try_main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::create_dir_all(dir)?;
     }
 
-    let mut fitter = Fitter::new(CpuRenderer::new(), Mse, mayfly).settings(settings);
+    let base = match args.background.as_str() {
+        "white" => Canvas::white(reference.width(), reference.height())?,
+        "mean" => {
+            let [r, g, b, _] = reference.mean_color();
+            Canvas::filled(reference.width(), reference.height(), [r, g, b, 255])?
+        }
+        path => io::load_image(path)?,
+    };
+    let mut fitter = Fitter::new(CpuRenderer::new(), Mse, mayfly)
+        .settings(settings)
+        .base(base.clone());
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal();
     let mut last_print = 0usize;
@@ -152,16 +166,15 @@ fn try_main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let mut renderer = CpuRenderer::new();
-    let base = Canvas::white(reference.width(), reference.height())?;
     let canvas = renderer.render(base.as_ref(), &result.circles)?;
     let ssim_value = ssim(canvas.as_ref(), reference.as_ref())?;
     let png = io::encode_png(canvas.as_ref())?;
     let svg = io::to_svg(
         reference.width(),
         reference.height(),
-        Background::White,
+        Background::of(base.as_ref()),
         &result.circles,
-    );
+    )?;
     let psnr_value = psnr(result.cost);
     let json = serde_json::json!({
         "input": args.input.as_ref().map_or("<bundled chelsea_256.png>".into(), |p| p.display().to_string()),
@@ -170,6 +183,7 @@ fn try_main() -> Result<(), Box<dyn std::error::Error>> {
         "settings": settings,
         "mayfly": fitter.optimizer_mut().config(),
         "seed": args.seed,
+        "background": args.background,
         "cost": result.cost,
         "psnr": if psnr_value.is_finite() { Some(psnr_value) } else { None },
         "ssim": ssim_value,

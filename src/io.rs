@@ -123,11 +123,53 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<(), Error> {
 /// What the SVG draws under the circles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Background {
+pub enum Background<'a> {
     /// Opaque white, the default base canvas.
     White,
     /// One opaque colour.
     Solid([u8; 3]),
+    /// A base canvas, embedded as a PNG data URI.
+    Image(CanvasRef<'a>),
+}
+
+impl<'a> Background<'a> {
+    /// The background that draws `base` exactly: `White` or `Solid` when it is one opaque
+    /// colour (a smaller file), otherwise the embedded image.
+    pub fn of(base: CanvasRef<'a>) -> Self {
+        let bytes = base.as_bytes();
+        let first = [bytes[0], bytes[1], bytes[2], bytes[3]];
+        if first[3] == 255 && bytes.chunks_exact(4).all(|p| p == first) {
+            if first == [255; 4] {
+                Background::White
+            } else {
+                Background::Solid([first[0], first[1], first[2]])
+            }
+        } else {
+            Background::Image(base)
+        }
+    }
+}
+
+/// Standard base64 (RFC 4648, with padding).
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// An SVG of `circles` over `background`, at the image's pixel size, drawing the same
@@ -136,21 +178,41 @@ pub enum Background {
 ///
 /// SVG renderers anti-alias edges, so edge pixels differ from the hard-edged raster; interior
 /// pixels match up to the renderer's own rounding.
-pub fn to_svg(width: u32, height: u32, background: Background, circles: &[Circle]) -> String {
+///
+/// # Errors
+/// [`Error::Encode`] if an image background cannot be encoded as PNG.
+pub fn to_svg(
+    width: u32,
+    height: u32,
+    background: Background<'_>,
+    circles: &[Circle],
+) -> Result<String, Error> {
     let mut s = String::with_capacity(128 + circles.len() * 96);
     let _ = writeln!(
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">"#
     );
-    let bg = match background {
-        Background::White => [255, 255, 255],
-        Background::Solid(rgb) => rgb,
-    };
-    let _ = writeln!(
-        s,
-        r#"<rect width="{width}" height="{height}" fill="rgb({},{},{})"/>"#,
-        bg[0], bg[1], bg[2]
-    );
+    match background {
+        Background::White | Background::Solid(_) => {
+            let bg = match background {
+                Background::Solid(rgb) => rgb,
+                _ => [255, 255, 255],
+            };
+            let _ = writeln!(
+                s,
+                r#"<rect width="{width}" height="{height}" fill="rgb({},{},{})"/>"#,
+                bg[0], bg[1], bg[2]
+            );
+        }
+        Background::Image(base) => {
+            let png = encode_png(base)?;
+            let _ = writeln!(
+                s,
+                r#"<image width="{width}" height="{height}" image-rendering="pixelated" href="data:image/png;base64,{}"/>"#,
+                base64(&png)
+            );
+        }
+    }
     for c in circles {
         let [r, g, b] = c.color().map(quantize_channel);
         let a = f64::from(quantize_alpha(c.alpha())) / 256.0;
@@ -163,7 +225,7 @@ pub fn to_svg(width: u32, height: u32, background: Background, circles: &[Circle
         );
     }
     s.push_str("</svg>\n");
-    s
+    Ok(s)
 }
 
 #[cfg(test)]
@@ -215,10 +277,27 @@ mod tests {
     fn svg_lists_circles_in_order() {
         let a = Circle::new(1.5, 2.0, 3.0, [1.0, 0.0, 0.5], 0.5).unwrap();
         let b = Circle::new(4.0, 5.0, 6.0, [0.0, 1.0, 0.0], 1.0).unwrap();
-        let svg = to_svg(10, 20, Background::White, &[a, b]);
+        let svg = to_svg(10, 20, Background::White, &[a, b]).unwrap();
         let ia = svg.find(r#"cx="1.5" cy="2" r="3" fill="rgb(255,0,128)" fill-opacity="0.5""#);
         let ib = svg.find(r#"cx="4" cy="5" r="6" fill="rgb(0,255,0)" fill-opacity="1""#);
         assert!(ia.is_some() && ib.is_some() && ia < ib, "{svg}");
         assert!(svg.contains(r#"width="10" height="20""#));
+    }
+
+    #[test]
+    fn backgrounds() {
+        assert_eq!(base64(b"Man"), "TWFu");
+        assert_eq!(base64(b"Ma"), "TWE=");
+        assert_eq!(base64(b"M"), "TQ==");
+        assert_eq!(base64(b""), "");
+        let white = Canvas::white(3, 2).unwrap();
+        assert_eq!(Background::of(white.as_ref()), Background::White);
+        let grey = Canvas::filled(3, 2, [9, 8, 7, 255]).unwrap();
+        assert_eq!(Background::of(grey.as_ref()), Background::Solid([9, 8, 7]));
+        let img = Canvas::from_vec(2, 1, vec![1, 2, 3, 255, 4, 5, 6, 255]).unwrap();
+        let bg = Background::of(img.as_ref());
+        assert_eq!(bg, Background::Image(img.as_ref()));
+        let svg = to_svg(2, 1, bg, &[]).unwrap();
+        assert!(svg.contains("data:image/png;base64,iVBORw0KGgo"), "{svg}");
     }
 }

@@ -20,7 +20,7 @@
 //! let result = fitter.fit(reference.as_ref())?;
 //! assert!(result.cost < result.initial_cost);
 //! println!("{} circles, PSNR {:.2} dB", result.circles.len(), psnr(result.cost));
-//! let svg = circlefit::io::to_svg(reference.width(), reference.height(), Background::White, &result.circles);
+//! let svg = circlefit::io::to_svg(reference.width(), reference.height(), Background::White, &result.circles)?;
 //! assert!(svg.starts_with("<svg"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
