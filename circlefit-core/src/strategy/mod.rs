@@ -387,6 +387,21 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
         reference: CanvasRef<'_>,
         observer: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
     ) -> Result<FitResult> {
+        self.run(reference, observer, &mut |_, _| Ok(Vec::new()))
+    }
+
+    /// The shared loop. `make_workers` builds the parallel evaluators (none for a serial fit)
+    /// from the reference and the base.
+    #[allow(clippy::type_complexity)]
+    fn run<'w>(
+        &mut self,
+        reference: CanvasRef<'_>,
+        observer: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
+        make_workers: &mut dyn FnMut(
+            CanvasRef<'_>,
+            CanvasRef<'_>,
+        ) -> Result<Vec<Box<dyn objective::PointScorer + 'w>>>,
+    ) -> Result<FitResult> {
         self.settings.validate()?;
         let (w, h) = (reference.width(), reference.height());
         let white;
@@ -407,6 +422,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             });
         }
         let started = Instant::now();
+        let mut workers = make_workers(reference, base)?;
         let mut eval = Evaluator::new(&mut self.renderer, &self.cost, reference, base)?;
         let initial_cost = eval.kept_cost();
         let stage_size = self.settings.stage_size();
@@ -426,7 +442,8 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 ColorMode::ClosedForm => Bounds::for_circle_geometry(count, w, h)?,
             };
             let seed = stage_seed(self.settings.seed, stage as u64);
-            let mut objective = ParamObjective::new(&mut eval, &bounds, self.settings.color);
+            let mut objective =
+                ParamObjective::new(&mut eval, &bounds, self.settings.color, &mut workers);
             let report = self
                 .optimizer
                 .minimize(&mut objective, &Problem::new(&bounds, seed))
@@ -447,6 +464,9 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             let keep = candidate_cost < cost_before;
             if keep {
                 eval.commit(&circles)?;
+                for w in &mut workers {
+                    w.commit(&circles)?;
+                }
                 result.circles.extend_from_slice(&circles);
             }
             result.cost = eval.kept_cost();
@@ -474,6 +494,44 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             }
         }
         Ok(result)
+    }
+}
+
+#[cfg(feature = "rayon")]
+impl<R, C, O> Fitter<R, C, O>
+where
+    R: Renderer + Clone + Send + 'static,
+    C: CostFunc + Clone + Send + 'static,
+    O: Optimizer,
+{
+    /// Fits `reference` like [`fit_observed`](Fitter::fit_observed), evaluating the batches
+    /// the optimizer hands over (Mayfly's females, offspring and mutants) on rayon's current
+    /// thread pool, one evaluator copy per thread (feature `rayon`).
+    ///
+    /// Every point's cost is computed exactly and independently, so the result is
+    /// bit-identical to [`fit_observed`](Fitter::fit_observed) for any number of threads.
+    ///
+    /// # Errors
+    /// As [`fit_observed`](Fitter::fit_observed).
+    pub fn fit_parallel_observed(
+        &mut self,
+        reference: CanvasRef<'_>,
+        observer: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
+    ) -> Result<FitResult> {
+        let threads = rayon::current_num_threads();
+        let (renderer, cost) = (self.renderer.clone(), self.cost.clone());
+        self.run(reference, observer, &mut |reference, base| {
+            if threads < 2 {
+                return Ok(Vec::new());
+            }
+            (0..threads)
+                .map(|_| {
+                    let eval = Evaluator::new(renderer.clone(), cost.clone(), reference, base)?;
+                    Ok(Box::new(objective::Worker::new(eval))
+                        as Box<dyn objective::PointScorer + 'static>)
+                })
+                .collect()
+        })
     }
 }
 

@@ -8,66 +8,177 @@ use crate::error::{Error, Result};
 use crate::optimize::Objective;
 use crate::render::Renderer;
 
-/// Decodes parameter vectors into circles and scores them with an [`Evaluator`].
+/// Decodes a parameter vector into `circles`: clamped into the bounds first (a custom
+/// optimizer may step outside them; NaN maps to the lower bound), colours solved in closed
+/// form if asked.
+pub(crate) fn decode<R: Renderer, C: CostFunc>(
+    eval: &mut Evaluator<R, C>,
+    bounds: &Bounds,
+    color: ColorMode,
+    x: &[f64],
+    xbuf: &mut Vec<f64>,
+    circles: &mut Vec<Circle>,
+) -> Result<()> {
+    if x.len() != bounds.dim() {
+        return Err(Error::OptimizerDimension {
+            expected: bounds.dim(),
+            actual: x.len(),
+        });
+    }
+    xbuf.clear();
+    xbuf.extend_from_slice(x);
+    bounds.clamp(xbuf);
+    circles.clear();
+    match color {
+        ColorMode::Search => Circle::decode_all(xbuf, circles),
+        ColorMode::ClosedForm => {
+            for g in xbuf.chunks_exact(4) {
+                let shape = Circle::new(g[0], g[1], g[2], [0.0; 3], g[3])?;
+                let c = eval.best_color(&shape)?;
+                circles.push(shape.with_color(c)?);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A copy of the evaluator that scores points on another thread (kept in step with the
+/// main one by committing the same circles).
+pub(crate) trait PointScorer: Send {
+    /// Scores the points of `xs` (runs of `bounds.dim()` numbers) into `out`.
+    ///
+    /// # Errors
+    /// The first error; later points are left unscored.
+    #[cfg(feature = "rayon")]
+    fn score_points(
+        &mut self,
+        bounds: &Bounds,
+        color: ColorMode,
+        xs: &[f64],
+        out: &mut [f64],
+    ) -> Result<()>;
+
+    /// Draws `circles` onto this copy's kept canvas.
+    ///
+    /// # Errors
+    /// As [`Evaluator::commit`].
+    fn commit(&mut self, circles: &[Circle]) -> Result<()>;
+}
+
+/// An owned evaluator with its decoding buffers.
+#[cfg(feature = "rayon")]
+pub(crate) struct Worker<R, C> {
+    pub(crate) eval: Evaluator<R, C>,
+    x: Vec<f64>,
+    circles: Vec<Circle>,
+}
+
+#[cfg(feature = "rayon")]
+impl<R, C> Worker<R, C> {
+    pub(crate) fn new(eval: Evaluator<R, C>) -> Self {
+        Self {
+            eval,
+            x: Vec::new(),
+            circles: Vec::new(),
+        }
+    }
+}
+
+#[cfg(feature = "rayon")]
+impl<R: Renderer + Send, C: CostFunc + Send> PointScorer for Worker<R, C> {
+    fn score_points(
+        &mut self,
+        bounds: &Bounds,
+        color: ColorMode,
+        xs: &[f64],
+        out: &mut [f64],
+    ) -> Result<()> {
+        for (x, o) in xs.chunks_exact(bounds.dim()).zip(out.iter_mut()) {
+            decode(
+                &mut self.eval,
+                bounds,
+                color,
+                x,
+                &mut self.x,
+                &mut self.circles,
+            )?;
+            *o = self.eval.cost_with(&self.circles)?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, circles: &[Circle]) -> Result<()> {
+        self.eval.commit(circles).map(|_| ())
+    }
+}
+
+/// Decodes parameter vectors into circles and scores them with an [`Evaluator`]; batches
+/// go to the parallel workers when there are any.
 ///
-/// Points are clamped into the bounds first (a custom optimizer may step outside them;
-/// NaN maps to the lower bound). The first error stops the run through
-/// [`Objective::interrupted`] and is handed back to the strategy.
-pub(crate) struct ParamObjective<'a, R, C> {
+/// The first error stops the run through [`Objective::interrupted`] and is handed back to
+/// the strategy.
+pub(crate) struct ParamObjective<'a, 'w, R, C> {
     pub(crate) eval: &'a mut Evaluator<R, C>,
     pub(crate) bounds: &'a Bounds,
     pub(crate) color: ColorMode,
+    #[cfg_attr(not(feature = "rayon"), allow(dead_code))] // only batches read it
+    pub(crate) workers: &'a mut [Box<dyn PointScorer + 'w>],
     pub(crate) x: Vec<f64>,
     pub(crate) circles: Vec<Circle>,
     pub(crate) error: Option<Error>,
     pub(crate) evaluations: u64,
 }
 
-impl<'a, R: Renderer, C: CostFunc> ParamObjective<'a, R, C> {
-    pub(crate) fn new(eval: &'a mut Evaluator<R, C>, bounds: &'a Bounds, color: ColorMode) -> Self {
+impl<'a, 'w, R: Renderer, C: CostFunc> ParamObjective<'a, 'w, R, C> {
+    pub(crate) fn new(
+        eval: &'a mut Evaluator<R, C>,
+        bounds: &'a Bounds,
+        color: ColorMode,
+        workers: &'a mut [Box<dyn PointScorer + 'w>],
+    ) -> Self {
         Self {
             eval,
             bounds,
             color,
+            workers,
             x: Vec::with_capacity(bounds.dim()),
-            circles: Vec::with_capacity(bounds.dim() / 7),
+            circles: Vec::with_capacity(bounds.dim() / 4),
             error: None,
             evaluations: 0,
         }
     }
 
-    /// Decodes `x` (clamped into the bounds) into `self.circles`.
-    pub(crate) fn decode(&mut self, x: &[f64]) -> Result<()> {
-        if x.len() != self.bounds.dim() {
-            return Err(Error::OptimizerDimension {
-                expected: self.bounds.dim(),
-                actual: x.len(),
-            });
-        }
-        self.x.clear();
-        self.x.extend_from_slice(x);
-        self.bounds.clamp(&mut self.x);
-        self.circles.clear();
-        match self.color {
-            ColorMode::Search => Circle::decode_all(&self.x, &mut self.circles),
-            ColorMode::ClosedForm => {
-                for g in self.x.chunks_exact(4) {
-                    let shape = Circle::new(g[0], g[1], g[2], [0.0; 3], g[3])?;
-                    let color = self.eval.best_color(&shape)?;
-                    self.circles.push(shape.with_color(color)?);
-                }
-                Ok(())
-            }
-        }
+    fn score(&mut self, x: &[f64]) -> Result<f64> {
+        decode(
+            self.eval,
+            self.bounds,
+            self.color,
+            x,
+            &mut self.x,
+            &mut self.circles,
+        )?;
+        self.eval.cost_with(&self.circles)
     }
 
-    fn score(&mut self, x: &[f64]) -> Result<f64> {
-        self.decode(x)?;
-        self.eval.cost_with(&self.circles)
+    #[cfg(feature = "rayon")]
+    fn score_parallel(&mut self, xs: &[f64], out: &mut [f64]) -> Result<()> {
+        use rayon::prelude::*;
+        let dim = self.bounds.dim();
+        // Contiguous, equal shares: which worker scores a point never changes its value.
+        let share = out.len().div_ceil(self.workers.len());
+        let (bounds, color) = (self.bounds, self.color);
+        let results: Vec<Result<()>> = self
+            .workers
+            .par_iter_mut()
+            .zip(xs.par_chunks(share * dim))
+            .zip(out.par_chunks_mut(share))
+            .map(|((w, x), o)| w.score_points(bounds, color, x, o))
+            .collect();
+        results.into_iter().collect()
     }
 }
 
-impl<R: Renderer, C: CostFunc> Objective for ParamObjective<'_, R, C> {
+impl<R: Renderer, C: CostFunc> Objective for ParamObjective<'_, '_, R, C> {
     fn evaluate(&mut self, x: &[f64]) -> f64 {
         if self.error.is_some() {
             return f64::INFINITY;
@@ -79,6 +190,26 @@ impl<R: Renderer, C: CostFunc> Objective for ParamObjective<'_, R, C> {
                 self.error = Some(e);
                 f64::INFINITY
             }
+        }
+    }
+
+    fn evaluate_batch(&mut self, xs: &[f64], dim: usize, out: &mut [f64]) {
+        #[cfg(feature = "rayon")]
+        if self.workers.len() > 1
+            && out.len() > 1
+            && dim == self.bounds.dim()
+            && self.error.is_none()
+        {
+            let n = out.len().min(xs.len() / dim);
+            self.evaluations += n as u64;
+            if let Err(e) = self.score_parallel(&xs[..n * dim], &mut out[..n]) {
+                out.fill(f64::INFINITY);
+                self.error = Some(e);
+            }
+            return;
+        }
+        for (x, o) in xs.chunks_exact(dim).zip(out.iter_mut()) {
+            *o = self.evaluate(x);
         }
     }
 

@@ -1,0 +1,55 @@
+//! Parallel fits give bit-identical results to serial fits, for 1 and 2 threads.
+#![cfg(feature = "rayon")]
+// These tests check exactness: comparing floats bit for bit is the point.
+#![allow(clippy::float_cmp)]
+
+mod common;
+
+use std::ops::ControlFlow;
+
+use circlefit::prelude::*;
+use circlefit::{ColorMode, FitResult};
+use common::*;
+
+fn fit(mode: Strategy, color: ColorMode, seed: u64, threads: Option<usize>) -> FitResult {
+    let reference = test_image(40, 30);
+    let mut f = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(6))
+        .strategy(mode)
+        .color(color)
+        .circles(6)
+        .seed(seed);
+    match threads {
+        None => f.fit(reference.as_ref()).unwrap(),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+            .install(|| {
+                f.fit_parallel_observed(reference.as_ref(), &mut |_| ControlFlow::Continue(()))
+                    .unwrap()
+            }),
+    }
+}
+
+#[test]
+fn determinism_matrix_modes_seeds_threads() {
+    for mode in [
+        Strategy::Joint,
+        Strategy::Sequential,
+        Strategy::Batch { size: 2 },
+    ] {
+        for color in [ColorMode::Search, ColorMode::ClosedForm] {
+            for seed in [0, 7] {
+                let serial = fit(mode, color, seed, None);
+                for threads in [1, 2] {
+                    let par = fit(mode, color, seed, Some(threads));
+                    assert_eq!(
+                        par, serial,
+                        "{mode} {color:?} seed {seed} threads {threads}"
+                    );
+                    assert_eq!(par.cost.to_bits(), serial.cost.to_bits());
+                }
+            }
+        }
+    }
+}
