@@ -16,6 +16,8 @@ use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use circlefit::io::{self, Background};
@@ -83,7 +85,9 @@ fn parse_args() -> Result<Args, String> {
 
 fn main() -> ExitCode {
     match try_main() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        // Interrupted: the best result so far was written, but the fit is not complete.
+        Ok(false) => ExitCode::from(130),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
@@ -91,7 +95,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn try_main() -> Result<(), Box<dyn std::error::Error>> {
+/// Runs the job; `Ok(false)` if Ctrl-C cut it short (the partial result is still written).
+fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
     let args = parse_args()?;
     let reference = match &args.input {
         Some(p) => io::load_image(p)?,
@@ -136,30 +141,44 @@ fn try_main() -> Result<(), Box<dyn std::error::Error>> {
         }
         path => io::load_image(path)?,
     };
-    let mut fitter = Fitter::new(CpuRenderer::new(), Mse, mayfly)
+    let fitter = Fitter::new(CpuRenderer::new(), Mse, mayfly)
         .settings(settings)
         .base(base.clone());
+    // Ctrl-C stops the fit at the optimizer's next check; what was found so far is written.
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&cancel);
+    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))?;
+    let mut fitter = fitter.cancel_on(cancel);
+
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal();
-    let mut last_print = 0usize;
+    let mut last_decile = 0usize;
+    let mut last_draw = Instant::now();
     let mut progress = |p: &circlefit::Progress<'_>| {
-        let done = p.stage.index + 1;
+        let done = p.stage + usize::from(p.finished.is_some());
         let secs = p.elapsed.as_secs_f64().max(1e-9);
+        let width = 24;
+        let filled = done * width / p.stages;
         let line = format!(
-            "stage {done}/{} circles={} psnr={:.2} evals={} ({:.0}/s) {:.1}s",
+            "[{}{}] {done}/{} stages, {} circles, psnr {:.2} dB, {:.0} evals/s, {:.1}s",
+            "#".repeat(filled),
+            "-".repeat(width - filled),
             p.stages,
             p.circles_kept,
-            psnr(p.cost),
-            p.evaluations,
+            psnr(p.best_cost),
             p.evaluations as f64 / secs,
             secs
         );
         if tty {
-            eprint!("\r{line}   ");
-        } else if done * 10 / p.stages > last_print * 10 / p.stages || done == p.stages {
+            // Redraw the bar at most 10 times a second.
+            if p.finished.is_some() || last_draw.elapsed().as_millis() >= 100 {
+                eprint!("\r{line}   ");
+                last_draw = Instant::now();
+            }
+        } else if p.finished.is_some() && (done * 10 / p.stages > last_decile || done == p.stages) {
             eprintln!("{line}");
+            last_decile = done * 10 / p.stages;
         }
-        last_print = done;
         ControlFlow::Continue(())
     };
     // Results are bit-identical for any thread count. By default joint mode uses every core
@@ -228,5 +247,8 @@ fn try_main() -> Result<(), Box<dyn std::error::Error>> {
         seconds,
         evals_per_s
     )?;
-    Ok(())
+    if result.cancelled {
+        eprintln!("interrupted: wrote the best result so far");
+    }
+    Ok(!result.cancelled)
 }

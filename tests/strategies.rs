@@ -157,8 +157,14 @@ fn the_observer_sees_every_stage_and_can_stop() {
     let r = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(3))
         .circles(10)
         .fit_observed(reference.as_ref(), &mut |p| {
-            seen.push((p.stage.index, p.evaluations, p.cost));
-            if p.stage.index == 3 {
+            if let Some(done) = p.finished {
+                assert_eq!(done.index, p.stage);
+                seen.push((p.stage, p.evaluations, p.cost));
+            } else {
+                // Within a stage: Mayfly reports each iteration.
+                assert!(p.iteration >= 1 && p.best_cost <= p.cost);
+            }
+            if p.stage == 3 && p.finished.is_some() {
                 ControlFlow::Break(())
             } else {
                 ControlFlow::Continue(())
@@ -166,9 +172,62 @@ fn the_observer_sees_every_stage_and_can_stop() {
         })
         .unwrap();
     assert_eq!(seen.len(), 4);
-    assert!(r.stopped_early);
+    assert!(r.stopped_early && !r.cancelled);
     assert_eq!(r.stages.len(), 4);
     assert_eq!(seen.last().unwrap().1, r.evaluations);
+}
+
+#[test]
+fn an_observer_can_stop_within_a_stage() {
+    let reference = test_image(16, 16);
+    let mut updates = 0;
+    let r = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(50))
+        .circles(4)
+        .fit_observed(reference.as_ref(), &mut |p| {
+            if p.finished.is_none() {
+                updates += 1;
+            }
+            if p.iteration == 5 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .unwrap();
+    assert_eq!(updates, 5);
+    assert_eq!(r.stages.len(), 1);
+    assert_eq!(r.stages[0].stop, StopReason::Observer);
+    assert!(r.stopped_early);
+    // Fewer evaluations than a full 50-iteration stage (20 + 5·31 + the re-score).
+    assert_eq!(r.evaluations, 20 + 5 * 31 + 1);
+}
+
+#[test]
+fn a_cancellation_flag_from_another_thread_stops_the_fit_with_the_best_so_far() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let reference = test_image(24, 24);
+    let flag = Arc::new(AtomicBool::new(false));
+    let setter = Arc::clone(&flag);
+    let r = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(10_000))
+        .circles(100)
+        .cancel_on(Arc::clone(&flag))
+        .fit_observed(reference.as_ref(), &mut |p| {
+            if p.stage == 2 && p.iteration == 3 {
+                // As a signal handler would, from another thread.
+                let s = Arc::clone(&setter);
+                std::thread::spawn(move || s.store(true, Ordering::Relaxed))
+                    .join()
+                    .unwrap();
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert!(r.cancelled && r.stopped_early);
+    assert_eq!(r.stages.len(), 3);
+    assert_eq!(r.stages[2].stop, StopReason::Interrupted);
+    assert!(r.stages[2].evaluations < 20 + 10 * 31);
+    assert!(r.cost < r.initial_cost);
 }
 
 // ---- custom components -------------------------------------------------------------

@@ -2,6 +2,8 @@
 //!
 //! Nothing here knows about images: an optimizer minimises any function over box bounds.
 
+use std::ops::ControlFlow;
+
 use crate::circle::Bounds;
 
 /// A function to minimise.
@@ -23,6 +25,14 @@ pub trait Objective {
         for (x, o) in xs.chunks_exact(dim).zip(out.iter_mut()) {
             *o = self.evaluate(x);
         }
+    }
+
+    /// Called by optimizers after each iteration with the iterations and evaluations so far
+    /// and the best value found; returning `Break` asks the optimizer to stop (it then
+    /// reports [`StopReason::Observer`]). Strategies use it to report progress within a stage.
+    fn iteration_done(&mut self, iteration: u64, evaluations: u64, best: f64) -> ControlFlow<()> {
+        let _ = (iteration, evaluations, best);
+        ControlFlow::Continue(())
     }
 
     /// Whether the run should stop now (an error or a cancellation inside the objective).

@@ -656,7 +656,12 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
                 evaluations: self.evaluations,
                 best_cost: self.best_f,
             };
-            if observer(&info).is_break() {
+            if observer(&info).is_break()
+                || self
+                    .objective
+                    .iteration_done(info.iteration, info.evaluations, info.best_cost)
+                    .is_break()
+            {
                 return ControlFlow::Break(StopReason::Observer);
             }
             if let Some(t) = cfg.target_cost

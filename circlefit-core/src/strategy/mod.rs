@@ -20,6 +20,8 @@ mod incremental;
 mod objective;
 
 use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub use self::evaluator::Evaluator;
@@ -204,23 +206,33 @@ pub struct FitResult {
     pub evaluations: u64,
     /// One record per stage run.
     pub stages: Vec<StageRecord>,
-    /// Whether an observer stopped the fit before its last stage.
+    /// Whether an observer or the cancellation flag stopped the fit before its end.
     pub stopped_early: bool,
+    /// Whether the cancellation flag stopped it.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub cancelled: bool,
 }
 
-/// Progress reported to an observer after each stage.
+/// Progress reported to an observer: after each optimizer iteration within a stage (for
+/// optimizers that report iterations, as Mayfly does) and after each stage.
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct Progress<'a> {
-    /// The stage just finished.
-    pub stage: &'a StageRecord,
+    /// The current stage, from 0.
+    pub stage: usize,
     /// Total stages of the fit.
     pub stages: usize,
+    /// The stage's record once it has finished; `None` for an update within the stage.
+    pub finished: Option<&'a StageRecord>,
+    /// Optimizer iterations completed in the current stage.
+    pub iteration: u64,
     /// Circles kept so far.
     pub circles_kept: usize,
-    /// The current cost.
+    /// The cost of the kept canvas.
     pub cost: f64,
-    /// Evaluations so far.
+    /// The best cost seen so far in this stage (the kept cost if nothing better yet).
+    pub best_cost: f64,
+    /// Evaluations so far, in all stages.
     pub evaluations: u64,
     /// Time since the fit started.
     pub elapsed: Duration,
@@ -300,6 +312,7 @@ pub struct Fitter<R, C, O> {
     optimizer: O,
     settings: FitSettings,
     base: Option<Canvas>,
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
@@ -311,6 +324,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             optimizer,
             settings: FitSettings::default(),
             base: None,
+            cancel: None,
         }
     }
 
@@ -348,6 +362,14 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
     /// size (checked by [`fit`](Fitter::fit)).
     pub fn base(mut self, base: Canvas) -> Self {
         self.base = Some(base);
+        self
+    }
+
+    /// A flag another thread (a Ctrl-C handler, say) can set to stop the fit: the current
+    /// stage's optimizer stops at its next check, its best candidate is kept if it lowers the
+    /// cost, and the fit returns what it has with `stopped_early` and `cancelled` set.
+    pub fn cancel_on(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(flag);
         self
     }
 
@@ -434,6 +456,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             evaluations: 0,
             stages: Vec::with_capacity(stages),
             stopped_early: false,
+            cancelled: false,
         };
         for stage in 0..stages {
             let count = stage_size.min(self.settings.circles - stage * stage_size);
@@ -442,8 +465,23 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 ColorMode::ClosedForm => Bounds::for_circle_geometry(count, w, h)?,
             };
             let seed = stage_seed(self.settings.seed, stage as u64);
+            let cancel = self.cancel.as_deref();
+            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                result.stopped_early = true;
+                result.cancelled = true;
+                break;
+            }
             let mut objective =
                 ParamObjective::new(&mut eval, &bounds, self.settings.color, &mut workers);
+            objective.cancel = cancel;
+            objective.context = Some(objective::StageContext {
+                observer: &mut *observer,
+                stage,
+                stages,
+                circles_kept: result.circles.len(),
+                evaluations_before: result.evaluations,
+                started,
+            });
             let report = self
                 .optimizer
                 .minimize(&mut objective, &Problem::new(&bounds, seed))
@@ -458,6 +496,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 return Err(e);
             }
             let evaluations = objective.evaluations;
+            let observer_stopped = objective.observer_stopped;
             let circles = std::mem::take(&mut objective.circles);
             result.evaluations += evaluations;
             let cost_before = eval.kept_cost();
@@ -481,15 +520,20 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 seed,
             });
             let progress = Progress {
-                stage: &result.stages[stage],
+                stage,
                 stages,
+                finished: Some(&result.stages[stage]),
+                iteration: report.iterations,
                 circles_kept: result.circles.len(),
                 cost: result.cost,
+                best_cost: result.cost,
                 evaluations: result.evaluations,
                 elapsed: started.elapsed(),
             };
-            if observer(&progress).is_break() {
-                result.stopped_early = stage + 1 < stages;
+            let cancelled = cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+            if observer(&progress).is_break() || observer_stopped || cancelled {
+                result.stopped_early = stage + 1 < stages || observer_stopped || cancelled;
+                result.cancelled = cancelled;
                 break;
             }
         }

@@ -1,7 +1,11 @@
 //! The objective a strategy hands to the optimizer: parameters → circles → cost.
 
-use super::ColorMode;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
 use super::evaluator::Evaluator;
+use super::{ColorMode, Progress};
 use crate::circle::{Bounds, Circle};
 use crate::cost::CostFunc;
 use crate::error::{Error, Result};
@@ -127,6 +131,19 @@ pub(crate) struct ParamObjective<'a, 'w, R, C> {
     pub(crate) circles: Vec<Circle>,
     pub(crate) error: Option<Error>,
     pub(crate) evaluations: u64,
+    pub(crate) cancel: Option<&'a AtomicBool>,
+    pub(crate) context: Option<StageContext<'a>>,
+    pub(crate) observer_stopped: bool,
+}
+
+/// What the objective needs to report progress within a stage.
+pub(crate) struct StageContext<'a> {
+    pub(crate) observer: &'a mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
+    pub(crate) stage: usize,
+    pub(crate) stages: usize,
+    pub(crate) circles_kept: usize,
+    pub(crate) evaluations_before: u64,
+    pub(crate) started: Instant,
 }
 
 impl<'a, 'w, R: Renderer, C: CostFunc> ParamObjective<'a, 'w, R, C> {
@@ -145,6 +162,9 @@ impl<'a, 'w, R: Renderer, C: CostFunc> ParamObjective<'a, 'w, R, C> {
             circles: Vec::with_capacity(bounds.dim() / 4),
             error: None,
             evaluations: 0,
+            cancel: None,
+            context: None,
+            observer_stopped: false,
         }
     }
 
@@ -213,7 +233,28 @@ impl<R: Renderer, C: CostFunc> Objective for ParamObjective<'_, '_, R, C> {
         }
     }
 
+    fn iteration_done(&mut self, iteration: u64, evaluations: u64, best: f64) -> ControlFlow<()> {
+        let kept = self.eval.kept_cost();
+        let Some(ctx) = self.context.as_mut() else {
+            return ControlFlow::Continue(());
+        };
+        let progress = Progress {
+            stage: ctx.stage,
+            stages: ctx.stages,
+            finished: None,
+            iteration,
+            circles_kept: ctx.circles_kept,
+            cost: kept,
+            best_cost: best.min(kept),
+            evaluations: ctx.evaluations_before + evaluations,
+            elapsed: ctx.started.elapsed(),
+        };
+        let flow = (ctx.observer)(&progress);
+        self.observer_stopped |= flow.is_break();
+        flow
+    }
+
     fn interrupted(&self) -> bool {
-        self.error.is_some()
+        self.error.is_some() || self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
     }
 }

@@ -1,0 +1,91 @@
+//! The SVG export draws the same picture: rasterised with resvg, it matches our own render.
+
+mod common;
+
+use circlefit::io::{Background, to_svg};
+use circlefit::prelude::*;
+
+/// Rasterises an SVG with resvg at its own pixel size, as RGBA8 (straight alpha).
+fn rasterise(svg: &str, w: u32, h: u32) -> Vec<u8> {
+    let tree = resvg::usvg::Tree::from_str(svg, &resvg::usvg::Options::default()).unwrap();
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(w, h).unwrap();
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::identity(),
+        &mut pixmap.as_mut(),
+    );
+    // Opaque results: premultiplied and straight colours coincide.
+    pixmap.data().to_vec()
+}
+
+/// Whether pixel (i, j)'s centre lies within `margin` px of any circle's edge.
+fn near_an_edge(circles: &[Circle], i: u32, j: u32, margin: f64) -> bool {
+    let (x, y) = (f64::from(i) + 0.5, f64::from(j) + 0.5);
+    circles
+        .iter()
+        .any(|c| ((x - c.x()).hypot(y - c.y()) - c.radius()).abs() < margin)
+}
+
+fn compare(base: &Canvas, background: Background<'_>, circles: &[Circle]) -> (usize, usize) {
+    let (w, h) = (base.width(), base.height());
+    let ours = CpuRenderer::new()
+        .render(base.as_ref(), circles)
+        .unwrap()
+        .clone();
+    let theirs = rasterise(&to_svg(w, h, background, circles).unwrap(), w, h);
+    let (mut compared, mut worst) = (0, 0);
+    for j in 0..h {
+        for i in 0..w {
+            // Edges differ by design: resvg anti-aliases, we sample pixel centres.
+            if near_an_edge(circles, i, j, 1.0) {
+                continue;
+            }
+            let p = ((j * w + i) * 4) as usize;
+            for k in 0..3 {
+                worst = worst.max(usize::from(ours.as_bytes()[p + k].abs_diff(theirs[p + k])));
+            }
+            compared += 1;
+        }
+    }
+    (compared, worst)
+}
+
+fn circles() -> Vec<Circle> {
+    (0..12)
+        .map(|i| {
+            let t = f64::from(i);
+            Circle::new(
+                (t * 13.7) % 64.0,
+                (t * 7.9 + 5.0) % 48.0,
+                4.0 + (t * 5.3) % 20.0,
+                [(t * 0.37) % 1.0, (t * 0.61) % 1.0, (t * 0.13) % 1.0],
+                0.2 + (t * 0.29) % 0.8,
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn svg_matches_our_render_away_from_edges() {
+    // Away from edges both renderers composite the same 8-bit colours with the same alpha
+    // (a/256) in the same order; they round differently per layer (we round each layer to
+    // nearest, tiny-skia works in premultiplied 8-bit with its own rounding), so values may
+    // differ by a few levels after 12 overlapping layers. We allow 4 of 255.
+    let circles = circles();
+    let white = Canvas::white(64, 48).unwrap();
+    let (compared, worst) = compare(&white, Background::White, &circles);
+    assert!(
+        compared > 64 * 48 / 2,
+        "too few interior pixels: {compared}"
+    );
+    assert!(worst <= 4, "worst channel difference {worst}");
+
+    let solid = Canvas::filled(64, 48, [30, 120, 200, 255]).unwrap();
+    let (_, worst) = compare(&solid, Background::of(solid.as_ref()), &circles);
+    assert!(worst <= 4, "solid background: worst {worst}");
+
+    let image = common::test_image(64, 48);
+    let (_, worst) = compare(&image, Background::of(image.as_ref()), &circles);
+    assert!(worst <= 4, "image background: worst {worst}");
+}
