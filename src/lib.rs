@@ -32,6 +32,7 @@ pub use circlefit_cost as cost;
 pub use circlefit_mayfly as mayfly;
 pub use circlefit_render as render;
 
+pub mod diagnostics;
 pub mod io;
 
 /// The types most programs need.

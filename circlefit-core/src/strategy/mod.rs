@@ -313,6 +313,7 @@ pub struct Fitter<R, C, O> {
     settings: FitSettings,
     base: Option<Canvas>,
     cancel: Option<Arc<AtomicBool>>,
+    resume: Option<(Vec<Circle>, usize)>,
 }
 
 impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
@@ -325,6 +326,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             settings: FitSettings::default(),
             base: None,
             cancel: None,
+            resume: None,
         }
     }
 
@@ -362,6 +364,16 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
     /// size (checked by [`fit`](Fitter::fit)).
     pub fn base(mut self, base: Canvas) -> Self {
         self.base = Some(base);
+        self
+    }
+
+    /// Continues an earlier fit with the same settings, seed and base: `circles` are the
+    /// circles it kept (drawn over the base to rebuild its kept canvas exactly) and
+    /// `stages_done` the stages it ran. The fit then runs the remaining stages, with the
+    /// same stage seeds, so the result equals one uninterrupted run. The result lists all
+    /// circles but only the new stages and evaluations.
+    pub fn resume(mut self, circles: Vec<Circle>, stages_done: usize) -> Self {
+        self.resume = Some((circles, stages_done));
         self
     }
 
@@ -449,16 +461,30 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
         let initial_cost = eval.kept_cost();
         let stage_size = self.settings.stage_size();
         let stages = self.settings.circles.div_ceil(stage_size);
+        let (prefix, first_stage) = self.resume.clone().unwrap_or_default();
+        if first_stage > stages || prefix.len() > self.settings.circles {
+            return Err(Error::InvalidSetting {
+                field: "resume",
+                value: format!("{} circles after {first_stage} stages", prefix.len()),
+                reason: "the saved fit is longer than the fit asked for",
+            });
+        }
+        if !prefix.is_empty() {
+            eval.commit(&prefix)?;
+            for w in &mut workers {
+                w.commit(&prefix)?;
+            }
+        }
         let mut result = FitResult {
-            circles: Vec::new(),
-            cost: initial_cost,
+            circles: prefix,
+            cost: eval.kept_cost(),
             initial_cost,
             evaluations: 0,
             stages: Vec::with_capacity(stages),
             stopped_early: false,
             cancelled: false,
         };
-        for stage in 0..stages {
+        for stage in first_stage..stages {
             let count = stage_size.min(self.settings.circles - stage * stage_size);
             let bounds = match self.settings.color {
                 ColorMode::Search => Bounds::for_circles(count, w, h)?,
@@ -522,7 +548,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             let progress = Progress {
                 stage,
                 stages,
-                finished: Some(&result.stages[stage]),
+                finished: result.stages.last(),
                 iteration: report.iterations,
                 circles_kept: result.circles.len(),
                 cost: result.cost,
