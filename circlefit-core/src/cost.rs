@@ -62,6 +62,44 @@ pub trait CostFunc {
 /// Contract, relied on for exact incremental costs: for same-sized images,
 /// `cost(c, r) == finish(sum(c.as_bytes(), r.as_bytes()), c.pixel_count())` exactly, and
 /// `sum` over a run of pixels equals the sum of `sum` over any split of that run.
+///
+/// # Example: a custom pixel-sum cost
+///
+/// Sum of absolute R, G, B differences, scored incrementally by strategies:
+///
+/// ```
+/// use circlefit_core::{Canvas, CanvasRef, CostFunc, PixelSumCost};
+///
+/// #[derive(Debug)]
+/// struct Sad;
+///
+/// impl PixelSumCost for Sad {
+///     fn sum(&self, c: &[u8], r: &[u8]) -> u64 {
+///         c.chunks_exact(4)
+///             .zip(r.chunks_exact(4))
+///             .map(|(p, q)| (0..3).map(|k| u64::from(p[k].abs_diff(q[k]))).sum::<u64>())
+///             .sum()
+///     }
+///     fn finish(&self, sum: u64, pixels: u64) -> f64 {
+///         sum as f64 / pixels as f64
+///     }
+/// }
+///
+/// impl CostFunc for Sad {
+///     type Error = std::convert::Infallible;
+///     fn cost(&self, c: CanvasRef<'_>, r: CanvasRef<'_>) -> Result<f64, Self::Error> {
+///         Ok(self.finish(self.sum(c.as_bytes(), r.as_bytes()), c.pixel_count()))
+///     }
+///     fn as_pixel_sum(&self) -> Option<&dyn PixelSumCost> {
+///         Some(self)
+///     }
+/// }
+///
+/// let a = Canvas::filled(2, 2, [10, 20, 30, 255])?;
+/// let b = Canvas::filled(2, 2, [0, 0, 0, 255])?;
+/// assert_eq!(Sad.cost(a.as_ref(), b.as_ref())?, 60.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait PixelSumCost: Sync {
     /// The sum of the per-pixel terms over two equally long runs of RGBA pixels.
     fn sum(&self, candidate: &[u8], reference: &[u8]) -> u64;

@@ -14,6 +14,32 @@ use crate::circle::Bounds;
 ///
 /// NaN is a legal return value; optimizers must treat it as worse than any number (the
 /// built-in Mayfly does), so it never becomes the best.
+///
+/// # Example: a custom objective
+///
+/// An objective that counts its evaluations and can be stopped from outside:
+///
+/// ```
+/// use circlefit_core::Objective;
+///
+/// struct Counted { calls: u64, limit: u64 }
+///
+/// impl Objective for Counted {
+///     fn evaluate(&mut self, x: &[f64]) -> f64 {
+///         self.calls += 1;
+///         x.iter().map(|v| (v - 1.0).powi(2)).sum()
+///     }
+///     fn interrupted(&self) -> bool {
+///         self.calls >= self.limit
+///     }
+/// }
+///
+/// let mut f = Counted { calls: 0, limit: 2 };
+/// let mut out = [0.0; 2];
+/// f.evaluate_batch(&[1.0, 1.0, 3.0, 1.0], 2, &mut out);
+/// assert_eq!(out, [0.0, 4.0]);
+/// assert!(f.interrupted());
+/// ```
 pub trait Objective {
     /// The value at `x`.
     fn evaluate(&mut self, x: &[f64]) -> f64;

@@ -93,6 +93,76 @@ pub trait Renderer {
 /// [`composite`](SpanRenderer::composite) makes of it. `composite` must treat every pixel
 /// alike (the new value depends only on the circle and the old value), so it may be called
 /// on any run of covered pixels, gathered from several rows.
+///
+/// # Example: a custom span renderer
+///
+/// Opaque squares (side 2·radius) describe their coverage as one span per row; with this,
+/// strategies score them incrementally:
+///
+/// ```
+/// use circlefit_core::*;
+///
+/// #[derive(Debug)]
+/// struct Squares;
+///
+/// impl SpanRenderer for Squares {
+///     fn spans(&self, c: &Circle, w: u32, h: u32, out: &mut Vec<Span>) {
+///         let clip = |v: f64, max: u32| v.round().clamp(0.0, f64::from(max)) as u32;
+///         let (x0, x1) = (clip(c.x() - c.radius(), w), clip(c.x() + c.radius(), w));
+///         if x0 < x1 {
+///             for y in clip(c.y() - c.radius(), h)..clip(c.y() + c.radius(), h) {
+///                 out.push(Span { y, x0, x1 });
+///             }
+///         }
+///     }
+///     fn composite(&self, c: &Circle, pixels: &mut [u8]) {
+///         let rgb = c.color().map(|v| (v * 255.0).round() as u8);
+///         for px in pixels.chunks_exact_mut(4) {
+///             px[..3].copy_from_slice(&rgb);
+///         }
+///     }
+/// }
+///
+/// impl Renderer for Squares {
+///     type Error = std::convert::Infallible;
+///     fn draw(&mut self, mut canvas: CanvasMut<'_>, circles: &[Circle]) -> Result<(), Self::Error> {
+///         let mut spans = Vec::new();
+///         for c in circles {
+///             spans.clear();
+///             self.spans(c, canvas.width(), canvas.height(), &mut spans);
+///             for s in &spans {
+///                 self.composite(c, canvas.row_segment_mut(s.y, s.x0, s.x1));
+///             }
+///         }
+///         Ok(())
+///     }
+///     fn as_span_renderer(&self) -> Option<&dyn SpanRenderer> {
+///         Some(self)
+///     }
+/// }
+///
+/// # #[derive(Debug)] struct Sse;
+/// # impl CostFunc for Sse {
+/// #     type Error = std::convert::Infallible;
+/// #     fn cost(&self, a: CanvasRef<'_>, b: CanvasRef<'_>) -> Result<f64, Self::Error> {
+/// #         Ok(self.finish(self.sum(a.as_bytes(), b.as_bytes()), a.pixel_count()))
+/// #     }
+/// #     fn as_pixel_sum(&self) -> Option<&dyn PixelSumCost> { Some(self) }
+/// # }
+/// # impl PixelSumCost for Sse {
+/// #     fn sum(&self, a: &[u8], b: &[u8]) -> u64 {
+/// #         a.iter().zip(b).map(|(&p, &q)| u64::from(p.abs_diff(q)).pow(2)).sum()
+/// #     }
+/// #     fn finish(&self, sum: u64, _: u64) -> f64 { sum as f64 }
+/// # }
+/// let reference = Canvas::filled(8, 8, [0, 0, 0, 255])?;
+/// let white = Canvas::white(8, 8)?;
+/// let mut eval = strategy::Evaluator::new(Squares, Sse, reference.as_ref(), white.as_ref())?;
+/// assert!(eval.is_incremental());
+/// let square = Circle::new(4.0, 4.0, 2.0, [0.0; 3], 1.0)?;
+/// assert!(eval.cost_with(&[square])? < eval.kept_cost());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait SpanRenderer: Sync {
     /// Appends the spans `circle` covers on a `width` × `height` canvas to `out`, at most
     /// one per row, top to bottom.
