@@ -11,7 +11,6 @@ use circlefit::{ColorMode, Error, MAX_CIRCLES};
 use proptest::prelude::{
     Just, ProptestConfig, any, prop, prop_assert, prop_assert_eq, prop_oneof, proptest,
 };
-use proptest::strategy::Strategy as _;
 
 fn any_f64() -> impl proptest::strategy::Strategy<Value = f64> {
     prop_oneof![
