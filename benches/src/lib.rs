@@ -242,14 +242,7 @@ pub fn bench_evaluations<R: Renderer, C: CostFunc>(
     cost: C,
     batch: usize,
 ) {
-    let mut eval = Evaluator::new(
-        renderer,
-        cost,
-        scene.reference.as_ref(),
-        scene.base.as_ref(),
-    )
-    .expect("evaluator");
-    eval.commit(&scene.circles).expect("commit");
+    let mut eval = scene_evaluator(scene, renderer, cost, true);
     let sets: Vec<Vec<Circle>> = (0..64).map(|s| scene.candidates(batch, s)).collect();
     let id = format!(
         "{name}/{}px_{}kept_b{batch}",
@@ -278,13 +271,7 @@ pub fn bench_joint<R: Renderer, C: CostFunc>(
     renderer: R,
     cost: C,
 ) {
-    let mut eval = Evaluator::new(
-        renderer,
-        cost,
-        scene.reference.as_ref(),
-        scene.base.as_ref(),
-    )
-    .expect("evaluator");
+    let mut eval = scene_evaluator(scene, renderer, cost, false);
     let id = format!(
         "{name}/{}px_k{}",
         scene.reference.width(),
@@ -308,14 +295,7 @@ pub fn bench_closed_form<R: Renderer, C: CostFunc>(
     renderer: R,
     cost: C,
 ) {
-    let mut eval = Evaluator::new(
-        renderer,
-        cost,
-        scene.reference.as_ref(),
-        scene.base.as_ref(),
-    )
-    .expect("evaluator");
-    eval.commit(&scene.circles).expect("commit");
+    let mut eval = scene_evaluator(scene, renderer, cost, true);
     let shapes = scene.candidates(64, 99);
     let id = format!(
         "{name}/{}px_{}kept_b1",
@@ -330,4 +310,27 @@ pub fn bench_closed_form<R: Renderer, C: CostFunc>(
         black_box(eval.cost_with(&[circle]).expect("eval"));
         i += 1;
     });
+}
+
+/// An evaluator of `scene` over its base, with the scene's circles kept if `keep` is set.
+///
+/// # Panics
+/// If the components fail.
+pub fn scene_evaluator<R: Renderer, C: CostFunc>(
+    scene: &Scene,
+    renderer: R,
+    cost: C,
+    keep: bool,
+) -> Evaluator<R, C> {
+    let mut eval = Evaluator::new(
+        renderer,
+        cost,
+        scene.reference.as_ref(),
+        scene.base.as_ref(),
+    )
+    .expect("evaluator");
+    if keep {
+        eval.commit(&scene.circles).expect("commit");
+    }
+    eval
 }

@@ -216,6 +216,23 @@ pub fn add_channel_sums(pixels: &[u8], sums: &mut [u64; 3]) {
     }
 }
 
+/// Per-channel R, G, B sums over `spans` of `kept` and of `reference`, with `add` adding one
+/// run's sums (a portable or a SIMD kernel).
+pub fn covered_sums_with(
+    spans: &[Span],
+    kept: crate::CanvasRef<'_>,
+    reference: crate::CanvasRef<'_>,
+    add: impl Fn(&[u8], &mut [u64; 3]),
+) -> ([u64; 3], [u64; 3]) {
+    let (mut k, mut r) = ([0u64; 3], [0u64; 3]);
+    for s in spans {
+        let (x0, x1) = (s.x0 as usize * 4, s.x1 as usize * 4);
+        add(&kept.row(s.y)[x0..x1], &mut k);
+        add(&reference.row(s.y)[x0..x1], &mut r);
+    }
+    (k, r)
+}
+
 #[cfg(test)]
 #[allow(clippy::float_cmp)] // exactness checks compare floats bit for bit
 mod tests {

@@ -198,13 +198,7 @@ pub trait SpanRenderer: Sync {
         kept: CanvasRef<'_>,
         reference: CanvasRef<'_>,
     ) -> ([u64; 3], [u64; 3]) {
-        let (mut k, mut r) = ([0u64; 3], [0u64; 3]);
-        for s in spans {
-            let (x0, x1) = (s.x0 as usize * 4, s.x1 as usize * 4);
-            crate::raster::add_channel_sums(&kept.row(s.y)[x0..x1], &mut k);
-            crate::raster::add_channel_sums(&reference.row(s.y)[x0..x1], &mut r);
-        }
-        (k, r)
+        crate::raster::covered_sums_with(spans, kept, reference, crate::raster::add_channel_sums)
     }
 }
 

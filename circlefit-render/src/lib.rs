@@ -163,12 +163,6 @@ impl SpanRenderer for CpuRenderer {
         kept: CanvasRef<'_>,
         reference: CanvasRef<'_>,
     ) -> ([u64; 3], [u64; 3]) {
-        let (mut k, mut r) = ([0u64; 3], [0u64; 3]);
-        for s in spans {
-            let (x0, x1) = (s.x0 as usize * 4, s.x1 as usize * 4);
-            kernels::channel_sums(&kept.row(s.y)[x0..x1], &mut k);
-            kernels::channel_sums(&reference.row(s.y)[x0..x1], &mut r);
-        }
-        (k, r)
+        circlefit_core::raster::covered_sums_with(spans, kept, reference, kernels::channel_sums)
     }
 }
