@@ -3,13 +3,14 @@
 //! ```text
 //! cargo run --release --example fit -- [INPUT] [--circles N] [--mode joint|sequential|batch]
 //!     [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form]
-//!     [--background white|mean|FILE] [--threads N] [--resume PREFIX.json] [--diff]
+//!     [--background white|mean|FILE] [--seeds N] [--threads N] [--resume PREFIX.json] [--diff]
 //!     [--snapshots N] [--out PREFIX]
 //!
 //! `--resume` continues a sequential or batch fit saved in a JSON this example wrote: same
 //! image size, settings, Mayfly settings and background as saved; the saved circles are
 //! drawn again and the remaining stages run, so the result equals one uninterrupted run.
-//! `--circles` may raise the total. `--diff` also writes `PREFIX-diff.png` (per-pixel error
+//! `--circles` may raise the total. `--seeds N` (default 10) starts each stage with N
+//! candidates placed on the image's worst 8×8 blocks (residual seeding; 0 turns it off). `--diff` also writes `PREFIX-diff.png` (per-pixel error
 //! through viridis); `--snapshots N` writes `PREFIX-snap-NNNN.png` every N kept circles.
 //! ```
 //!
@@ -32,7 +33,7 @@ use circlefit::prelude::*;
 
 const USAGE: &str = "usage: fit [INPUT] [--circles N] [--mode joint|sequential|batch] \
 [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form] \
-[--background white|mean|FILE] [--threads N] [--resume PREFIX.json] [--diff] \
+[--background white|mean|FILE] [--seeds N] [--threads N] [--resume PREFIX.json] [--diff] \
 [--snapshots N] [--out PREFIX]";
 
 #[derive(Debug)]
@@ -47,6 +48,7 @@ struct Args {
     color: Option<String>,
     background: String,
     threads: usize,
+    seeds: usize,
     resume: Option<PathBuf>,
     diff: bool,
     snapshots: usize,
@@ -77,6 +79,7 @@ fn parse_args() -> Result<Args, String> {
         color: None,
         background: "white".into(),
         threads: 0, // 0: chosen per mode
+        seeds: 10,
         resume: None,
         diff: false,
         snapshots: 0,
@@ -102,6 +105,7 @@ fn parse_args() -> Result<Args, String> {
             "--out" => args.out = PathBuf::from(value("--out")?),
             "--color" => args.color = Some(value("--color")?),
             "--background" => args.background = value("--background")?,
+            "--seeds" => args.seeds = num("--seeds", value("--seeds")?)?,
             "--threads" => args.threads = num("--threads", value("--threads")?)?,
             "-h" | "--help" => return Err(USAGE.into()),
             s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}")),
@@ -192,6 +196,9 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
         None => FitSettings::new(strategy, 100, args.seed).with_color(color),
     };
     settings.circles = args.circles.unwrap_or(settings.circles);
+    if saved.is_none() {
+        settings.residual_seeds = args.seeds;
+    }
     settings.validate()?;
     let background = saved
         .as_ref()

@@ -17,6 +17,7 @@ fn fit(mode: Strategy, color: ColorMode, seed: u64, threads: Option<usize>) -> F
         .strategy(mode)
         .color(color)
         .circles(6)
+        .residual_seeds(2)
         .seed(seed);
     match threads {
         None => f.fit(reference.as_ref()).unwrap(),

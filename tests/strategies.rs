@@ -557,3 +557,67 @@ proptest! {
         }
     }
 }
+
+/// Evaluates only the starting candidates it is given (or the lower corner of the box).
+#[derive(Debug)]
+struct InitialOnly;
+
+impl Optimizer for InitialOnly {
+    type Error = std::convert::Infallible;
+    fn minimize(
+        &mut self,
+        f: &mut dyn Objective,
+        p: &Problem<'_>,
+    ) -> Result<OptimizeReport, Self::Error> {
+        let mut best = (f64::INFINITY, p.bounds.lower().to_vec());
+        for x in p.initial {
+            let fx = f.evaluate(x);
+            if fx < best.0 {
+                best = (fx, x.clone());
+            }
+        }
+        let n = p.initial.len() as u64;
+        Ok(OptimizeReport::new(
+            best.1,
+            best.0,
+            n,
+            1,
+            StopReason::Iterations,
+            p.seed,
+        ))
+    }
+}
+
+#[test]
+fn residual_seeds_reach_the_optimizer_and_land_on_the_error() {
+    let reference = test_image(48, 32);
+    for color in [
+        circlefit::ColorMode::Search,
+        circlefit::ColorMode::ClosedForm,
+    ] {
+        for mode in [Strategy::Sequential, Strategy::Batch { size: 2 }] {
+            let without = Fitter::new(CpuRenderer::new(), Mse, InitialOnly)
+                .strategy(mode)
+                .color(color)
+                .circles(4)
+                .fit(reference.as_ref())
+                .unwrap();
+            let with = Fitter::new(CpuRenderer::new(), Mse, InitialOnly)
+                .strategy(mode)
+                .color(color)
+                .circles(4)
+                .residual_seeds(3)
+                .fit(reference.as_ref())
+                .unwrap();
+            // Without seeds this optimizer only tries the box corner (invisible circles);
+            // the seeds alone must already improve the picture.
+            assert!(
+                with.cost < 0.9 * without.cost,
+                "{mode} {color:?}: {} vs {}",
+                with.cost,
+                without.cost
+            );
+            assert!(with.stages.iter().all(|s| s.evaluations <= 3 + 1));
+        }
+    }
+}

@@ -18,6 +18,7 @@
 mod evaluator;
 mod incremental;
 mod objective;
+mod seeding;
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -95,6 +96,10 @@ pub struct FitSettings {
     /// How colours are found.
     #[cfg_attr(feature = "serde", serde(default))]
     pub color: ColorMode,
+    /// Starting candidates per stage placed where the kept canvas is most wrong (residual
+    /// seeding; 0 = none). The optimizer puts them in its initial population.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub residual_seeds: usize,
 }
 
 impl Default for FitSettings {
@@ -104,6 +109,7 @@ impl Default for FitSettings {
             circles: 50,
             seed: 0,
             color: ColorMode::Search,
+            residual_seeds: 0,
         }
     }
 }
@@ -116,6 +122,7 @@ impl FitSettings {
             circles,
             seed,
             color: ColorMode::Search,
+            residual_seeds: 0,
         }
     }
 
@@ -348,6 +355,12 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
         self
     }
 
+    /// Sets the number of residual seeds per stage (see [`FitSettings::residual_seeds`]).
+    pub fn residual_seeds(mut self, seeds: usize) -> Self {
+        self.settings.residual_seeds = seeds;
+        self
+    }
+
     /// Sets how colours are found.
     pub fn color(mut self, color: ColorMode) -> Self {
         self.settings.color = color;
@@ -497,6 +510,12 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 result.cancelled = true;
                 break;
             }
+            let initial = seeding::residual_seeds(
+                &mut eval,
+                self.settings.color,
+                count,
+                self.settings.residual_seeds,
+            )?;
             let mut objective =
                 ParamObjective::new(&mut eval, &bounds, self.settings.color, &mut workers);
             objective.cancel = cancel;
@@ -510,7 +529,10 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             });
             let report = self
                 .optimizer
-                .minimize(&mut objective, &Problem::new(&bounds, seed))
+                .minimize(
+                    &mut objective,
+                    &Problem::new(&bounds, seed).with_initial(&initial),
+                )
                 .map_err(|e| Error::Optimizer(Box::new(e)))?;
             if let Some(e) = objective.error.take() {
                 return Err(e);
