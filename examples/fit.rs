@@ -3,7 +3,8 @@
 //! ```text
 //! cargo run --release --example fit -- [INPUT] [--circles N] [--mode joint|sequential|batch]
 //!     [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form]
-//!     [--background white|mean|FILE] [--seeds N] [--threads N] [--resume PREFIX.json] [--diff]
+//!     [--background white|mean|FILE] [--seeds N] [--epochs E] [--patience K] [--min-gain X]
+//!     [--threads N] [--resume PREFIX.json] [--diff]
 //!     [--snapshots N] [--out PREFIX]
 //!
 //! `--resume` continues a sequential or batch fit saved in a JSON this example wrote: same
@@ -33,7 +34,8 @@ use circlefit::prelude::*;
 
 const USAGE: &str = "usage: fit [INPUT] [--circles N] [--mode joint|sequential|batch] \
 [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form] \
-[--background white|mean|FILE] [--seeds N] [--threads N] [--resume PREFIX.json] [--diff] \
+[--background white|mean|FILE] [--seeds N] [--epochs E] [--patience K] [--min-gain X] \
+[--threads N] [--resume PREFIX.json] [--diff] \
 [--snapshots N] [--out PREFIX]";
 
 #[derive(Debug)]
@@ -49,6 +51,9 @@ struct Args {
     background: String,
     threads: usize,
     seeds: usize,
+    epochs: usize,
+    patience: Option<usize>,
+    min_gain: f64,
     resume: Option<PathBuf>,
     diff: bool,
     snapshots: usize,
@@ -80,6 +85,9 @@ fn parse_args() -> Result<Args, String> {
         background: "white".into(),
         threads: 0, // 0: chosen per mode
         seeds: 10,
+        epochs: 1,
+        patience: None,
+        min_gain: 0.001,
         resume: None,
         diff: false,
         snapshots: 0,
@@ -106,6 +114,14 @@ fn parse_args() -> Result<Args, String> {
             "--color" => args.color = Some(value("--color")?),
             "--background" => args.background = value("--background")?,
             "--seeds" => args.seeds = num("--seeds", value("--seeds")?)?,
+            "--epochs" => args.epochs = num("--epochs", value("--epochs")?)?,
+            "--patience" => args.patience = Some(num("--patience", value("--patience")?)?),
+            "--min-gain" => {
+                let v = value("--min-gain")?;
+                args.min_gain = v
+                    .parse()
+                    .map_err(|_| format!("--min-gain: '{v}' is not a number"))?
+            }
             "--threads" => args.threads = num("--threads", value("--threads")?)?,
             "-h" | "--help" => return Err(USAGE.into()),
             s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}")),
@@ -198,6 +214,9 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
     settings.circles = args.circles.unwrap_or(settings.circles);
     if saved.is_none() {
         settings.residual_seeds = args.seeds;
+        settings.epochs = args.epochs;
+        settings.convergence_patience = args.patience;
+        settings.convergence_threshold = args.min_gain;
     }
     settings.validate()?;
     let background = saved

@@ -621,3 +621,112 @@ fn residual_seeds_reach_the_optimizer_and_land_on_the_error() {
         }
     }
 }
+
+/// Records the starting candidates of every run, then behaves as `InitialOnly`.
+#[derive(Debug, Default)]
+struct Recorder {
+    runs: Vec<(u64, Vec<Vec<f64>>, Vec<f64>)>,
+}
+
+impl Optimizer for Recorder {
+    type Error = std::convert::Infallible;
+    fn minimize(
+        &mut self,
+        f: &mut dyn Objective,
+        p: &Problem<'_>,
+    ) -> Result<OptimizeReport, Self::Error> {
+        // One random-ish point from the seed, so runs differ.
+        let (lo, hi) = (p.bounds.lower(), p.bounds.upper());
+        let t = (p.seed % 1000) as f64 / 1000.0;
+        let probe: Vec<f64> = lo.iter().zip(hi).map(|(l, h)| l + t * (h - l)).collect();
+        let mut best = (f.evaluate(&probe), probe);
+        for x in p.initial {
+            let fx = f.evaluate(x);
+            if fx < best.0 {
+                best = (fx, x.clone());
+            }
+        }
+        self.runs.push((p.seed, p.initial.to_vec(), best.1.clone()));
+        Ok(OptimizeReport::new(
+            best.1,
+            best.0,
+            1 + p.initial.len() as u64,
+            1,
+            StopReason::Iterations,
+            p.seed,
+        ))
+    }
+}
+
+#[test]
+fn epochs_restart_from_the_best_with_fresh_seeds() {
+    let reference = test_image(32, 24);
+    let mut rec = Recorder::default();
+    let r = Fitter::new(CpuRenderer::new(), Mse, &mut rec)
+        .circles(2)
+        .epochs(3)
+        .residual_seeds(2)
+        .fit(reference.as_ref())
+        .unwrap();
+    assert_eq!(rec.runs.len(), 2 * 3);
+    for stage in rec.runs.chunks(3) {
+        assert_eq!(stage[0].1.len(), 2, "first run: the residual seeds");
+        for k in 1..3 {
+            assert_ne!(stage[k - 1].0, stage[k].0, "each epoch has its own seed");
+            assert_eq!(stage[k].1.len(), 3, "later runs: best so far + the seeds");
+            assert_eq!(&stage[k].1[1..], &stage[0].1[..], "the same residual seeds");
+            // The first starting point is the best of an earlier run of this stage.
+            assert!(stage[..k].iter().any(|run| run.2 == stage[k].1[0]));
+        }
+    }
+    assert_eq!(r.stages.len(), 2);
+    let mut plain = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(4))
+        .circles(2)
+        .epochs(3);
+    let e = plain.fit(reference.as_ref()).unwrap();
+    assert!(
+        e.stages
+            .iter()
+            .all(|s| s.evaluations == 3 * (20 + 4 * 31) + 1)
+    );
+    let bad = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(1))
+        .epochs(0)
+        .fit(reference.as_ref());
+    assert!(matches!(
+        bad,
+        Err(Error::InvalidSetting {
+            field: "epochs",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn the_convergence_rule_stops_a_fit_that_no_longer_improves() {
+    let reference = Canvas::filled(16, 16, [255, 255, 255, 255]).unwrap();
+    // Nothing to improve on a white reference over a white base: every stage is stale.
+    let r = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(2))
+        .circles(20)
+        .stop_when_converged(3, 0.001)
+        .fit(reference.as_ref())
+        .unwrap();
+    assert!(r.converged && r.stopped_early);
+    assert_eq!(r.stages.len(), 3);
+    // A fit that keeps improving runs to the end.
+    let r = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(5))
+        .circles(4)
+        .stop_when_converged(3, 1e-9)
+        .fit(test_image(24, 24).as_ref())
+        .unwrap();
+    assert!(!r.converged && r.stages.len() == 4);
+    let bad = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(1))
+        .stop_when_converged(0, 0.1)
+        .fit(test_image(8, 8).as_ref());
+    assert!(matches!(
+        bad,
+        Err(Error::InvalidSetting {
+            field: "convergence patience",
+            ..
+        })
+    ));
+}

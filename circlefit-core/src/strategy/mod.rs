@@ -83,7 +83,7 @@ pub enum ColorMode {
 }
 
 /// What a fit does: strategy, circle count and seed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct FitSettings {
@@ -100,6 +100,24 @@ pub struct FitSettings {
     /// seeding; 0 = none). The optimizer puts them in its initial population.
     #[cfg_attr(feature = "serde", serde(default))]
     pub residual_seeds: usize,
+    /// Optimizer runs per stage (restarts). Each run after the first starts from the best
+    /// point so far (plus the residual seeds) with a fresh seed, which resets Mayfly's
+    /// decayed dance and flight. 1 = a single run.
+    #[cfg_attr(feature = "serde", serde(default = "one"))]
+    pub epochs: usize,
+    /// Stop the fit once this many stages in a row each lowered the cost by less than
+    /// `convergence_threshold` (relative); `None` runs every stage.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub convergence_patience: Option<usize>,
+    /// The relative improvement `(before − after) / before` below which a stage counts as
+    /// stale for [`convergence_patience`](FitSettings::convergence_patience).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub convergence_threshold: f64,
+}
+
+#[cfg(feature = "serde")]
+fn one() -> usize {
+    1
 }
 
 impl Default for FitSettings {
@@ -110,6 +128,9 @@ impl Default for FitSettings {
             seed: 0,
             color: ColorMode::Search,
             residual_seeds: 0,
+            epochs: 1,
+            convergence_patience: None,
+            convergence_threshold: 0.0,
         }
     }
 }
@@ -123,6 +144,9 @@ impl FitSettings {
             seed,
             color: ColorMode::Search,
             residual_seeds: 0,
+            epochs: 1,
+            convergence_patience: None,
+            convergence_threshold: 0.0,
         }
     }
 
@@ -143,6 +167,27 @@ impl FitSettings {
                 field: "circles",
                 value: self.circles.to_string(),
                 reason: "must be between 1 and 100000",
+            });
+        }
+        if self.convergence_patience == Some(0) {
+            return Err(Error::InvalidSetting {
+                field: "convergence patience",
+                value: "0".into(),
+                reason: "must be at least 1",
+            });
+        }
+        if !(0.0..=1.0).contains(&self.convergence_threshold) {
+            return Err(Error::InvalidSetting {
+                field: "convergence threshold",
+                value: self.convergence_threshold.to_string(),
+                reason: "must be in [0, 1]",
+            });
+        }
+        if self.epochs == 0 || self.epochs > 1000 {
+            return Err(Error::InvalidSetting {
+                field: "epochs",
+                value: self.epochs.to_string(),
+                reason: "must be between 1 and 1000",
             });
         }
         if let Strategy::Batch { size } = self.strategy
@@ -218,6 +263,9 @@ pub struct FitResult {
     /// Whether the cancellation flag stopped it.
     #[cfg_attr(feature = "serde", serde(default))]
     pub cancelled: bool,
+    /// Whether the convergence rule stopped it.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub converged: bool,
 }
 
 /// Progress reported to an observer: after each optimizer iteration within a stage (for
@@ -361,6 +409,20 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
         self
     }
 
+    /// Sets the optimizer runs per stage (see [`FitSettings::epochs`]).
+    pub fn epochs(mut self, epochs: usize) -> Self {
+        self.settings.epochs = epochs;
+        self
+    }
+
+    /// Stops the fit once `patience` stages in a row each improve the cost by less than
+    /// `threshold` (relative); see [`FitSettings::convergence_patience`].
+    pub fn stop_when_converged(mut self, patience: usize, threshold: f64) -> Self {
+        self.settings.convergence_patience = Some(patience);
+        self.settings.convergence_threshold = threshold;
+        self
+    }
+
     /// Sets how colours are found.
     pub fn color(mut self, color: ColorMode) -> Self {
         self.settings.color = color;
@@ -496,7 +558,9 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             stages: Vec::with_capacity(stages),
             stopped_early: false,
             cancelled: false,
+            converged: false,
         };
+        let mut stale = 0usize;
         for stage in first_stage..stages {
             let count = stage_size.min(self.settings.circles - stage * stage_size);
             let bounds = match self.settings.color {
@@ -527,13 +591,36 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 evaluations_before: result.evaluations,
                 started,
             });
-            let report = self
+            let mut report = self
                 .optimizer
                 .minimize(
                     &mut objective,
                     &Problem::new(&bounds, seed).with_initial(&initial),
                 )
                 .map_err(|e| Error::Optimizer(Box::new(e)))?;
+            let mut restart = Vec::with_capacity(initial.len() + 1);
+            for epoch in 1..self.settings.epochs {
+                if objective.error.is_some()
+                    || objective.interrupted()
+                    || objective.observer_stopped
+                {
+                    break;
+                }
+                restart.clear();
+                restart.push(report.best_x.clone());
+                restart.extend_from_slice(&initial);
+                let again = self
+                    .optimizer
+                    .minimize(
+                        &mut objective,
+                        &Problem::new(&bounds, stage_seed(seed, epoch as u64))
+                            .with_initial(&restart),
+                    )
+                    .map_err(|e| Error::Optimizer(Box::new(e)))?;
+                if again.best_f < report.best_f {
+                    report = again;
+                }
+            }
             if let Some(e) = objective.error.take() {
                 return Err(e);
             }
@@ -579,6 +666,27 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 elapsed: started.elapsed(),
             };
             let cancelled = cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+            let gain = if cost_before > 0.0 {
+                (cost_before - result.cost) / cost_before
+            } else {
+                0.0
+            };
+            stale = if gain < self.settings.convergence_threshold {
+                stale + 1
+            } else {
+                0
+            };
+            if self
+                .settings
+                .convergence_patience
+                .is_some_and(|p| stale >= p)
+                && stage + 1 < stages
+            {
+                let _ = observer(&progress);
+                result.stopped_early = true;
+                result.converged = true;
+                break;
+            }
             if observer(&progress).is_break() || observer_stopped || cancelled {
                 result.stopped_early = stage + 1 < stages || observer_stopped || cancelled;
                 result.cancelled = cancelled;
