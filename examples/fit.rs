@@ -3,7 +3,8 @@
 //! ```text
 //! cargo run --release --example fit -- [INPUT] [--circles N] [--mode joint|sequential|batch]
 //!     [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form]
-//!     [--background white|mean|FILE] [--seeds N] [--epochs E] [--patience K] [--min-gain X]
+//!     [--background white|mean|FILE] [--seeds N] [--epochs E] [--polish N] [--patience K]
+//!     [--min-gain X]
 //!     [--threads N] [--resume PREFIX.json] [--diff]
 //!     [--snapshots N] [--out PREFIX]
 //!
@@ -34,7 +35,8 @@ use circlefit::prelude::*;
 
 const USAGE: &str = "usage: fit [INPUT] [--circles N] [--mode joint|sequential|batch] \
 [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form] \
-[--background white|mean|FILE] [--seeds N] [--epochs E] [--patience K] [--min-gain X] \
+[--background white|mean|FILE] [--seeds N] [--epochs E] [--polish N] [--patience K] \
+[--min-gain X] \
 [--threads N] [--resume PREFIX.json] [--diff] \
 [--snapshots N] [--out PREFIX]";
 
@@ -52,6 +54,7 @@ struct Args {
     threads: usize,
     seeds: usize,
     epochs: usize,
+    polish: usize,
     patience: Option<usize>,
     min_gain: f64,
     resume: Option<PathBuf>,
@@ -86,6 +89,7 @@ fn parse_args() -> Result<Args, String> {
         threads: 0, // 0: chosen per mode
         seeds: 10,
         epochs: 1,
+        polish: 0,
         patience: None,
         min_gain: 0.001,
         resume: None,
@@ -115,6 +119,7 @@ fn parse_args() -> Result<Args, String> {
             "--background" => args.background = value("--background")?,
             "--seeds" => args.seeds = num("--seeds", value("--seeds")?)?,
             "--epochs" => args.epochs = num("--epochs", value("--epochs")?)?,
+            "--polish" => args.polish = num("--polish", value("--polish")?)?,
             "--patience" => args.patience = Some(num("--patience", value("--patience")?)?),
             "--min-gain" => {
                 let v = value("--min-gain")?;
@@ -215,6 +220,7 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
     if saved.is_none() {
         settings.residual_seeds = args.seeds;
         settings.epochs = args.epochs;
+        settings.polish = args.polish;
         settings.convergence_patience = args.patience;
         settings.convergence_threshold = args.min_gain;
     }

@@ -730,3 +730,101 @@ fn the_convergence_rule_stops_a_fit_that_no_longer_improves() {
         })
     ));
 }
+
+/// Evaluates its starting candidates and a few fixed points, recording every value.
+#[derive(Debug, Default)]
+struct Probe {
+    calls: Vec<Vec<(Vec<f64>, f64)>>,
+}
+
+impl Optimizer for Probe {
+    type Error = std::convert::Infallible;
+    fn minimize(
+        &mut self,
+        f: &mut dyn Objective,
+        p: &Problem<'_>,
+    ) -> Result<OptimizeReport, Self::Error> {
+        let (lo, hi) = (p.bounds.lower(), p.bounds.upper());
+        let mut points: Vec<Vec<f64>> = p.initial.to_vec();
+        for t in [0.3, 0.45, 0.6] {
+            let u = (t + (p.seed % 97) as f64 / 400.0).fract();
+            points.push(
+                lo.iter()
+                    .zip(hi)
+                    .enumerate()
+                    .map(|(j, (l, h))| l + (h - l) * ((u + j as f64 * 0.37).fract()))
+                    .collect(),
+            );
+        }
+        let mut log = Vec::new();
+        let mut best = (f64::INFINITY, lo.to_vec());
+        for x in points {
+            let fx = f.evaluate(&x);
+            log.push((x.clone(), fx));
+            if fx < best.0 {
+                best = (fx, x);
+            }
+        }
+        self.calls.push(log);
+        let n = self.calls.last().map_or(0, Vec::len) as u64;
+        Ok(OptimizeReport::new(
+            best.1,
+            best.0,
+            n,
+            1,
+            StopReason::Iterations,
+            p.seed,
+        ))
+    }
+}
+
+#[test]
+fn polishing_scores_exactly_and_only_keeps_improvements() {
+    let reference = test_image(40, 30);
+    let white = Canvas::white(40, 30).unwrap();
+    let bounds = circlefit::Bounds::for_circles(1, 40, 30).unwrap();
+    let fit = |polish: usize, probe: &mut Probe| {
+        Fitter::new(CpuRenderer::new(), Mse, probe)
+            .circles(4)
+            .seed(9)
+            .polish(polish)
+            .fit(reference.as_ref())
+            .unwrap()
+    };
+    let before = fit(0, &mut Probe::default());
+    let mut probe = Probe::default();
+    let after = fit(4, &mut probe);
+    let stages = probe.calls.len() - before.circles.len();
+    assert_eq!(stages, 4);
+    // Replay the polish: every value the optimizer saw is the exact cost of rendering the
+    // whole list with that slot replaced.
+    let mut list = before.circles.clone();
+    let mse_of = |l: &[Circle]| {
+        let c = circlefit::render_new(&mut CpuRenderer::new(), white.as_ref(), l).unwrap();
+        Mse.cost(c.as_ref(), reference.as_ref()).unwrap()
+    };
+    for (i, call) in probe.calls[stages..].iter().enumerate() {
+        let current = mse_of(&list);
+        let mut best: Option<(f64, Circle)> = None;
+        for (x, f) in call {
+            let mut x = x.clone();
+            bounds.clamp(&mut x);
+            let candidate = Circle::from_params(&x).unwrap();
+            let mut replaced = list.clone();
+            replaced[i] = candidate;
+            assert_eq!(mse_of(&replaced), *f, "slot {i}");
+            if best.is_none_or(|(b, _)| *f < b) {
+                best = Some((*f, candidate));
+            }
+        }
+        if let Some((f, c)) = best
+            && f < current
+        {
+            list[i] = c;
+        }
+    }
+    assert_eq!(after.circles, list);
+    assert_eq!(after.cost, mse_of(&list));
+    assert!(after.cost <= before.cost);
+    assert!(after.polish_evaluations > 0);
+}

@@ -196,19 +196,13 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
                 value: "closed_form".into(),
                 reason: "the closed-form colour needs a renderer that describes its spans",
             })?;
-        let (kept, reference) = (self.kept.as_ref(), self.reference.as_ref());
-        self.color_spans.clear();
-        sr.spans(circle, kept.width(), kept.height(), &mut self.color_spans);
-        let (sp, st) = sr.covered_sums(&self.color_spans, kept, reference);
-        let n: u64 = self.color_spans.iter().map(|s| u64::from(s.len())).sum();
-        if n == 0 {
-            return Ok([0.0; 3]);
-        }
-        let a = f64::from(crate::raster::quantize_alpha(circle.alpha()));
-        Ok(std::array::from_fn(|k| {
-            let c = (256.0 * st[k] as f64 - (256.0 - a) * sp[k] as f64) / (a * n as f64);
-            (c.clamp(0.0, 255.0) / 255.0).clamp(0.0, 1.0)
-        }))
+        Ok(closed_form_color(
+            sr,
+            circle,
+            self.kept.as_ref(),
+            self.reference.as_ref(),
+            &mut self.color_spans,
+        ))
     }
 
     /// Draws `circles` onto the kept canvas and returns its new cost (computed in full).
@@ -247,4 +241,28 @@ fn bounding_area(circles: &[Circle], canvas: CanvasRef<'_>) -> u64 {
             (dx * dy) as u64
         })
         .sum()
+}
+
+/// The least-squares colour of `circle` (geometry and alpha) drawn over `under`, against
+/// `reference` (see [`ColorMode::ClosedForm`](super::ColorMode::ClosedForm)); black if it
+/// covers nothing. `spans` is scratch.
+pub(crate) fn closed_form_color(
+    sr: &dyn crate::SpanRenderer,
+    circle: &Circle,
+    under: CanvasRef<'_>,
+    reference: CanvasRef<'_>,
+    spans: &mut Vec<crate::raster::Span>,
+) -> [f64; 3] {
+    spans.clear();
+    sr.spans(circle, under.width(), under.height(), spans);
+    let (sp, st) = sr.covered_sums(spans, under, reference);
+    let n: u64 = spans.iter().map(|s| u64::from(s.len())).sum();
+    if n == 0 {
+        return [0.0; 3];
+    }
+    let a = f64::from(crate::raster::quantize_alpha(circle.alpha()));
+    std::array::from_fn(|k| {
+        let c = (256.0 * st[k] as f64 - (256.0 - a) * sp[k] as f64) / (a * n as f64);
+        (c.clamp(0.0, 255.0) / 255.0).clamp(0.0, 1.0)
+    })
 }
