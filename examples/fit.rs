@@ -3,7 +3,8 @@
 //! ```text
 //! cargo run --release --example fit -- [INPUT] [--circles N] [--mode joint|sequential|batch]
 //!     [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form]
-//!     [--background white|mean|FILE] [--seeds N] [--epochs E] [--polish N] [--patience K]
+//!     [--background white|mean|FILE] [--seeds N] [--epochs E] [--polish N] [--polish-evals B]
+//!     [--patience K]
 //!     [--min-gain X]
 //!     [--threads N] [--resume PREFIX.json] [--diff]
 //!     [--snapshots N] [--out PREFIX]
@@ -35,7 +36,8 @@ use circlefit::prelude::*;
 
 const USAGE: &str = "usage: fit [INPUT] [--circles N] [--mode joint|sequential|batch] \
 [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form] \
-[--background white|mean|FILE] [--seeds N] [--epochs E] [--polish N] [--patience K] \
+[--background white|mean|FILE] [--seeds N] [--epochs E] [--polish N] [--polish-evals B] \
+[--patience K] \
 [--min-gain X] \
 [--threads N] [--resume PREFIX.json] [--diff] \
 [--snapshots N] [--out PREFIX]";
@@ -55,6 +57,7 @@ struct Args {
     seeds: usize,
     epochs: usize,
     polish: usize,
+    polish_evals: Option<u64>,
     patience: Option<usize>,
     min_gain: f64,
     resume: Option<PathBuf>,
@@ -90,6 +93,7 @@ fn parse_args() -> Result<Args, String> {
         seeds: 10,
         epochs: 1,
         polish: 0,
+        polish_evals: None,
         patience: None,
         min_gain: 0.001,
         resume: None,
@@ -120,6 +124,9 @@ fn parse_args() -> Result<Args, String> {
             "--seeds" => args.seeds = num("--seeds", value("--seeds")?)?,
             "--epochs" => args.epochs = num("--epochs", value("--epochs")?)?,
             "--polish" => args.polish = num("--polish", value("--polish")?)?,
+            "--polish-evals" => {
+                args.polish_evals = Some(num("--polish-evals", value("--polish-evals")?)?)
+            }
             "--patience" => args.patience = Some(num("--patience", value("--patience")?)?),
             "--min-gain" => {
                 let v = value("--min-gain")?;
@@ -221,6 +228,7 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
         settings.residual_seeds = args.seeds;
         settings.epochs = args.epochs;
         settings.polish = args.polish;
+        settings.polish_budget = args.polish_evals;
         settings.convergence_patience = args.patience;
         settings.convergence_threshold = args.min_gain;
     }

@@ -828,3 +828,22 @@ fn polishing_scores_exactly_and_only_keeps_improvements() {
     assert!(after.cost <= before.cost);
     assert!(after.polish_evaluations > 0);
 }
+
+#[test]
+fn polish_budget_caps_each_slot() {
+    let reference = test_image(24, 24);
+    let r = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(30))
+        .circles(3)
+        .polish(5)
+        .fit(reference.as_ref())
+        .unwrap();
+    let capped = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(30))
+        .circles(3)
+        .polish(5)
+        .settings_mut(|s| s.polish_budget = Some(50))
+        .fit(reference.as_ref())
+        .unwrap();
+    assert_eq!(r.polish_evaluations, 5 * (20 + 30 * 31));
+    assert_eq!(capped.polish_evaluations, 5 * 50);
+    assert!(capped.cost <= capped.stages.last().unwrap().cost_after);
+}

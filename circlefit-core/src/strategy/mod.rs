@@ -121,6 +121,9 @@ pub struct FitSettings {
     /// only, exactly. Needs a span renderer and a pixel-sum cost; 0 = off. Not for joint fits.
     #[cfg_attr(feature = "serde", serde(default))]
     pub polish: usize,
+    /// The evaluation budget of each polished slot (`None`: the optimizer's own).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub polish_budget: Option<u64>,
 }
 
 #[cfg(feature = "serde")]
@@ -140,6 +143,7 @@ impl Default for FitSettings {
             convergence_patience: None,
             convergence_threshold: 0.0,
             polish: 0,
+            polish_budget: None,
         }
     }
 }
@@ -157,6 +161,7 @@ impl FitSettings {
             convergence_patience: None,
             convergence_threshold: 0.0,
             polish: 0,
+            polish_budget: None,
         }
     }
 
@@ -191,6 +196,13 @@ impl FitSettings {
                 field: "convergence threshold",
                 value: self.convergence_threshold.to_string(),
                 reason: "must be in [0, 1]",
+            });
+        }
+        if self.polish_budget == Some(0) {
+            return Err(Error::InvalidSetting {
+                field: "polish budget",
+                value: "0".into(),
+                reason: "must be at least 1 evaluation",
             });
         }
         if self.epochs == 0 || self.epochs > 1000 {
@@ -445,6 +457,12 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
     /// Sets how colours are found.
     pub fn color(mut self, color: ColorMode) -> Self {
         self.settings.color = color;
+        self
+    }
+
+    /// Edits any setting.
+    pub fn settings_mut(mut self, edit: impl FnOnce(&mut FitSettings)) -> Self {
+        edit(&mut self.settings);
         self
     }
 
@@ -734,6 +752,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 &mut result.circles,
                 self.settings.color,
                 self.settings.polish,
+                self.settings.polish_budget,
                 self.settings.seed ^ 0x5011_5500,
             )?;
             result.evaluations += result.polish_evaluations;

@@ -139,6 +139,7 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
     circles: &mut [Circle],
     color: ColorMode,
     slots: usize,
+    budget: Option<u64>,
     seed: u64,
 ) -> Result<u64> {
     let n = circles.len();
@@ -203,11 +204,13 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
             evaluations: 0,
         };
         let initial = [start];
+        let mut problem =
+            Problem::new(&local, super::stage_seed(seed, k as u64)).with_initial(&initial);
+        if let Some(b) = budget {
+            problem = problem.with_max_evaluations(b);
+        }
         optimizer
-            .minimize(
-                &mut objective,
-                &Problem::new(&local, super::stage_seed(seed, k as u64)).with_initial(&initial),
-            )
+            .minimize(&mut objective, &problem)
             .map_err(|e| Error::Optimizer(Box::new(e)))?;
         if let Some(e) = objective.error.take() {
             return Err(e);
