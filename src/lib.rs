@@ -39,8 +39,8 @@ pub mod io;
 pub mod prelude {
     pub use crate::io::Background;
     pub use circlefit_core::{
-        Bounds, Canvas, CanvasMut, CanvasRef, Circle, CostFunc, FitResult, FitSettings, Fitter,
-        Objective, OptimizeReport, Optimizer, Problem, Renderer, StopReason, Strategy,
+        Bounds, Canvas, CanvasMut, CanvasRef, Circle, ColorMode, CostFunc, FitResult, FitSettings,
+        Fitter, Objective, OptimizeReport, Optimizer, Problem, Renderer, StopReason, Strategy,
     };
     pub use circlefit_cost::{Mse, Ssim, psnr, ssim};
     pub use circlefit_mayfly::{Mayfly, MayflyBuilder, MayflyConfig};

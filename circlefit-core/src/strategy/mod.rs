@@ -83,7 +83,8 @@ pub enum ColorMode {
     ClosedForm,
 }
 
-/// What a fit does: strategy, circle count and seed.
+/// What a fit does: strategy, circle count, seed, colour mode and the quality options
+/// (residual seeds, restarts, convergence stop, polishing).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
