@@ -284,7 +284,7 @@ pub fn bench_joint<R: Renderer, C: CostFunc>(
 
 /// Benchmarks closed-form-colour evaluations of one circle over the scene's circles kept:
 /// solve the colour, then score the circle with it (what a
-/// [`ColorMode::ClosedForm`](circlefit::ColorMode::ClosedForm) Sequential stage evaluates).
+/// [`ColorMode::ClosedForm`] Sequential stage evaluates).
 ///
 /// # Panics
 /// If the components fail.
