@@ -187,14 +187,12 @@ impl<'a, 'w, R: Renderer, C: CostFunc> ParamObjective<'a, 'w, R, C> {
         // Contiguous, equal shares: which worker scores a point never changes its value.
         let share = out.len().div_ceil(self.workers.len());
         let (bounds, color) = (self.bounds, self.color);
-        let results: Vec<Result<()>> = self
-            .workers
+        // No collection of results: nothing is allocated per batch.
+        self.workers
             .par_iter_mut()
             .zip(xs.par_chunks(share * dim))
             .zip(out.par_chunks_mut(share))
-            .map(|((w, x), o)| w.score_points(bounds, color, x, o))
-            .collect();
-        results.into_iter().collect()
+            .try_for_each(|((w, x), o)| w.score_points(bounds, color, x, o))
     }
 }
 
