@@ -31,6 +31,25 @@ fn hsum(acc: __m256i) -> u64 {
     lanes.iter().map(|&v| v as u64).sum()
 }
 
+/// `acc` plus the squared differences of the R, G, B bytes of 8 pixels (alpha lanes masked
+/// off), summed in pairs into 32-bit lanes.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn add_squared_diffs(acc: __m256i, cv: __m256i, rv: __m256i, mask: __m256i) -> __m256i {
+    let zero = _mm256_setzero_si256();
+    let dlo = _mm256_sub_epi16(
+        _mm256_unpacklo_epi8(cv, zero),
+        _mm256_unpacklo_epi8(rv, zero),
+    );
+    let dhi = _mm256_sub_epi16(
+        _mm256_unpackhi_epi8(cv, zero),
+        _mm256_unpackhi_epi8(rv, zero),
+    );
+    let (dlo, dhi) = (_mm256_and_si256(dlo, mask), _mm256_and_si256(dhi, mask));
+    let acc = _mm256_add_epi32(acc, _mm256_madd_epi16(dlo, dlo));
+    _mm256_add_epi32(acc, _mm256_madd_epi16(dhi, dhi))
+}
+
 #[target_feature(enable = "avx2")]
 fn sse_avx2_inner(candidate: &[u8], reference: &[u8]) -> u64 {
     // SAFETY: `MASK` is 32 readable bytes; the load is unaligned.
@@ -45,17 +64,7 @@ fn sse_avx2_inner(candidate: &[u8], reference: &[u8]) -> u64 {
         .enumerate()
     {
         let (cv, rv) = (load(c), load(r));
-        let dlo = _mm256_sub_epi16(
-            _mm256_unpacklo_epi8(cv, zero),
-            _mm256_unpacklo_epi8(rv, zero),
-        );
-        let dhi = _mm256_sub_epi16(
-            _mm256_unpackhi_epi8(cv, zero),
-            _mm256_unpackhi_epi8(rv, zero),
-        );
-        let (dlo, dhi) = (_mm256_and_si256(dlo, mask), _mm256_and_si256(dhi, mask));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(dlo, dlo));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(dhi, dhi));
+        acc = add_squared_diffs(acc, cv, rv, mask);
         if i % FLUSH == FLUSH - 1 {
             total += hsum(acc);
             acc = zero;
@@ -78,17 +87,7 @@ fn sse_avx2_inner(candidate: &[u8], reference: &[u8]) -> u64 {
             )
         };
         // Masked-off lanes read 0 in both, so their differences are already 0.
-        let dlo = _mm256_sub_epi16(
-            _mm256_unpacklo_epi8(cv, zero),
-            _mm256_unpacklo_epi8(rv, zero),
-        );
-        let dhi = _mm256_sub_epi16(
-            _mm256_unpackhi_epi8(cv, zero),
-            _mm256_unpackhi_epi8(rv, zero),
-        );
-        let (dlo, dhi) = (_mm256_and_si256(dlo, mask), _mm256_and_si256(dhi, mask));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(dlo, dlo));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(dhi, dhi));
+        acc = add_squared_diffs(acc, cv, rv, mask);
     }
     total + hsum(acc)
 }

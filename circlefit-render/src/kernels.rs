@@ -143,6 +143,23 @@ mod avx2 {
         unsafe { _mm256_maskload_epi32(bytes.as_ptr().cast(), mask) }
     }
 
+    /// `acc` plus the squared differences between blended 16-bit lanes `(lo, hi)` and the
+    /// reference bytes `rv`, lanes selected by `(mlo, mhi)`, summed in pairs by `madd`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn add_squared_diffs(
+        acc: __m256i,
+        (lo, hi): (__m256i, __m256i),
+        rv: __m256i,
+        (mlo, mhi): (__m256i, __m256i),
+    ) -> __m256i {
+        let zero = _mm256_setzero_si256();
+        let dlo = _mm256_and_si256(_mm256_sub_epi16(lo, _mm256_unpacklo_epi8(rv, zero)), mlo);
+        let dhi = _mm256_and_si256(_mm256_sub_epi16(hi, _mm256_unpackhi_epi8(rv, zero)), mhi);
+        let acc = _mm256_add_epi32(acc, _mm256_madd_epi16(dlo, dlo));
+        _mm256_add_epi32(acc, _mm256_madd_epi16(dhi, dhi))
+    }
+
     #[inline]
     #[target_feature(enable = "avx2")]
     fn hsum(acc: __m256i) -> u64 {
@@ -224,10 +241,7 @@ mod avx2 {
         {
             let (lo, hi) = blend_lanes(load(k), mul, add);
             let rv = load(r);
-            let dlo = _mm256_and_si256(_mm256_sub_epi16(lo, _mm256_unpacklo_epi8(rv, zero)), mask);
-            let dhi = _mm256_and_si256(_mm256_sub_epi16(hi, _mm256_unpackhi_epi8(rv, zero)), mask);
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(dlo, dlo));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(dhi, dhi));
+            acc = add_squared_diffs(acc, (lo, hi), rv, (mask, mask));
             if i % FLUSH == FLUSH - 1 {
                 total += hsum(acc);
                 acc = zero;
@@ -243,10 +257,7 @@ mod avx2 {
             let rv = load_tail(rt, m);
             let mlo = _mm256_and_si256(mask, _mm256_unpacklo_epi8(m, m));
             let mhi = _mm256_and_si256(mask, _mm256_unpackhi_epi8(m, m));
-            let dlo = _mm256_and_si256(_mm256_sub_epi16(lo, _mm256_unpacklo_epi8(rv, zero)), mlo);
-            let dhi = _mm256_and_si256(_mm256_sub_epi16(hi, _mm256_unpackhi_epi8(rv, zero)), mhi);
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(dlo, dlo));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(dhi, dhi));
+            acc = add_squared_diffs(acc, (lo, hi), rv, (mlo, mhi));
         }
         total + hsum(acc)
     }

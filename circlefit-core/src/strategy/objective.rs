@@ -46,6 +46,15 @@ pub(crate) fn decode<R: Renderer, C: CostFunc>(
     }
 }
 
+/// The value of a scored point, or `+∞` after recording the first error (which then
+/// stops the run through [`Objective::interrupted`]).
+pub(crate) fn value_or_record(scored: Result<f64>, error: &mut Option<Error>) -> f64 {
+    scored.unwrap_or_else(|e| {
+        error.get_or_insert(e);
+        f64::INFINITY
+    })
+}
+
 /// A copy of the evaluator that scores points on another thread (kept in step with the
 /// main one by committing the same circles).
 pub(crate) trait PointScorer: Send {
@@ -202,13 +211,8 @@ impl<R: Renderer, C: CostFunc> Objective for ParamObjective<'_, '_, R, C> {
             return f64::INFINITY;
         }
         self.evaluations += 1;
-        match self.score(x) {
-            Ok(f) => f,
-            Err(e) => {
-                self.error = Some(e);
-                f64::INFINITY
-            }
-        }
+        let scored = self.score(x);
+        value_or_record(scored, &mut self.error)
     }
 
     fn evaluate_batch(&mut self, xs: &[f64], dim: usize, out: &mut [f64]) {

@@ -109,13 +109,8 @@ impl<R: Renderer, C: CostFunc> Objective for SlotObjective<'_, R, C> {
             return f64::INFINITY;
         }
         self.evaluations += 1;
-        match self.score(x) {
-            Ok(f) => f,
-            Err(e) => {
-                self.error = Some(e);
-                f64::INFINITY
-            }
-        }
+        let scored = self.score(x);
+        super::objective::value_or_record(scored, &mut self.error)
     }
 
     fn interrupted(&self) -> bool {
