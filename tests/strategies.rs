@@ -540,6 +540,29 @@ fn closed_form_colour_works_in_every_strategy_and_needs_spans() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
+    /// The incremental path's colour (two prefix-table lookups per span, spans reused for
+    /// the score) equals the colour summed pixel by pixel over the renderer's spans.
+    #[test]
+    fn closed_form_colour_from_tables_equals_summing_the_pixels(
+        (reference, base, kept, cand) in arb_case(),
+    ) {
+        let mut fast = Evaluator::new(CpuRenderer::new(), Mse, reference.as_ref(), base.as_ref()).unwrap();
+        let mut slow = Evaluator::new(CpuRenderer::new(), OpaqueMse, reference.as_ref(), base.as_ref()).unwrap();
+        prop_assert!(fast.is_incremental() && !slow.is_incremental());
+        for stage in &kept {
+            fast.commit(stage).unwrap();
+            slow.commit(stage).unwrap();
+        }
+        for shape in &cand {
+            let a = fast.best_color(shape).unwrap();
+            let b = slow.best_color(shape).unwrap();
+            prop_assert_eq!(a, b);
+            let circle = shape.with_color(a).unwrap();
+            let (x, y) = (fast.cost_with(&[circle]).unwrap(), slow.cost_with(&[circle]).unwrap());
+            prop_assert_eq!(x.to_bits(), y.to_bits());
+        }
+    }
+
     #[test]
     fn closed_form_colour_beats_other_colours(
         (reference, base, _, cand) in arb_case(),

@@ -166,6 +166,10 @@ pub trait Renderer {
 pub trait SpanRenderer: Sync {
     /// Appends the spans `circle` covers on a `width` × `height` canvas to `out`, at most
     /// one per row, top to bottom.
+    ///
+    /// The spans must depend on the circle's geometry and alpha only, not on its colour:
+    /// the closed-form colour is solved over the spans of the uncoloured shape, and
+    /// strategies reuse them to score the coloured circle.
     fn spans(&self, circle: &Circle, width: u32, height: u32, out: &mut Vec<Span>);
 
     /// Blends `circle` over a run of covered RGBA pixels (`pixels.len()` is a multiple

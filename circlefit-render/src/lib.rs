@@ -146,15 +146,12 @@ impl SpanRenderer for CpuRenderer {
         kept: CanvasRef<'_>,
         reference: CanvasRef<'_>,
     ) -> Option<u64> {
-        let b = blend16(circle);
-        let sum = spans
-            .iter()
-            .map(|s| {
-                let (x0, x1) = (s.x0 as usize * 4, s.x1 as usize * 4);
-                kernels::blend_sse(&kept.row(s.y)[x0..x1], &reference.row(s.y)[x0..x1], &b)
-            })
-            .sum();
-        Some(sum)
+        let rows = kernels::SpanRows {
+            spans,
+            kept,
+            reference,
+        };
+        Some(kernels::spans_blend_sse(&rows, &blend16(circle)))
     }
 
     fn covered_sums(

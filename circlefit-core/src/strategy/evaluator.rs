@@ -196,6 +196,13 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
                 value: "closed_form".into(),
                 reason: "the closed-form colour needs a renderer that describes its spans",
             })?;
+        if let Some((kept, reference, n)) = self
+            .incremental
+            .as_mut()
+            .and_then(|inc| inc.covered_sums(circle, sr))
+        {
+            return Ok(solve_color(circle, kept, reference, n));
+        }
         Ok(closed_form_color(
             sr,
             circle,
@@ -257,6 +264,12 @@ pub(crate) fn closed_form_color(
     sr.spans(circle, under.width(), under.height(), spans);
     let (sp, st) = sr.covered_sums(spans, under, reference);
     let n: u64 = spans.iter().map(|s| u64::from(s.len())).sum();
+    solve_color(circle, sp, st, n)
+}
+
+/// The clamped least-squares colour of `circle`'s alpha over `n` pixels whose kept
+/// channel sums are `sp` and reference sums `st`; black if `n` is 0.
+fn solve_color(circle: &Circle, sp: [u64; 3], st: [u64; 3], n: u64) -> [f64; 3] {
     if n == 0 {
         return [0.0; 3];
     }

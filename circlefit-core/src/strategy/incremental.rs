@@ -13,6 +13,12 @@ use crate::cost::PixelSumCost;
 use crate::raster::Span;
 use crate::render::SpanRenderer;
 
+/// Row `y` of a table with `stride` entries per row.
+#[inline]
+fn y_row<T>(table: &[T], y: u32, stride: usize) -> &[T] {
+    &table[y as usize * stride..(y as usize + 1) * stride]
+}
+
 /// Reusable state of the incremental path; no allocation per evaluation once warm.
 #[derive(Debug, Default)]
 pub(crate) struct IncrementalScorer {
@@ -28,6 +34,21 @@ pub(crate) struct IncrementalScorer {
     row_lo: Vec<u32>,
     row_hi: Vec<u32>,
     touched: Vec<u32>,
+    /// The circle (geometry and alpha bits) whose spans are in `spans`, if just one.
+    spans_of: Option<[u64; 4]>,
+    /// Per-row prefix sums of the R, G, B bytes of the kept canvas and of the reference,
+    /// `[kept R, G, B, reference R, G, B]` per entry, `(width + 1)` per row: the closed-form
+    /// colour's sums over a span cost two lookups. Empty above [`COLOR_TABLE_PIXELS`].
+    color_prefix: Vec<[u32; 6]>,
+}
+
+/// The largest image (in pixels) that gets colour prefix tables (24 bytes per pixel);
+/// larger ones sum the covered pixels instead.
+const COLOR_TABLE_PIXELS: u64 = 1 << 20;
+
+/// The key of a circle's spans: everything but its colour (spans do not depend on it).
+fn spans_key(c: &Circle) -> [u64; 4] {
+    [c.x(), c.y(), c.radius(), c.alpha()].map(f64::to_bits)
 }
 
 impl IncrementalScorer {
@@ -44,6 +65,11 @@ impl IncrementalScorer {
             prefix: vec![0; (w as usize + 1) * h as usize],
             row_lo: vec![u32::MAX; h as usize],
             row_hi: vec![0; h as usize],
+            color_prefix: if kept.pixel_count() <= COLOR_TABLE_PIXELS {
+                vec![[0; 6]; (w as usize + 1) * h as usize]
+            } else {
+                Vec::new()
+            },
             ..Self::default()
         };
         s.update_rows(0, h - 1, kept, reference, cost);
@@ -51,8 +77,7 @@ impl IncrementalScorer {
     }
 
     fn row_prefix(&self, y: u32) -> &[u64] {
-        let stride = self.width as usize + 1;
-        &self.prefix[y as usize * stride..(y as usize + 1) * stride]
+        y_row(&self.prefix, y, self.width as usize + 1)
     }
 
     /// Recomputes rows `first..=last` after the kept canvas changed there.
@@ -78,6 +103,22 @@ impl IncrementalScorer {
                 acc += cost.sum(kp, rp);
                 row[x + 1] = acc;
             }
+            if !self.color_prefix.is_empty() {
+                let row = &mut self.color_prefix[y as usize * stride..(y as usize + 1) * stride];
+                let mut acc = [0u32; 6];
+                row[0] = acc;
+                for (x, (kp, rp)) in k
+                    .chunks_exact(BYTES_PER_PIXEL)
+                    .zip(r.chunks_exact(BYTES_PER_PIXEL))
+                    .enumerate()
+                {
+                    for c in 0..3 {
+                        acc[c] += u32::from(kp[c]);
+                        acc[3 + c] += u32::from(rp[c]);
+                    }
+                    row[x + 1] = acc;
+                }
+            }
         }
         self.kept_sum = (0..self.height)
             .map(|y| self.prefix[y as usize * stride + self.width as usize])
@@ -97,12 +138,46 @@ impl IncrementalScorer {
     }
 
     fn collect_spans(&mut self, circles: &[Circle], renderer: &dyn SpanRenderer) {
+        if let [one] = circles {
+            let key = spans_key(one);
+            if self.spans_of == Some(key) {
+                return;
+            }
+            self.spans_of = Some(key);
+        } else {
+            self.spans_of = None;
+        }
         self.spans.clear();
         self.span_ends.clear();
         for c in circles {
             renderer.spans(c, self.width, self.height, &mut self.spans);
             self.span_ends.push(self.spans.len());
         }
+    }
+
+    /// The R, G, B sums of the kept canvas and of the reference over `shape`'s spans, and
+    /// the number of pixels, from the prefix tables; `None` without tables.
+    pub(crate) fn covered_sums(
+        &mut self,
+        shape: &Circle,
+        renderer: &dyn SpanRenderer,
+    ) -> Option<([u64; 3], [u64; 3], u64)> {
+        if self.color_prefix.is_empty() {
+            return None;
+        }
+        self.collect_spans(std::slice::from_ref(shape), renderer);
+        let stride = self.width as usize + 1;
+        let (mut kept, mut reference, mut n) = ([0u64; 3], [0u64; 3], 0u64);
+        for s in &self.spans {
+            let row = y_row(&self.color_prefix, s.y, stride);
+            let (a, b) = (row[s.x0 as usize], row[s.x1 as usize]);
+            for c in 0..3 {
+                kept[c] += u64::from(b[c] - a[c]);
+                reference[c] += u64::from(b[3 + c] - a[3 + c]);
+            }
+            n += u64::from(s.len());
+        }
+        Some((kept, reference, n))
     }
 
     /// The total sum of terms of `kept` with one circle drawn over it.
