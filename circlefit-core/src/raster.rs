@@ -102,6 +102,18 @@ fn isqrt(v: i64) -> i64 {
     s
 }
 
+/// Below this, one rounded `f64` square root is already exact (see [`sqrt_floor_small`]).
+const SQRT_EXACT_BELOW: i64 = 1 << 52;
+
+/// Floor of the square root of `v` for `0 <= v < 2⁵²`, exact without fix-ups: `v` converts
+/// to `f64` exactly and the square root is correctly rounded; for `t = ⌊√v⌋ < 2²⁶` the
+/// distance from `√v` to `t + 1` (more than `1/(2(t+1))`) and to `t` (for non-squares,
+/// more than `1/(2t+1)`) exceeds half an ulp, so rounding cannot cross an integer.
+#[inline]
+fn sqrt_floor_small(v: i64) -> i64 {
+    (v as f64).sqrt() as i64
+}
+
 /// Quantises a colour channel in `[0, 1]` to 8 bits.
 pub fn quantize_channel(c: f64) -> u8 {
     (c * 255.0).round().clamp(0.0, 255.0) as u8
@@ -178,6 +190,7 @@ impl RasterCircle {
         // The same rule as `row_span`, with the row offset stepped instead of recomputed.
         out.reserve((last - first + 1) as usize);
         let (r2, right) = (self.r * self.r, i64::from(width) - 1);
+        let small = r2 < SQRT_EXACT_BELOW;
         let mut dy = i64::from(first) * SUBPIXELS + HALF - self.cy;
         for y in first..=last {
             let rem = r2 - dy * dy;
@@ -185,7 +198,7 @@ impl RasterCircle {
             if rem < 0 {
                 continue;
             }
-            let h = isqrt(rem);
+            let h = if small { sqrt_floor_small(rem) } else { isqrt(rem) };
             let x0 = ceil_div(self.cx - h - HALF).max(0);
             let x1 = floor_div(self.cx + h - HALF).min(right);
             if x0 <= x1 {
@@ -259,6 +272,33 @@ pub fn covered_sums_with(
 #[allow(clippy::float_cmp)] // exactness checks compare floats bit for bit
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_small_square_root_is_exact_below_its_bound() {
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        let mut check = |v: i64| {
+            if (0..SQRT_EXACT_BELOW).contains(&v) {
+                assert_eq!(sqrt_floor_small(v), isqrt(v), "{v}");
+            }
+        };
+        // Around every square near the bound, where rounding is tightest, and at random.
+        for k in ((1i64 << 26) - 100_000)..=(1 << 26) {
+            for d in [-2, -1, 0, 1, 2] {
+                check(k * k + d);
+            }
+        }
+        for k in 0..100_000i64 {
+            for d in [-1, 0, 1] {
+                check(k * k + d);
+            }
+        }
+        for _ in 0..1_000_000 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            check((s >> 12) as i64);
+        }
+    }
 
     #[test]
     fn isqrt_is_exact() {

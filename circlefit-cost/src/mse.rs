@@ -11,8 +11,8 @@ pub struct Mse;
 
 /// The sum of squared R, G, B differences of two equally long runs of RGBA pixels.
 ///
-/// Runs an AVX2 copy of the loop where the CPU has AVX2 (detected at run time), else the
-/// baseline build's; both compute the same integer.
+/// Runs an AVX-512BW or AVX2 copy of the loop where the CPU has it (detected at run time),
+/// else the baseline build's; all compute the same integer.
 ///
 /// # Panics
 /// If the runs differ in length.
@@ -22,6 +22,10 @@ pub fn sum_squared_error(candidate: &[u8], reference: &[u8]) -> u64 {
         reference.len(),
         "pixel runs differ in length"
     );
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512bw") {
+        return crate::simd::sse_avx512(candidate, reference);
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         return crate::simd::sse_avx2(candidate, reference);
@@ -142,9 +146,17 @@ mod tests {
 
     #[test]
     fn every_kernel_copy_matches_the_naive_sum() {
-        for n in [0usize, 1, 3, 4, 5, 17, 1000, 70_000] {
-            let a: Vec<u8> = (0..4 * n).map(|i| (i * 131 % 251) as u8).collect();
-            let b: Vec<u8> = (0..4 * n).map(|i| (i * 71 % 241) as u8).collect();
+        let cases = [0usize, 1, 3, 4, 5, 15, 16, 17, 33, 1000, 70_000]
+            .into_iter()
+            .map(|n| {
+                (
+                    (0..4 * n).map(|i| (i * 131 % 251) as u8).collect::<Vec<u8>>(),
+                    (0..4 * n).map(|i| (i * 71 % 241) as u8).collect::<Vec<u8>>(),
+                )
+            })
+            // Largest differences over several accumulator flushes.
+            .chain([(vec![0u8; 4 * 300_001], vec![255u8; 4 * 300_001])]);
+        for (a, b) in cases {
             let want: u64 = a
                 .chunks(4)
                 .zip(b.chunks(4))
@@ -159,6 +171,10 @@ mod tests {
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx2") {
                 assert_eq!(crate::simd::sse_avx2(&a, &b), want);
+            }
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512bw") {
+                assert_eq!(crate::simd::sse_avx512(&a, &b), want);
             }
         }
     }
