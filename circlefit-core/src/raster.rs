@@ -198,7 +198,11 @@ impl RasterCircle {
             if rem < 0 {
                 continue;
             }
-            let h = if small { sqrt_floor_small(rem) } else { isqrt(rem) };
+            let h = if small {
+                sqrt_floor_small(rem)
+            } else {
+                isqrt(rem)
+            };
             let x0 = ceil_div(self.cx - h - HALF).max(0);
             let x1 = floor_div(self.cx + h - HALF).min(right);
             if x0 <= x1 {

@@ -176,6 +176,15 @@ pub trait SpanRenderer: Sync {
     /// of 4).
     fn composite(&self, circle: &Circle, pixels: &mut [u8]);
 
+    /// Blends `circle` over the pixels of `runs` of `canvas` (each a part of one of the
+    /// circle's spans). The provided version calls [`composite`](SpanRenderer::composite)
+    /// per run; a renderer may override it to prepare its constants once.
+    fn composite_runs(&self, circle: &Circle, mut canvas: CanvasMut<'_>, runs: &[Span]) {
+        for s in runs {
+            self.composite(circle, canvas.row_segment_mut(s.y, s.x0, s.x1));
+        }
+    }
+
     /// Optional fused kernel: the sum over `spans` (as [`spans`](SpanRenderer::spans) gave
     /// them for `circle`) of the squared R, G, B differences between `kept` with `circle`
     /// composited and `reference`, without writing anything. `None` if not provided; then

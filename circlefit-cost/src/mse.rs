@@ -150,8 +150,12 @@ mod tests {
             .into_iter()
             .map(|n| {
                 (
-                    (0..4 * n).map(|i| (i * 131 % 251) as u8).collect::<Vec<u8>>(),
-                    (0..4 * n).map(|i| (i * 71 % 241) as u8).collect::<Vec<u8>>(),
+                    (0..4 * n)
+                        .map(|i| (i * 131 % 251) as u8)
+                        .collect::<Vec<u8>>(),
+                    (0..4 * n)
+                        .map(|i| (i * 71 % 241) as u8)
+                        .collect::<Vec<u8>>(),
                 )
             })
             // Largest differences over several accumulator flushes.

@@ -114,10 +114,7 @@ fn sse_avx512_inner(candidate: &[u8], reference: &[u8]) -> u64 {
     let step = |acc: __m512i, cv: __m512i, rv: __m512i| {
         let d = _mm512_or_si512(_mm512_subs_epu8(cv, rv), _mm512_subs_epu8(rv, cv));
         let d = _mm512_and_si512(d, rgb);
-        let (lo, hi) = (
-            _mm512_unpacklo_epi8(d, zero),
-            _mm512_unpackhi_epi8(d, zero),
-        );
+        let (lo, hi) = (_mm512_unpacklo_epi8(d, zero), _mm512_unpackhi_epi8(d, zero));
         let acc = _mm512_add_epi32(acc, _mm512_madd_epi16(lo, lo));
         _mm512_add_epi32(acc, _mm512_madd_epi16(hi, hi))
     };

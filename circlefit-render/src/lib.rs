@@ -139,6 +139,13 @@ impl SpanRenderer for CpuRenderer {
         kernels::blend(pixels, &blend16(circle));
     }
 
+    fn composite_runs(&self, circle: &Circle, mut canvas: CanvasMut<'_>, runs: &[Span]) {
+        let b = blend16(circle);
+        for s in runs {
+            kernels::blend(canvas.row_segment_mut(s.y, s.x0, s.x1), &b);
+        }
+    }
+
     fn composited_squared_error(
         &self,
         circle: &Circle,

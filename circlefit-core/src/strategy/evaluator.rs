@@ -92,7 +92,7 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
             .cost(base, reference)
             .map_err(|e| Error::Cost(Box::new(e)))?;
         let incremental = match (renderer.as_span_renderer(), cost.as_pixel_sum()) {
-            (Some(_), Some(pc)) => Some(IncrementalScorer::new(base, reference, pc)),
+            (Some(_), Some(pc)) => Some(IncrementalScorer::new(base, reference, pc, true)),
             _ => None,
         };
         Ok(Self {

@@ -34,6 +34,8 @@ pub(crate) struct IncrementalScorer {
     row_lo: Vec<u32>,
     row_hi: Vec<u32>,
     touched: Vec<u32>,
+    /// Scratch for [`composite_clipped`](Self::composite_clipped).
+    clipped: Vec<Span>,
     /// The circle (geometry and alpha bits) whose spans are in `spans`, if just one.
     spans_of: Option<[u64; 4]>,
     /// Per-row prefix sums of the R, G, B bytes of the kept canvas and of the reference,
@@ -52,11 +54,13 @@ fn spans_key(c: &Circle) -> [u64; 4] {
 }
 
 impl IncrementalScorer {
-    /// Builds the cache for `kept` against `reference` (same size).
+    /// Builds the cache for `kept` against `reference` (same size), with the closed-form
+    /// colour's tables if `color_tables` (and the image is not too large for them).
     pub(crate) fn new(
         kept: CanvasRef<'_>,
         reference: CanvasRef<'_>,
         cost: &dyn PixelSumCost,
+        color_tables: bool,
     ) -> Self {
         let (w, h) = (kept.width(), kept.height());
         let mut s = Self {
@@ -65,7 +69,7 @@ impl IncrementalScorer {
             prefix: vec![0; (w as usize + 1) * h as usize],
             row_lo: vec![u32::MAX; h as usize],
             row_hi: vec![0; h as usize],
-            color_prefix: if kept.pixel_count() <= COLOR_TABLE_PIXELS {
+            color_prefix: if color_tables && kept.pixel_count() <= COLOR_TABLE_PIXELS {
                 vec![[0; 6]; (w as usize + 1) * h as usize]
             } else {
                 Vec::new()
@@ -271,6 +275,30 @@ impl IncrementalScorer {
             let (lo, hi) = (self.row_lo[y as usize], self.row_hi[y as usize]);
             out.row_segment_mut(y, lo, hi)
                 .copy_from_slice(&kept.row(y)[lo as usize * 4..hi as usize * 4]);
+        }
+    }
+
+    /// Between [`prepare_many`](Self::prepare_many) and
+    /// [`finish_many`](Self::finish_many): composites `circle`, whose spans are `spans`,
+    /// onto `scratch` within the prepared segments only (the rest of `scratch` is never
+    /// read, so drawing it would be wasted work).
+    pub(crate) fn composite_clipped(
+        &mut self,
+        circle: &Circle,
+        spans: &[Span],
+        scratch: &mut crate::canvas::Canvas,
+        renderer: &dyn SpanRenderer,
+    ) {
+        self.clipped.clear();
+        for s in spans {
+            let (lo, hi) = (self.row_lo[s.y as usize], self.row_hi[s.y as usize]);
+            let (x0, x1) = (s.x0.max(lo), s.x1.min(hi));
+            if x0 < x1 {
+                self.clipped.push(Span { y: s.y, x0, x1 });
+            }
+        }
+        if !self.clipped.is_empty() {
+            renderer.composite_runs(circle, scratch.as_mut(), &self.clipped);
         }
     }
 

@@ -117,8 +117,9 @@ pub struct FitSettings {
     pub convergence_threshold: f64,
     /// After the stages, re-optimise this many kept circles in their draw slots with the
     /// others fixed (spread over the draw order; more than the circle count means repeated
-    /// passes), each searched within ±5 % of every parameter's range around it and kept only
-    /// if the total cost falls. Each candidate is scored over the old and new circles' pixels
+    /// passes), each searched within ±5 % of every parameter's range around it (colour
+    /// included, whatever [`color`](FitSettings::color) says) and kept only if the total
+    /// cost falls. Each candidate is scored over the old and new circles' pixels
     /// only, exactly. Needs a span renderer and a pixel-sum cost; 0 = off. Not for joint fits.
     #[cfg_attr(feature = "serde", serde(default))]
     pub polish: usize,
@@ -751,7 +752,6 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 reference,
                 base,
                 &mut result.circles,
-                self.settings.color,
                 self.settings.polish,
                 self.settings.polish_budget,
                 self.settings.seed ^ 0x5011_5500,

@@ -7,8 +7,6 @@
 //! that can reach them, and scores just those segments. The result is exactly the cost of
 //! rendering the whole modified list (tested), at a fraction of the work.
 
-use super::ColorMode;
-use super::evaluator::closed_form_color;
 use super::incremental::IncrementalScorer;
 use crate::canvas::{Canvas, CanvasRef};
 use crate::circle::{Bounds, Circle};
@@ -31,11 +29,11 @@ struct SlotObjective<'a, R: Renderer, C: CostFunc> {
     scratch: Canvas,
     old: Circle,
     later: &'a [Circle],
+    /// The spans of each later circle: `later_spans[later_ends[k - 1]..later_ends[k]]`.
+    later_spans: Vec<crate::raster::Span>,
+    later_ends: Vec<usize>,
     bounds: &'a Bounds,
-    color: ColorMode,
     x: Vec<f64>,
-    draw: Vec<Circle>,
-    spans: Vec<crate::raster::Span>,
     best: Option<(f64, Circle)>,
     error: Option<Error>,
     evaluations: u64,
@@ -60,16 +58,7 @@ impl<R: Renderer, C: CostFunc> SlotObjective<'_, R, C> {
         self.x.clear();
         self.x.extend_from_slice(x);
         self.bounds.clamp(&mut self.x);
-        let g = &self.x;
-        match self.color {
-            ColorMode::Search => Circle::from_params(g),
-            ColorMode::ClosedForm => {
-                let shape = Circle::new(g[0], g[1], g[2], [0.0; 3], g[3])?;
-                let sr = self.renderer.as_span_renderer().ok_or_else(needs_spans)?;
-                let c = closed_form_color(sr, &shape, self.under, self.reference, &mut self.spans);
-                shape.with_color(c)
-            }
-        }
+        Circle::from_params(&self.x)
     }
 
     fn score(&mut self, x: &[f64]) -> Result<f64> {
@@ -80,17 +69,25 @@ impl<R: Renderer, C: CostFunc> SlotObjective<'_, R, C> {
         };
         self.scorer
             .prepare_many(&[self.old, candidate], self.under, &mut self.scratch, sr);
-        self.draw.clear();
-        self.draw.push(candidate);
-        let (old, later) = (self.old, self.later);
-        self.draw.extend(
-            later
-                .iter()
-                .filter(|c| boxes_overlap(c, &old) || boxes_overlap(c, &candidate)),
-        );
         self.renderer
-            .draw(self.scratch.as_mut(), &self.draw)
+            .draw(self.scratch.as_mut(), &[candidate])
             .map_err(|e| Error::Renderer(Box::new(e)))?;
+        let sr = self.renderer.as_span_renderer().ok_or_else(needs_spans)?;
+        // The later circles are redrawn only where the old or the new circle changed
+        // pixels: their spans are cached per slot and clipped to those segments.
+        let old = self.old;
+        let mut start = 0;
+        for (c, &end) in self.later.iter().zip(&self.later_ends) {
+            if boxes_overlap(c, &old) || boxes_overlap(c, &candidate) {
+                self.scorer.composite_clipped(
+                    c,
+                    &self.later_spans[start..end],
+                    &mut self.scratch,
+                    sr,
+                );
+            }
+            start = end;
+        }
         let pc = self.cost.as_pixel_sum().ok_or_else(needs_spans)?;
         let sum = self
             .scorer
@@ -120,8 +117,10 @@ impl<R: Renderer, C: CostFunc> Objective for SlotObjective<'_, R, C> {
 
 /// Re-optimises `slots` kept circles one after another — spread evenly over the draw order,
 /// or, for more slots than circles, whole passes in draw order — each within ±5 % of every
-/// parameter's range around it; a replacement is committed only if it lowers the total
-/// cost. Returns the evaluations used.
+/// parameter's range around it, colour included (searched even when the stages solve it
+/// in closed form: that solution ignores the circles drawn later, which a slot must not;
+/// measured +0.02 dB and 15 % faster on the cat); a replacement is committed only if it
+/// lowers the total cost. Returns the evaluations used.
 ///
 /// Needs a span renderer and a pixel-sum cost (the caller checks).
 #[allow(clippy::too_many_arguments)]
@@ -132,7 +131,6 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
     reference: CanvasRef<'_>,
     base: CanvasRef<'_>,
     circles: &mut [Circle],
-    color: ColorMode,
     slots: usize,
     budget: Option<u64>,
     seed: u64,
@@ -140,10 +138,7 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
     let n = circles.len();
     let (w, h) = (reference.width(), reference.height());
     let pc = cost.as_pixel_sum().ok_or_else(needs_spans)?;
-    let bounds = match color {
-        ColorMode::Search => Bounds::for_circles(1, w, h)?,
-        ColorMode::ClosedForm => Bounds::for_circle_geometry(1, w, h)?,
-    };
+    let bounds = Bounds::for_circles(1, w, h)?;
     let mut evaluations = 0;
     for k in 0..slots {
         let i = if slots <= n { k * n / slots } else { k % n };
@@ -159,10 +154,7 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
             .cost(full.as_ref(), reference)
             .map_err(|e| Error::Cost(Box::new(e)))?;
         let old = circles[i];
-        let start = match color {
-            ColorMode::Search => old.to_params().to_vec(),
-            ColorMode::ClosedForm => vec![old.x(), old.y(), old.radius(), old.alpha()],
-        };
+        let start = old.to_params().to_vec();
         // Search near the circle: a box of ±5 % of each range around it, inside the bounds.
         let local = {
             let (lo, hi) = (bounds.lower(), bounds.upper());
@@ -177,8 +169,14 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
         };
         let (later, scorer) = (
             &circles[i + 1..],
-            IncrementalScorer::new(full.as_ref(), reference, pc),
+            IncrementalScorer::new(full.as_ref(), reference, pc, false),
         );
+        let sr = renderer.as_span_renderer().ok_or_else(needs_spans)?;
+        let (mut later_spans, mut later_ends) = (Vec::new(), Vec::with_capacity(later.len()));
+        for c in later {
+            sr.spans(c, w, h, &mut later_spans);
+            later_ends.push(later_spans.len());
+        }
         let mut objective = SlotObjective {
             renderer: &mut *renderer,
             cost,
@@ -189,11 +187,10 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
             scratch: full.clone(),
             old,
             later,
+            later_spans,
+            later_ends,
             bounds: &local,
-            color,
             x: Vec::new(),
-            draw: Vec::new(),
-            spans: Vec::new(),
             best: None,
             error: None,
             evaluations: 0,
