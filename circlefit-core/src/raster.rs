@@ -280,7 +280,7 @@ mod tests {
     #[test]
     fn the_small_square_root_is_exact_below_its_bound() {
         let mut s = 0x2545_F491_4F6C_DD1Du64;
-        let mut check = |v: i64| {
+        let check = |v: i64| {
             if (0..SQRT_EXACT_BELOW).contains(&v) {
                 assert_eq!(sqrt_floor_small(v), isqrt(v), "{v}");
             }
