@@ -5,7 +5,7 @@
 //!     [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form]
 //!     [--background white|mean|FILE] [--seeds N] [--epochs E] [--polish N] [--polish-evals B]
 //!     [--patience K]
-//!     [--min-gain X]
+//!     [--min-gain X] [--stagnation N]
 //!     [--threads N] [--resume PREFIX.json] [--diff]
 //!     [--snapshots N] [--out PREFIX]
 //!
@@ -38,7 +38,7 @@ const USAGE: &str = "usage: fit [INPUT] [--circles N] [--mode joint|sequential|b
 [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form] \
 [--background white|mean|FILE] [--seeds N] [--epochs E] [--polish N] [--polish-evals B] \
 [--patience K] \
-[--min-gain X] \
+[--min-gain X] [--stagnation N] \
 [--threads N] [--resume PREFIX.json] [--diff] \
 [--snapshots N] [--out PREFIX]";
 
@@ -60,6 +60,8 @@ struct Args {
     polish_evals: Option<u64>,
     patience: Option<usize>,
     min_gain: f64,
+    stagnation: Option<u64>,
+    sync_males: bool,
     resume: Option<PathBuf>,
     diff: bool,
     snapshots: usize,
@@ -96,6 +98,8 @@ fn parse_args() -> Result<Args, String> {
         polish_evals: None,
         patience: None,
         min_gain: 0.001,
+        stagnation: None,
+        sync_males: std::env::var_os("SYNC").is_some(),
         resume: None,
         diff: false,
         snapshots: 0,
@@ -134,6 +138,7 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| format!("--min-gain: '{v}' is not a number"))?
             }
+            "--stagnation" => args.stagnation = Some(num("--stagnation", value("--stagnation")?)?),
             "--threads" => args.threads = num("--threads", value("--threads")?)?,
             "-h" | "--help" => return Err(USAGE.into()),
             s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}")),
@@ -201,10 +206,16 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
     };
     let mayfly = match &saved {
         Some(s) => circlefit::mayfly::MayflyBuilder::from_config(s.mayfly.clone()).build()?,
-        None => Mayfly::builder()
-            .population(args.pop)
-            .iterations(args.iters)
-            .build()?,
+        None => {
+            let mut b = Mayfly::builder()
+                .population(args.pop)
+                .iterations(args.iters);
+            b = b.synchronous_males(args.sync_males);
+            if let Some(n) = args.stagnation {
+                b = b.stagnation(n, 0.0);
+            }
+            b.build()?
+        }
     };
     // Defaults measured on the bundled image (100 circles): closed-form colour wins in
     // sequential (22.5 vs 21.2 dB) and batch (20.6 vs 20.0 dB); in joint mode searching the

@@ -811,6 +811,7 @@ fn polishing_scores_exactly_and_only_keeps_improvements() {
             .circles(4)
             .seed(9)
             .polish(polish)
+            .polish_search(circlefit::PolishSearch::Optimizer)
             .fit(reference.as_ref())
             .unwrap()
     };
@@ -855,18 +856,52 @@ fn polishing_scores_exactly_and_only_keeps_improvements() {
 #[test]
 fn polish_budget_caps_each_slot() {
     let reference = test_image(24, 24);
-    let r = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(30))
-        .circles(3)
-        .polish(5)
-        .fit(reference.as_ref())
-        .unwrap();
-    let capped = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(30))
-        .circles(3)
-        .polish(5)
-        .settings_mut(|s| s.polish_budget = Some(50))
-        .fit(reference.as_ref())
-        .unwrap();
-    assert_eq!(r.polish_evaluations, 5 * (20 + 30 * 31));
+    let fit = |search, budget| {
+        Fitter::new(CpuRenderer::new(), Mse, small_mayfly(30))
+            .circles(3)
+            .polish(5)
+            .polish_search(search)
+            .settings_mut(|s| s.polish_budget = budget)
+            .fit(reference.as_ref())
+            .unwrap()
+    };
+    let optimizer = fit(circlefit::PolishSearch::Optimizer, None);
+    let capped = fit(circlefit::PolishSearch::Optimizer, Some(50));
+    assert_eq!(optimizer.polish_evaluations, 5 * (20 + 30 * 31));
     assert_eq!(capped.polish_evaluations, 5 * 50);
     assert!(capped.cost <= capped.stages.last().unwrap().cost_after);
+    // The hill climber: 150 per slot unless capped.
+    let climbed = fit(circlefit::PolishSearch::HillClimb, None);
+    let climbed_capped = fit(circlefit::PolishSearch::HillClimb, Some(40));
+    assert_eq!(climbed.polish_evaluations, 5 * 150);
+    assert_eq!(climbed_capped.polish_evaluations, 5 * 40);
+}
+
+#[test]
+fn hill_climb_polishing_is_exact_deterministic_and_never_worse() {
+    let reference = test_image(40, 30);
+    let white = Canvas::white(40, 30).unwrap();
+    let fit = |polish: usize| {
+        Fitter::new(CpuRenderer::new(), Mse, small_mayfly(10))
+            .circles(6)
+            .seed(3)
+            .polish(polish)
+            .fit(reference.as_ref())
+            .unwrap()
+    };
+    let before = fit(0);
+    let after = fit(12);
+    assert_eq!(after, fit(12));
+    let canvas =
+        circlefit::render_new(&mut CpuRenderer::new(), white.as_ref(), &after.circles).unwrap();
+    assert_eq!(
+        after.cost,
+        Mse.cost(canvas.as_ref(), reference.as_ref()).unwrap()
+    );
+    assert!(
+        after.cost < before.cost,
+        "{} vs {}",
+        after.cost,
+        before.cost
+    );
 }

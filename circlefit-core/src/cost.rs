@@ -107,6 +107,23 @@ pub trait PixelSumCost: Sync {
     /// The cost of an image of `pixels` pixels whose terms sum to `sum`.
     fn finish(&self, sum: u64, pixels: u64) -> f64;
 
+    /// Running sums of the per-pixel terms over two equally long runs of RGBA pixels:
+    /// `out[i]` is `sum` over the first `i + 1` pixels (`out` holds one entry per pixel).
+    /// Strategies cache these per row. The provided version calls
+    /// [`sum`](PixelSumCost::sum) per pixel; a cost may override it with a faster loop
+    /// that gives the same numbers.
+    fn running_sums(&self, candidate: &[u8], reference: &[u8], out: &mut [u64]) {
+        let mut acc = 0u64;
+        for ((c, r), o) in candidate
+            .chunks_exact(4)
+            .zip(reference.chunks_exact(4))
+            .zip(out)
+        {
+            acc += self.sum(c, r);
+            *o = acc;
+        }
+    }
+
     /// Whether the per-pixel term is exactly the squared R, G, B error
     /// `(ΔR² + ΔG² + ΔB²)` (alpha ignored). Renderers can then fuse compositing and scoring
     /// ([`SpanRenderer::composited_squared_error`](crate::SpanRenderer::composited_squared_error)).

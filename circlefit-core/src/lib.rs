@@ -97,6 +97,6 @@ pub use optimize::{Objective, OptimizeReport, Optimizer, Problem, StopReason};
 pub use raster::Span;
 pub use render::{Renderer, SpanRenderer};
 pub use strategy::{
-    ColorMode, FitResult, FitSettings, Fitter, MAX_CIRCLES, Progress, StageRecord, Strategy,
-    render_new, stage_seed,
+    ColorMode, FitResult, FitSettings, Fitter, MAX_CIRCLES, PolishSearch, Progress, StageRecord,
+    Strategy, render_new, stage_seed,
 };

@@ -104,6 +104,19 @@ impl PixelSumCost for Mse {
         sum as f64 / (3 * pixels) as f64
     }
 
+    fn running_sums(&self, candidate: &[u8], reference: &[u8], out: &mut [u64]) {
+        let mut acc = 0u64;
+        for ((c, r), o) in candidate
+            .chunks_exact(4)
+            .zip(reference.chunks_exact(4))
+            .zip(out)
+        {
+            let d = |k: usize| (i32::from(c[k]) - i32::from(r[k])).pow(2) as u64;
+            acc += d(0) + d(1) + d(2);
+            *o = acc;
+        }
+    }
+
     fn is_squared_rgb_error(&self) -> bool {
         true
     }
@@ -179,6 +192,25 @@ mod tests {
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx512bw") {
                 assert_eq!(crate::simd::sse_avx512(&a, &b), want);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn running_sums_equal_the_per_pixel_sums(
+            (a, b) in (0usize..300).prop_flat_map(|n| (
+                prop::collection::vec(any::<u8>(), 4 * n),
+                prop::collection::vec(any::<u8>(), 4 * n),
+            )),
+        ) {
+            let n = a.len() / 4;
+            let mut fast = vec![0u64; n];
+            Mse.running_sums(&a, &b, &mut fast);
+            let mut acc = 0u64;
+            for i in 0..n {
+                acc += Mse.sum(&a[4 * i..4 * i + 4], &b[4 * i..4 * i + 4]);
+                prop_assert_eq!(fast[i], acc);
             }
         }
     }

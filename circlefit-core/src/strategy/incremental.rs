@@ -97,16 +97,8 @@ impl IncrementalScorer {
         for y in first..=last {
             let row = &mut self.prefix[y as usize * stride..(y as usize + 1) * stride];
             let (k, r) = (kept.row(y), reference.row(y));
-            let mut acc = 0u64;
             row[0] = 0;
-            for (x, (kp, rp)) in k
-                .chunks_exact(BYTES_PER_PIXEL)
-                .zip(r.chunks_exact(BYTES_PER_PIXEL))
-                .enumerate()
-            {
-                acc += cost.sum(kp, rp);
-                row[x + 1] = acc;
-            }
+            cost.running_sums(k, r, &mut row[1..]);
             if !self.color_prefix.is_empty() {
                 let row = &mut self.color_prefix[y as usize * stride..(y as usize + 1) * stride];
                 let mut acc = [0u32; 6];

@@ -7,6 +7,8 @@
 //! that can reach them, and scores just those segments. The result is exactly the cost of
 //! rendering the whole modified list (tested), at a fraction of the work.
 
+use super::PolishSearch;
+use super::hill_climb::HillClimber;
 use super::incremental::IncrementalScorer;
 use crate::canvas::{Canvas, CanvasRef};
 use crate::circle::{Bounds, Circle};
@@ -132,6 +134,7 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
     base: CanvasRef<'_>,
     circles: &mut [Circle],
     slots: usize,
+    search: PolishSearch,
     budget: Option<u64>,
     seed: u64,
 ) -> Result<u64> {
@@ -201,9 +204,16 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
         if let Some(b) = budget {
             problem = problem.with_max_evaluations(b);
         }
-        optimizer
-            .minimize(&mut objective, &problem)
-            .map_err(|e| Error::Optimizer(Box::new(e)))?;
+        match search {
+            PolishSearch::HillClimb => {
+                let Ok(_) = HillClimber::default().minimize(&mut objective, &problem);
+            }
+            PolishSearch::Optimizer => {
+                optimizer
+                    .minimize(&mut objective, &problem)
+                    .map_err(|e| Error::Optimizer(Box::new(e)))?;
+            }
+        }
         if let Some(e) = objective.error.take() {
             return Err(e);
         }
