@@ -5,23 +5,32 @@
 //!     [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form]
 //!     [--background white|mean|FILE] [--seeds N] [--epochs E] [--polish N] [--polish-evals B]
 //!     [--patience K]
-//!     [--min-gain X] [--stagnation N]
+//!     [--min-gain X] [--stagnation N] [--males synchronous|one-at-a-time]
 //!     [--threads N] [--resume PREFIX.json] [--diff]
 //!     [--snapshots N] [--out PREFIX]
+//!
+//! Defaults are [`FitSettings::recommended`] for the mode (sequential unless `--mode`):
+//! closed-form colour (the optimizer searches position, radius and alpha; the colour is
+//! solved exactly), `--seeds 10` candidates per stage on the image's worst 8×8 blocks
+//! (residual seeding; 0 turns it off) and `--polish` 8 × circles slots of local polishing;
+//! joint mode searches all 7 numbers and does neither. The canvas starts from the
+//! reference's mean colour (`--background mean`), Mayfly's males move together
+//! (`--males synchronous`, so every evaluation of an iteration can run in parallel) and
+//! every core is used (`--threads 0`). These were measured on four photographs (see the
+//! README); results are bit-identical for any thread count.
 //!
 //! `--resume` continues a sequential or batch fit saved in a JSON this example wrote: same
 //! image size, settings, Mayfly settings and background as saved; the saved circles are
 //! drawn again and the remaining stages run, so the result equals one uninterrupted run.
-//! `--circles` may raise the total. `--seeds N` (default 10) starts each stage with N
-//! candidates placed on the image's worst 8×8 blocks (residual seeding; 0 turns it off). `--diff` also writes `PREFIX-diff.png` (per-pixel error
+//! `--circles` may raise the total. `--diff` also writes `PREFIX-diff.png` (per-pixel error
 //! through viridis); `--snapshots N` writes `PREFIX-snap-NNNN.png` every N kept circles.
 //! ```
 //!
-//! Without INPUT it fits the bundled 256×256 cat photo. `--color` defaults to `closed-form`
-//! (the optimizer searches position, radius and alpha; the colour is solved exactly) except
-//! in joint mode, where searching all 7 numbers measured better. It writes `PREFIX.png`,
+//! Without INPUT it fits the bundled 256×256 cat photo. It writes `PREFIX.png`,
 //! `PREFIX.svg` and `PREFIX.json` (atomically), shows progress on stderr and prints one
 //! summary line on stdout.
+//!
+//! [`FitSettings::recommended`]: circlefit::FitSettings::recommended
 
 use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
@@ -38,7 +47,7 @@ const USAGE: &str = "usage: fit [INPUT] [--circles N] [--mode joint|sequential|b
 [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form] \
 [--background white|mean|FILE] [--seeds N] [--epochs E] [--polish N] [--polish-evals B] \
 [--patience K] \
-[--min-gain X] [--stagnation N] \
+[--min-gain X] [--stagnation N] [--males synchronous|one-at-a-time] \
 [--threads N] [--resume PREFIX.json] [--diff] \
 [--snapshots N] [--out PREFIX]";
 
@@ -54,9 +63,9 @@ struct Args {
     color: Option<String>,
     background: String,
     threads: usize,
-    seeds: usize,
+    seeds: Option<usize>,
     epochs: usize,
-    polish: usize,
+    polish: Option<usize>,
     polish_evals: Option<u64>,
     patience: Option<usize>,
     min_gain: f64,
@@ -90,16 +99,16 @@ fn parse_args() -> Result<Args, String> {
         pop: 20,
         seed: 1,
         color: None,
-        background: "white".into(),
-        threads: 0, // 0: chosen per mode
-        seeds: 10,
+        background: "mean".into(),
+        threads: 0, // 0: every core
+        seeds: None,
         epochs: 1,
-        polish: 0,
+        polish: None,
         polish_evals: None,
         patience: None,
         min_gain: 0.001,
         stagnation: None,
-        sync_males: std::env::var_os("SYNC").is_some(),
+        sync_males: true,
         resume: None,
         diff: false,
         snapshots: 0,
@@ -125,9 +134,9 @@ fn parse_args() -> Result<Args, String> {
             "--out" => args.out = PathBuf::from(value("--out")?),
             "--color" => args.color = Some(value("--color")?),
             "--background" => args.background = value("--background")?,
-            "--seeds" => args.seeds = num("--seeds", value("--seeds")?)?,
+            "--seeds" => args.seeds = Some(num("--seeds", value("--seeds")?)?),
             "--epochs" => args.epochs = num("--epochs", value("--epochs")?)?,
-            "--polish" => args.polish = num("--polish", value("--polish")?)?,
+            "--polish" => args.polish = Some(num("--polish", value("--polish")?)?),
             "--polish-evals" => {
                 args.polish_evals = Some(num("--polish-evals", value("--polish-evals")?)?)
             }
@@ -217,28 +226,25 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
             b.build()?
         }
     };
-    // Defaults measured on the bundled image (100 circles): closed-form colour wins in
-    // sequential (22.5 vs 21.2 dB) and batch (20.6 vs 20.0 dB); in joint mode searching the
-    // colour wins (18.5 vs 17.9 dB) and is 3x faster.
-    let default_color = if args.mode == "joint" {
-        "search"
-    } else {
-        "closed-form"
-    };
-    let color = match args.color.as_deref().unwrap_or(default_color) {
-        "search" => circlefit::ColorMode::Search,
-        "closed-form" => circlefit::ColorMode::ClosedForm,
-        c => return Err(format!("--color: '{c}' is not search or closed-form").into()),
+    // Defaults: `FitSettings::recommended` for the mode (measured on four photographs, see
+    // the README), each overridable by its flag.
+    let circles = args.circles.unwrap_or(100);
+    let recommended = FitSettings::recommended(strategy, circles, args.seed);
+    let color = match args.color.as_deref() {
+        None => recommended.color,
+        Some("search") => circlefit::ColorMode::Search,
+        Some("closed-form") => circlefit::ColorMode::ClosedForm,
+        Some(c) => return Err(format!("--color: '{c}' is not search or closed-form").into()),
     };
     let mut settings = match &saved {
         Some(s) => s.settings,
-        None => FitSettings::new(strategy, 100, args.seed).with_color(color),
+        None => recommended.with_color(color),
     };
     settings.circles = args.circles.unwrap_or(settings.circles);
     if saved.is_none() {
-        settings.residual_seeds = args.seeds;
+        settings.residual_seeds = args.seeds.unwrap_or(recommended.residual_seeds);
         settings.epochs = args.epochs;
-        settings.polish = args.polish;
+        settings.polish = args.polish.unwrap_or(recommended.polish);
         settings.polish_budget = args.polish_evals;
         settings.convergence_patience = args.patience;
         settings.convergence_threshold = args.min_gain;
@@ -305,14 +311,9 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
         }
         ControlFlow::Continue(())
     };
-    // Results are bit-identical for any thread count. By default joint mode uses every core
-    // (1.4x with 2 threads here); sequential and batch evaluations are too short for
-    // rayon's hand-offs to pay, so they default to one thread.
-    let threads = match (args.threads, args.mode.as_str()) {
-        (0, "joint") => 0,
-        (0, _) => 1,
-        (n, _) => n,
-    };
+    // Results are bit-identical for any thread count; by default every core is used
+    // (helper threads score shares of each Mayfly batch; polishing runs on one).
+    let threads = args.threads;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()?;

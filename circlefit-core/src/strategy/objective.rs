@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::evaluator::Evaluator;
+use super::team::Team;
 use super::{ColorMode, Progress};
 use crate::circle::{Bounds, Circle};
 use crate::cost::CostFunc;
@@ -57,12 +58,12 @@ pub(crate) fn value_or_record(scored: Result<f64>, error: &mut Option<Error>) ->
 
 /// A copy of the evaluator that scores points on another thread (kept in step with the
 /// main one by committing the same circles).
+#[cfg_attr(not(feature = "rayon"), allow(dead_code))]
 pub(crate) trait PointScorer: Send {
     /// Scores the points of `xs` (runs of `bounds.dim()` numbers) into `out`.
     ///
     /// # Errors
     /// The first error; later points are left unscored.
-    #[cfg(feature = "rayon")]
     fn score_points(
         &mut self,
         bounds: &Bounds,
@@ -79,15 +80,15 @@ pub(crate) trait PointScorer: Send {
 }
 
 /// An owned evaluator with its decoding buffers.
-#[cfg(feature = "rayon")]
+#[cfg_attr(not(feature = "rayon"), allow(dead_code))]
 pub(crate) struct Worker<R, C> {
     pub(crate) eval: Evaluator<R, C>,
     x: Vec<f64>,
     circles: Vec<Circle>,
 }
 
-#[cfg(feature = "rayon")]
 impl<R, C> Worker<R, C> {
+    #[cfg_attr(not(feature = "rayon"), allow(dead_code))]
     pub(crate) fn new(eval: Evaluator<R, C>) -> Self {
         Self {
             eval,
@@ -97,7 +98,6 @@ impl<R, C> Worker<R, C> {
     }
 }
 
-#[cfg(feature = "rayon")]
 impl<R: Renderer + Send, C: CostFunc + Send> PointScorer for Worker<R, C> {
     fn score_points(
         &mut self,
@@ -126,7 +126,7 @@ impl<R: Renderer + Send, C: CostFunc + Send> PointScorer for Worker<R, C> {
 }
 
 /// Decodes parameter vectors into circles and scores them with an [`Evaluator`]; batches
-/// go to the parallel workers when there are any.
+/// are shared with the helper threads when there are any.
 ///
 /// The first error stops the run through [`Objective::interrupted`] and is handed back to
 /// the strategy.
@@ -134,8 +134,7 @@ pub(crate) struct ParamObjective<'a, 'w, R, C> {
     pub(crate) eval: &'a mut Evaluator<R, C>,
     pub(crate) bounds: &'a Bounds,
     pub(crate) color: ColorMode,
-    #[cfg_attr(not(feature = "rayon"), allow(dead_code))] // only batches read it
-    pub(crate) workers: &'a mut [Box<dyn PointScorer + 'w>],
+    pub(crate) team: &'a mut Team<'w>,
     pub(crate) x: Vec<f64>,
     pub(crate) circles: Vec<Circle>,
     pub(crate) error: Option<Error>,
@@ -160,13 +159,13 @@ impl<'a, 'w, R: Renderer, C: CostFunc> ParamObjective<'a, 'w, R, C> {
         eval: &'a mut Evaluator<R, C>,
         bounds: &'a Bounds,
         color: ColorMode,
-        workers: &'a mut [Box<dyn PointScorer + 'w>],
+        team: &'a mut Team<'w>,
     ) -> Self {
         Self {
             eval,
             bounds,
             color,
-            workers,
+            team,
             x: Vec::with_capacity(bounds.dim()),
             circles: Vec::with_capacity(bounds.dim() / 4),
             error: None,
@@ -189,19 +188,14 @@ impl<'a, 'w, R: Renderer, C: CostFunc> ParamObjective<'a, 'w, R, C> {
         self.eval.cost_with(&self.circles)
     }
 
-    #[cfg(feature = "rayon")]
-    fn score_parallel(&mut self, xs: &[f64], out: &mut [f64]) -> Result<()> {
-        use rayon::prelude::*;
-        let dim = self.bounds.dim();
-        // Contiguous, equal shares: which worker scores a point never changes its value.
-        let share = out.len().div_ceil(self.workers.len());
+    /// Scores the batch `xs` with the helper threads.
+    fn score_shared(&mut self, xs: &[f64], out: &mut [f64]) -> Result<()> {
         let (bounds, color) = (self.bounds, self.color);
-        // No collection of results: nothing is allocated per batch.
-        self.workers
-            .par_iter_mut()
-            .zip(xs.par_chunks(share * dim))
-            .zip(out.par_chunks_mut(share))
-            .try_for_each(|((w, x), o)| w.score_points(bounds, color, x, o))
+        let (eval, x, circles) = (&mut *self.eval, &mut self.x, &mut self.circles);
+        self.team.score(bounds, color, xs, out, |p| {
+            decode(eval, bounds, color, p, x, circles)?;
+            eval.cost_with(circles)
+        })
     }
 }
 
@@ -216,15 +210,14 @@ impl<R: Renderer, C: CostFunc> Objective for ParamObjective<'_, '_, R, C> {
     }
 
     fn evaluate_batch(&mut self, xs: &[f64], dim: usize, out: &mut [f64]) {
-        #[cfg(feature = "rayon")]
-        if self.workers.len() > 1
+        if !self.team.is_empty()
             && out.len() > 1
             && dim == self.bounds.dim()
             && self.error.is_none()
         {
             let n = out.len().min(xs.len() / dim);
             self.evaluations += n as u64;
-            if let Err(e) = self.score_parallel(&xs[..n * dim], &mut out[..n]) {
+            if let Err(e) = self.score_shared(&xs[..n * dim], &mut out[..n]) {
                 out.fill(f64::INFINITY);
                 self.error = Some(e);
             }

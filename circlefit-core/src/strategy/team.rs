@@ -1,0 +1,314 @@
+//! Helper threads that score shares of the optimizer's batches, with a spinning hand-off.
+//!
+//! A sequential stage's batches are small (about 20 points of 1–2 µs each), so waking a
+//! sleeping thread per batch (what a fork-join pool does once its workers idle) costs as
+//! much as the work it saves. Each helper here owns an evaluator copy for the whole fit
+//! and spins on an atomic flag between batches (briefly, then parks), so a hand-off costs
+//! a few cache-line transfers. Points are handed out one at a time from a shared cursor
+//! (their cost varies with the circles' areas, so fixed shares would leave one thread
+//! waiting); every evaluator copy is exact, so which thread scores a point never changes
+//! its value: results are bit-identical for any thread count.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, Scope, Thread};
+use std::time::Duration;
+
+use super::ColorMode;
+use super::objective::PointScorer;
+use crate::circle::{Bounds, Circle};
+use crate::error::Result;
+
+/// Spins before a waiting helper parks.
+const SPINS: u32 = 200_000;
+
+const IDLE: u8 = 0;
+const POSTED: u8 = 1;
+const DONE: u8 = 2;
+const EXIT: u8 = 3;
+
+/// A job and its answer, exchanged under the mutex (never contended: the flag says whose
+/// turn it is).
+struct Job {
+    kind: Kind,
+    bounds: Option<Bounds>,
+    color: ColorMode,
+    xs: Vec<f64>,
+    /// `(index, value)` of each point this helper scored.
+    out: Vec<(usize, f64)>,
+    circles: Vec<Circle>,
+    result: Result<()>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Score,
+    Commit,
+}
+
+struct Shared {
+    state: AtomicU8,
+    parked: AtomicBool,
+    job: Mutex<Job>,
+}
+
+impl Shared {
+    fn job(&self) -> MutexGuard<'_, Job> {
+        // A panic on the other side is re-raised when the scope joins; the data is plain.
+        self.job.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The main thread's handle on one helper thread (which lives at most as long as `'scope`).
+pub(crate) struct Helper<'scope> {
+    _scope: std::marker::PhantomData<&'scope ()>,
+    shared: Arc<Shared>,
+    thread: Thread,
+    /// Whether a batch was posted and not yet collected.
+    pending: bool,
+}
+
+impl<'scope> Helper<'scope> {
+    /// Starts a helper thread in `scope` that owns `scorer` and takes points from
+    /// `cursor`.
+    pub(crate) fn spawn<'env>(
+        scope: &'scope Scope<'scope, 'env>,
+        mut scorer: Box<dyn PointScorer + 'scope>,
+        cursor: Arc<AtomicUsize>,
+    ) -> Self {
+        let shared = Arc::new(Shared {
+            state: AtomicU8::new(IDLE),
+            parked: AtomicBool::new(false),
+            job: Mutex::new(Job {
+                kind: Kind::Score,
+                bounds: None,
+                color: ColorMode::Search,
+                xs: Vec::new(),
+                out: Vec::new(),
+                circles: Vec::new(),
+                result: Ok(()),
+            }),
+        });
+        let theirs = Arc::clone(&shared);
+        let handle = scope.spawn(move || {
+            loop {
+                match wait_while(&theirs, |s| s == IDLE || s == DONE) {
+                    EXIT => return,
+                    _ => {
+                        let mut job = theirs.job();
+                        let job = &mut *job;
+                        job.result = match (job.kind, &job.bounds) {
+                            (Kind::Score, Some(bounds)) => {
+                                job.out.clear();
+                                take_points(&cursor, bounds.dim(), &job.xs, |i, x| {
+                                    let mut v = [0.0];
+                                    scorer.score_points(bounds, job.color, x, &mut v)?;
+                                    job.out.push((i, v[0]));
+                                    Ok(())
+                                })
+                            }
+                            (Kind::Score, None) => Ok(()),
+                            (Kind::Commit, _) => scorer.commit(&job.circles),
+                        };
+                    }
+                }
+                theirs.state.store(DONE, Ordering::SeqCst);
+            }
+        });
+        Self {
+            _scope: std::marker::PhantomData,
+            shared,
+            thread: handle.thread().clone(),
+            pending: false,
+        }
+    }
+
+    fn post(&mut self) {
+        self.shared.state.store(POSTED, Ordering::SeqCst);
+        if self.shared.parked.load(Ordering::SeqCst) {
+            self.thread.unpark();
+        }
+    }
+
+    /// Hands the batch `xs` (points of `bounds.dim()` numbers) to the helper; it starts
+    /// taking points from the cursor at once.
+    fn start(&mut self, bounds: &Bounds, color: ColorMode, xs: &[f64]) {
+        {
+            let mut job = self.shared.job();
+            job.kind = Kind::Score;
+            if job.bounds.as_ref() != Some(bounds) {
+                job.bounds = Some(bounds.clone());
+            }
+            job.color = color;
+            job.xs.clear();
+            job.xs.extend_from_slice(xs);
+        }
+        self.pending = true;
+        self.post();
+    }
+
+    /// Waits for the helper's points and writes their values into `out`.
+    fn finish(&mut self, out: &mut [f64]) -> Result<()> {
+        if !self.pending {
+            return Ok(());
+        }
+        self.pending = false;
+        wait_for_done(&self.shared);
+        let mut job = self.shared.job();
+        for &(i, v) in &job.out {
+            out[i] = v;
+        }
+        self.shared.state.store(IDLE, Ordering::SeqCst);
+        std::mem::replace(&mut job.result, Ok(()))
+    }
+
+    /// Draws `circles` onto the helper's kept canvas and waits for it.
+    ///
+    /// # Errors
+    /// As [`Evaluator::commit`](super::Evaluator::commit).
+    pub(crate) fn commit(&mut self, circles: &[Circle]) -> Result<()> {
+        {
+            let mut job = self.shared.job();
+            job.kind = Kind::Commit;
+            job.circles.clear();
+            job.circles.extend_from_slice(circles);
+        }
+        self.post();
+        wait_for_done(&self.shared);
+        let result = std::mem::replace(&mut self.shared.job().result, Ok(()));
+        self.shared.state.store(IDLE, Ordering::SeqCst);
+        result
+    }
+}
+
+impl Drop for Helper<'_> {
+    fn drop(&mut self) {
+        self.shared.state.store(EXIT, Ordering::SeqCst);
+        self.thread.unpark();
+    }
+}
+
+/// The main thread waits for its helper: spinning only (it has nothing else to do, and the
+/// helper is running).
+fn wait_for_done(shared: &Shared) {
+    while shared.state.load(Ordering::SeqCst) != DONE {
+        std::hint::spin_loop();
+    }
+}
+
+/// A helper waits while `idle(state)`: spins, then parks until posted (with a timeout as
+/// a safety net). Returns the state that ended the wait.
+fn wait_while(shared: &Shared, idle: impl Fn(u8) -> bool) -> u8 {
+    let mut spins = 0u32;
+    loop {
+        let s = shared.state.load(Ordering::SeqCst);
+        if !idle(s) {
+            return s;
+        }
+        if spins < SPINS {
+            spins += 1;
+            std::hint::spin_loop();
+            continue;
+        }
+        shared.parked.store(true, Ordering::SeqCst);
+        // Re-check after announcing the park, so a post in between is not missed.
+        if idle(shared.state.load(Ordering::SeqCst)) {
+            thread::park_timeout(Duration::from_millis(1));
+        }
+        shared.parked.store(false, Ordering::SeqCst);
+        spins = 0;
+    }
+}
+
+/// Scores points taken one at a time from `cursor` until the batch is used up (the first
+/// error stops this thread's share; the others finish theirs).
+fn take_points(
+    cursor: &AtomicUsize,
+    dim: usize,
+    xs: &[f64],
+    mut score: impl FnMut(usize, &[f64]) -> Result<()>,
+) -> Result<()> {
+    let n = xs.len() / dim.max(1);
+    loop {
+        let i = cursor.fetch_add(1, Ordering::Relaxed);
+        if i >= n {
+            return Ok(());
+        }
+        score(i, &xs[i * dim..(i + 1) * dim])?;
+    }
+}
+
+/// The helper threads of a parallel fit and their shared cursor.
+pub(crate) struct Team<'scope> {
+    helpers: Vec<Helper<'scope>>,
+    cursor: Arc<AtomicUsize>,
+}
+
+impl<'scope> Team<'scope> {
+    /// A team of `helpers` scorers, each on its own thread in `scope`.
+    pub(crate) fn new<'env>(
+        scope: &'scope Scope<'scope, 'env>,
+        scorers: Vec<Box<dyn PointScorer + 'scope>>,
+    ) -> Self {
+        let cursor = Arc::new(AtomicUsize::new(0));
+        Self {
+            helpers: scorers
+                .into_iter()
+                .map(|s| Helper::spawn(scope, s, Arc::clone(&cursor)))
+                .collect(),
+            cursor,
+        }
+    }
+
+    /// No helpers: everything runs on the calling thread.
+    pub(crate) fn none() -> Self {
+        Self {
+            helpers: Vec::new(),
+            cursor: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Whether there are helpers.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.helpers.is_empty()
+    }
+
+    /// Scores the batch `xs` into `out`, the calling thread (with `score`) and the helpers
+    /// taking points from one cursor.
+    ///
+    /// # Errors
+    /// The first error (by thread: the caller's, then the helpers' in order); every
+    /// helper is collected first, so none is left mid-batch.
+    pub(crate) fn score(
+        &mut self,
+        bounds: &Bounds,
+        color: ColorMode,
+        xs: &[f64],
+        out: &mut [f64],
+        mut score: impl FnMut(&[f64]) -> Result<f64>,
+    ) -> Result<()> {
+        self.cursor.store(0, Ordering::Relaxed);
+        for h in &mut self.helpers {
+            h.start(bounds, color, xs);
+        }
+        let mut first = take_points(&self.cursor, bounds.dim(), xs, |i, x| {
+            out[i] = score(x)?;
+            Ok(())
+        });
+        for h in &mut self.helpers {
+            let r = h.finish(out);
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+
+    /// Draws `circles` onto every helper's kept canvas.
+    ///
+    /// # Errors
+    /// As [`Evaluator::commit`](super::Evaluator::commit).
+    pub(crate) fn commit(&mut self, circles: &[Circle]) -> Result<()> {
+        self.helpers.iter_mut().try_for_each(|h| h.commit(circles))
+    }
+}
