@@ -5,7 +5,7 @@
 //!     [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form]
 //!     [--background white|mean|FILE] [--seeds N] [--epochs E] [--polish N] [--polish-evals B]
 //!     [--patience K]
-//!     [--min-gain X] [--stagnation N] [--males synchronous|one-at-a-time]
+//!     [--min-gain X] [--stagnation N] [--males synchronous|one-at-a-time] [--prune on|off]
 //!     [--threads N] [--resume PREFIX.json] [--diff]
 //!     [--snapshots N] [--out PREFIX]
 //!
@@ -47,7 +47,7 @@ const USAGE: &str = "usage: fit [INPUT] [--circles N] [--mode joint|sequential|b
 [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form] \
 [--background white|mean|FILE] [--seeds N] [--epochs E] [--polish N] [--polish-evals B] \
 [--patience K] \
-[--min-gain X] [--stagnation N] [--males synchronous|one-at-a-time] \
+[--min-gain X] [--stagnation N] [--males synchronous|one-at-a-time] [--prune on|off] \
 [--threads N] [--resume PREFIX.json] [--diff] \
 [--snapshots N] [--out PREFIX]";
 
@@ -71,6 +71,7 @@ struct Args {
     min_gain: f64,
     stagnation: Option<u64>,
     sync_males: bool,
+    prune: Option<bool>,
     resume: Option<PathBuf>,
     diff: bool,
     snapshots: usize,
@@ -109,6 +110,7 @@ fn parse_args() -> Result<Args, String> {
         min_gain: 0.001,
         stagnation: None,
         sync_males: true,
+        prune: None,
         resume: None,
         diff: false,
         snapshots: 0,
@@ -245,6 +247,7 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
         settings.residual_seeds = args.seeds.unwrap_or(recommended.residual_seeds);
         settings.epochs = args.epochs;
         settings.polish = args.polish.unwrap_or(recommended.polish);
+        settings.prune = args.prune.unwrap_or(recommended.prune);
         settings.polish_budget = args.polish_evals;
         settings.convergence_patience = args.patience;
         settings.convergence_threshold = args.min_gain;

@@ -54,7 +54,11 @@ fn invalid_circles_in_json_are_errors_not_panics() {
 #[test]
 fn resuming_from_saved_circles_equals_one_uninterrupted_run() {
     let reference = test_image(24, 20);
-    for mode in [Strategy::Sequential, Strategy::Batch { size: 2 }] {
+    for (mode, prune) in [
+        (Strategy::Sequential, false),
+        (Strategy::Batch { size: 2 }, false),
+        (Strategy::Batch { size: 3 }, true),
+    ] {
         for color in [ColorMode::Search, ColorMode::ClosedForm] {
             let fitter = || {
                 Fitter::new(CpuRenderer::new(), Mse, small_mayfly(5))
@@ -62,6 +66,7 @@ fn resuming_from_saved_circles_equals_one_uninterrupted_run() {
                     .color(color)
                     .circles(8)
                     .seed(4)
+                    .settings_mut(|s| s.prune = prune)
             };
             let full = fitter().fit(reference.as_ref()).unwrap();
             let part = fitter()

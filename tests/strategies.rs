@@ -905,3 +905,104 @@ fn hill_climb_polishing_is_exact_deterministic_and_never_worse() {
         before.cost
     );
 }
+
+// ---- batch pruning and refill -------------------------------------------------------------
+
+/// Proposes a fixed batch: a red disc hidden under an opaque disc of the reference's
+/// colour (useless), then that disc; later stages get small grey discs.
+#[derive(Debug, Default)]
+struct HiddenFirst {
+    calls: usize,
+}
+
+impl Optimizer for HiddenFirst {
+    type Error = std::convert::Infallible;
+    fn minimize(
+        &mut self,
+        f: &mut dyn Objective,
+        p: &Problem<'_>,
+    ) -> Result<OptimizeReport, Self::Error> {
+        self.calls += 1;
+        let n = p.dim() / 7;
+        let mut x = Vec::with_capacity(p.dim());
+        for k in 0..n {
+            let c = if self.calls == 1 && k == 0 {
+                Circle::new(10.0, 10.0, 4.0, [1.0, 0.0, 0.0], 1.0)
+            } else if self.calls == 1 {
+                Circle::new(10.0, 10.0, 8.0, [0.2, 0.4, 0.6], 1.0)
+            } else {
+                Circle::new(3.0 + 6.0 * k as f64, 24.0, 2.0, [0.2, 0.4, 0.6], 0.5)
+            };
+            x.extend_from_slice(&c.unwrap().to_params());
+        }
+        let v = f.evaluate(&x);
+        Ok(OptimizeReport::new(
+            x,
+            v,
+            1,
+            0,
+            StopReason::Iterations,
+            p.seed,
+        ))
+    }
+}
+
+#[test]
+fn pruning_drops_a_useless_batch_circle_and_refills_it() {
+    let reference = Canvas::filled(32, 32, [51, 102, 153, 255]).unwrap();
+    let fit = |prune: bool| {
+        Fitter::new(CpuRenderer::new(), Mse, HiddenFirst::default())
+            .strategy(Strategy::Batch { size: 2 })
+            .circles(4)
+            .settings_mut(|s| s.prune = prune)
+            .fit(reference.as_ref())
+            .unwrap()
+    };
+    let plain = fit(false);
+    let pruned = fit(true);
+    // Without pruning the hidden red disc is kept; with it, it is dropped and refilled.
+    assert_eq!(plain.stages.len(), 2);
+    assert!(plain.circles.iter().any(|c| c.color() == [1.0, 0.0, 0.0]));
+    assert_eq!(pruned.stages[0].pruned, 1);
+    assert!(pruned.circles.iter().all(|c| c.color() != [1.0, 0.0, 0.0]));
+    assert_eq!(pruned.circles.len(), 4);
+    assert_eq!(pruned.stages.len(), 3);
+    assert!(pruned.cost <= plain.cost);
+    // The reported cost is the full render's.
+    let white = Canvas::white(32, 32).unwrap();
+    let canvas =
+        circlefit::render_new(&mut CpuRenderer::new(), white.as_ref(), &pruned.circles).unwrap();
+    assert_eq!(
+        pruned.cost,
+        Mse.cost(canvas.as_ref(), reference.as_ref()).unwrap()
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// With pruning, batch fits never end worse than they would keep without it at the same
+    /// stage, keep every stage's pruned circles out, and stay deterministic.
+    #[test]
+    fn pruning_never_raises_a_stage_cost(seed in 0u64..1000, size in 2usize..5) {
+        let reference = test_image(36, 28);
+        let fit = || {
+            Fitter::new(CpuRenderer::new(), Mse, small_mayfly(4))
+                .strategy(Strategy::Batch { size })
+                .circles(8)
+                .seed(seed)
+                .settings_mut(|s| s.prune = true)
+                .fit(reference.as_ref())
+                .unwrap()
+        };
+        let r = fit();
+        prop_assert_eq!(&r, &fit());
+        for s in &r.stages {
+            prop_assert!(s.cost_after <= s.cost_before);
+            prop_assert!(s.pruned < s.circles);
+        }
+        prop_assert!(r.stages.len() <= 2 * 8usize.div_ceil(size));
+        let kept: usize = r.stages.iter().filter(|s| s.kept).map(|s| s.circles - s.pruned).sum();
+        prop_assert_eq!(kept, r.circles.len());
+    }
+}

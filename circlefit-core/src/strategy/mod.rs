@@ -20,6 +20,7 @@ mod hill_climb;
 mod incremental;
 mod objective;
 mod polish;
+mod prune;
 mod seeding;
 // Only `fit_parallel_observed` (feature `rayon`) starts helpers.
 #[cfg_attr(not(feature = "rayon"), allow(dead_code))]
@@ -135,6 +136,12 @@ pub struct FitSettings {
     /// How each slot is searched.
     #[cfg_attr(feature = "serde", serde(default))]
     pub polish_search: PolishSearch,
+    /// Batch strategy only: after each stage, drop the batch's circles whose removal does
+    /// not raise the cost (leave-one-out, scored exactly on the incremental path) and
+    /// refill them in later stages, which then run until `circles` are kept (at most
+    /// twice the usual number of stages).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub prune: bool,
 }
 
 /// How polishing searches a slot.
@@ -170,6 +177,7 @@ impl Default for FitSettings {
             polish: 0,
             polish_budget: None,
             polish_search: PolishSearch::HillClimb,
+            prune: false,
         }
     }
 }
@@ -189,6 +197,7 @@ impl FitSettings {
             polish: 0,
             polish_budget: None,
             polish_search: PolishSearch::HillClimb,
+            prune: false,
         }
     }
 
@@ -307,8 +316,11 @@ pub struct StageRecord {
     pub cost_before: f64,
     /// Cost after the stage (equal to `cost_before` if nothing was kept).
     pub cost_after: f64,
-    /// Objective evaluations in this stage.
+    /// Objective evaluations in this stage (pruning's included).
     pub evaluations: u64,
+    /// Circles of the batch dropped by pruning (see [`FitSettings::prune`]).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub pruned: usize,
     /// Why the stage's optimizer run ended.
     pub stop: StopReason,
     /// The optimizer seed of this stage.
@@ -626,8 +638,12 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
         let initial_cost = eval.kept_cost();
         let stage_size = self.settings.stage_size();
         let stages = self.settings.circles.div_ceil(stage_size);
+        // Pruned circles are refilled: stages then run until enough circles are kept.
+        let refill =
+            self.settings.prune && matches!(self.settings.strategy, Strategy::Batch { .. });
+        let max_stages = if refill { 2 * stages } else { stages };
         let (prefix, first_stage) = self.resume.clone().unwrap_or_default();
-        if first_stage > stages || prefix.len() > self.settings.circles {
+        if first_stage > max_stages || prefix.len() > self.settings.circles {
             return Err(Error::InvalidSetting {
                 field: "resume",
                 value: format!("{} circles after {first_stage} stages", prefix.len()),
@@ -650,8 +666,18 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             polish_evaluations: 0,
         };
         let mut stale = 0usize;
-        for stage in first_stage..stages {
-            let count = stage_size.min(self.settings.circles - stage * stage_size);
+        for stage in first_stage..max_stages {
+            let remaining = if refill {
+                self.settings.circles - result.circles.len()
+            } else {
+                self.settings.circles - stage * stage_size
+            };
+            if remaining == 0 {
+                break;
+            }
+            let count = stage_size.min(remaining);
+            // The stages this fit will run if no more are needed for refills.
+            let stages = (stage + remaining.div_ceil(stage_size)).min(max_stages);
             let bounds = match self.settings.color {
                 ColorMode::Search => Bounds::for_circles(count, w, h)?,
                 ColorMode::ClosedForm => Bounds::for_circle_geometry(count, w, h)?,
@@ -719,9 +745,17 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             if let Some(e) = objective.error.take() {
                 return Err(e);
             }
-            let evaluations = objective.evaluations;
+            let mut evaluations = objective.evaluations;
             let observer_stopped = objective.observer_stopped;
-            let circles = std::mem::take(&mut objective.circles);
+            let mut circles = std::mem::take(&mut objective.circles);
+            let mut candidate_cost = candidate_cost;
+            let pruned = if refill {
+                let (pruned, used) = prune::prune(&mut eval, &mut circles, &mut candidate_cost)?;
+                evaluations += used;
+                pruned
+            } else {
+                0
+            };
             result.evaluations += evaluations;
             let cost_before = eval.kept_cost();
             let keep = candidate_cost < cost_before;
@@ -738,6 +772,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 cost_before,
                 cost_after: result.cost,
                 evaluations,
+                pruned,
                 stop: report.stop,
                 seed,
             });
