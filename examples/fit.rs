@@ -284,7 +284,10 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
     let mut fitter = fitter.cancel_on(cancel);
 
     let started = Instant::now();
+    let polish = settings.polish;
     let tty = std::io::stderr().is_terminal();
+    // Whether the progress bar's line still needs its newline.
+    let bar_open = AtomicBool::new(tty);
     let mut last_decile = 0usize;
     let mut last_draw = Instant::now();
     let mut progress = |p: &circlefit::Progress<'_>| {
@@ -312,6 +315,13 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
             eprintln!("{line}");
             last_decile = done * 10 / p.stages;
         }
+        if p.finished.is_some() && done == p.stages && polish > 0 {
+            if tty {
+                eprintln!();
+            }
+            eprintln!("polishing {polish} slots...");
+            bar_open.store(false, Ordering::Relaxed);
+        }
         ControlFlow::Continue(())
     };
     // Results are bit-identical for any thread count; by default every core is used
@@ -323,7 +333,7 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
     let result =
         pool.install(|| fitter.fit_parallel_observed(reference.as_ref(), &mut progress))?;
     let seconds = started.elapsed().as_secs_f64();
-    if tty {
+    if bar_open.load(Ordering::Relaxed) {
         eprintln!();
     }
 

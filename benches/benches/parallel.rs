@@ -1,0 +1,75 @@
+//! Whole fits on 1 and 2 threads: the parallel speed-up of sequential and joint fits, as
+//! evaluations per second (criterion's throughput). Results are bit-identical for any
+//! thread count; Mayfly's males move together (`synchronous_males`, as the `fit` example
+//! does) so that every evaluation of an iteration is in a batch the helpers share.
+
+use std::hint::black_box;
+use std::ops::ControlFlow;
+
+use circlefit::ColorMode;
+use circlefit::prelude::*;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+fn fitter(
+    strategy: Strategy,
+    circles: usize,
+    color: ColorMode,
+) -> Fitter<CpuRenderer, Mse, Mayfly> {
+    let mayfly = Mayfly::builder()
+        .population(20)
+        .iterations(40)
+        .synchronous_males(true)
+        .build()
+        .expect("settings");
+    Fitter::new(CpuRenderer::new(), Mse, mayfly)
+        .strategy(strategy)
+        .circles(circles)
+        .color(color)
+        .residual_seeds(if strategy == Strategy::Joint { 0 } else { 10 })
+        .seed(1)
+}
+
+fn parallel(c: &mut Criterion) {
+    let reference = circlefit::io::default_image().expect("bundled image");
+    let cases = [
+        (
+            "sequential_20c",
+            Strategy::Sequential,
+            20,
+            ColorMode::ClosedForm,
+        ),
+        ("joint_30c", Strategy::Joint, 30, ColorMode::Search),
+    ];
+    let mut g = c.benchmark_group("fit");
+    g.sample_size(10);
+    for (name, strategy, circles, color) in cases {
+        let evaluations = fitter(strategy, circles, color)
+            .fit(reference.as_ref())
+            .expect("fit")
+            .evaluations;
+        g.throughput(Throughput::Elements(evaluations));
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("thread pool");
+            let mut f = fitter(strategy, circles, color);
+            g.bench_function(format!("{name}/threads{threads}"), |b| {
+                b.iter(|| {
+                    pool.install(|| {
+                        black_box(
+                            f.fit_parallel_observed(reference.as_ref(), &mut |_| {
+                                ControlFlow::Continue(())
+                            })
+                            .expect("fit"),
+                        )
+                    })
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, parallel);
+criterion_main!(benches);
