@@ -1,14 +1,17 @@
-//! PSNR and wall time of each mode on one image and circle count, with the fit example's
-//! defaults (population 20, 40 iterations, seed 1; closed-form colour and 10 residual seeds
-//! for sequential and batch, searched colour for joint).
+//! PSNR and wall time of each mode on one image and circle count, with the `fit` example's
+//! defaults: [`FitSettings::recommended`] per mode, Mayfly with population 20, 40
+//! iterations and synchronous males, seed 1, the reference's mean colour as background,
+//! every core.
 //!
 //! ```text
 //! cargo run --release --example compare -- [INPUT] [--circles N]
 //! ```
+//!
+//! [`FitSettings::recommended`]: circlefit::FitSettings::recommended
 
+use std::ops::ControlFlow;
 use std::time::Instant;
 
-use circlefit::ColorMode;
 use circlefit::prelude::*;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,6 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 circles = args
                     .next()
                     .and_then(|v| v.parse().ok())
+                    .filter(|&n| n > 0)
                     .ok_or("--circles needs a positive integer")?
             }
             path => input = Some(path.to_owned()),
@@ -29,37 +33,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(p) => circlefit::io::load_image(p)?,
         None => circlefit::io::default_image()?,
     };
+    let [r, g, b, _] = reference.mean_color();
+    let base = Canvas::filled(reference.width(), reference.height(), [r, g, b, 255])?;
     println!(
-        "{} ({}x{}), {circles} circles\n",
+        "{} ({}x{}), {circles} circles, {} threads\n",
         input.as_deref().unwrap_or("bundled cat"),
         reference.width(),
-        reference.height()
+        reference.height(),
+        rayon::current_num_threads()
     );
-    println!("| mode | colour | seeds | PSNR | seconds | evaluations |");
-    println!("|---|---|---:|---:|---:|---:|");
+    println!("| mode | colour | seeds | polish slots | PSNR | seconds | evaluations |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
     let modes = [
-        (Strategy::Sequential, ColorMode::ClosedForm, 10),
-        (
-            Strategy::Batch {
-                size: 5.min(circles),
-            },
-            ColorMode::ClosedForm,
-            10,
-        ),
-        (Strategy::Joint, ColorMode::Search, 0),
+        Strategy::Sequential,
+        Strategy::Batch {
+            size: 5.min(circles),
+        },
+        Strategy::Joint,
     ];
-    for (mode, color, seeds) in modes {
-        let mayfly = Mayfly::builder().population(20).iterations(40).build()?;
+    for mode in modes {
+        let settings = FitSettings::recommended(mode, circles, 1);
+        let mayfly = Mayfly::builder()
+            .population(20)
+            .iterations(40)
+            .synchronous_males(true)
+            .build()?;
         let mut fitter = Fitter::new(CpuRenderer::new(), Mse, mayfly)
-            .strategy(mode)
-            .color(color)
-            .residual_seeds(seeds)
-            .circles(circles)
-            .seed(1);
+            .settings(settings)
+            .base(base.clone());
         let t = Instant::now();
-        let r = fitter.fit(reference.as_ref())?;
+        let r =
+            fitter.fit_parallel_observed(reference.as_ref(), &mut |_| ControlFlow::Continue(()))?;
         println!(
-            "| {mode} | {color:?} | {seeds} | {:.2} dB | {:.2} | {} |",
+            "| {mode} | {:?} | {} | {} | {:.2} dB | {:.2} | {} |",
+            settings.color,
+            settings.residual_seeds,
+            settings.polish,
             psnr(r.cost),
             t.elapsed().as_secs_f64(),
             r.evaluations
