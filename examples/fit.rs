@@ -149,6 +149,24 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| format!("--min-gain: '{v}' is not a number"))?
             }
+            "--males" => {
+                args.sync_males = match value("--males")?.as_str() {
+                    "synchronous" => true,
+                    "one-at-a-time" => false,
+                    m => {
+                        return Err(format!(
+                            "--males: '{m}' is not synchronous or one-at-a-time"
+                        ));
+                    }
+                }
+            }
+            "--prune" => {
+                args.prune = match value("--prune")?.as_str() {
+                    "on" => Some(true),
+                    "off" => Some(false),
+                    p => return Err(format!("--prune: '{p}' is not on or off")),
+                }
+            }
             "--stagnation" => args.stagnation = Some(num("--stagnation", value("--stagnation")?)?),
             "--threads" => args.threads = num("--threads", value("--threads")?)?,
             "-h" | "--help" => return Err(USAGE.into()),
