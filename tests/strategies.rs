@@ -1006,3 +1006,19 @@ proptest! {
         prop_assert_eq!(kept, r.circles.len());
     }
 }
+
+#[test]
+fn recommended_settings_are_valid_and_fit_in_every_mode() {
+    let reference = test_image(30, 24);
+    for mode in MODES {
+        let s = FitSettings::recommended(mode, 6, 2);
+        s.validate().unwrap();
+        assert_eq!(s.polish > 0, mode != Strategy::Joint);
+        assert_eq!(s.prune, matches!(mode, Strategy::Batch { .. }));
+        let r = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(4))
+            .settings(s)
+            .fit(reference.as_ref())
+            .unwrap();
+        assert!(r.cost < r.initial_cost, "{mode}");
+    }
+}
