@@ -54,3 +54,32 @@ fn determinism_matrix_modes_seeds_threads() {
         }
     }
 }
+
+#[test]
+fn polishing_in_pairs_gives_the_serial_result_on_any_thread_count() {
+    let reference = test_image(48, 40);
+    let fit = |threads: Option<usize>| {
+        let mut f = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(4))
+            .settings(FitSettings::recommended(Strategy::Sequential, 12, 3));
+        match threads {
+            None => f.fit(reference.as_ref()).unwrap(),
+            Some(n) => rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap()
+                .install(|| {
+                    f.fit_parallel_observed(reference.as_ref(), &mut |_| {
+                        ControlFlow::Continue(())
+                    })
+                    .unwrap()
+                }),
+        }
+    };
+    let serial = fit(None);
+    assert!(serial.polish_evaluations > 0);
+    for threads in [1, 2, 3] {
+        let par = fit(Some(threads));
+        assert_eq!(par, serial, "threads {threads}");
+        assert_eq!(par.cost.to_bits(), serial.cost.to_bits());
+    }
+}

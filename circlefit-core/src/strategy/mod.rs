@@ -603,7 +603,12 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
         reference: CanvasRef<'_>,
         observer: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
     ) -> Result<FitResult> {
-        self.run(reference, observer, &mut |_, _| Ok(team::Team::none()))
+        self.run(
+            reference,
+            observer,
+            &mut |_, _| Ok(team::Team::none()),
+            &mut [],
+        )
     }
 
     /// The shared loop. `make_workers` builds the parallel evaluators (none for a serial fit)
@@ -614,6 +619,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
         reference: CanvasRef<'_>,
         observer: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
         make_team: &mut dyn FnMut(CanvasRef<'_>, CanvasRef<'_>) -> Result<team::Team<'w>>,
+        polish_helpers: &mut [Box<dyn polish::SlotRunner + '_>],
     ) -> Result<FitResult> {
         self.settings.validate()?;
         let (w, h) = (reference.width(), reference.height());
@@ -817,6 +823,8 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 break;
             }
         }
+        // The stage helpers are done: let their threads end before polishing uses the cores.
+        drop(team);
         if self.settings.polish > 0
             && !result.circles.is_empty()
             && !result.cancelled
@@ -840,6 +848,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 self.settings.polish_search,
                 self.settings.polish_budget,
                 self.settings.seed ^ 0x5011_5500,
+                polish_helpers,
             )?;
             result.evaluations += result.polish_evaluations;
             let canvas = render_new(&mut self.renderer, base, &result.circles)?;
@@ -875,17 +884,31 @@ where
     ) -> Result<FitResult> {
         let threads = rayon::current_num_threads();
         let (renderer, cost) = (self.renderer.clone(), self.cost.clone());
-        std::thread::scope(|scope| {
-            self.run(reference, observer, &mut |reference, base| {
-                let scorers = (1..threads)
-                    .map(|_| {
-                        let eval = Evaluator::new(renderer.clone(), cost.clone(), reference, base)?;
-                        Ok(Box::new(objective::Worker::new(eval))
-                            as Box<dyn objective::PointScorer>)
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(team::Team::new(scope, scorers))
+        let mut polish_helpers: Vec<Box<dyn polish::SlotRunner>> = (1..threads)
+            .map(|_| {
+                Box::new(polish::ClonedRunner {
+                    renderer: renderer.clone(),
+                    cost: cost.clone(),
+                }) as Box<dyn polish::SlotRunner>
             })
+            .collect();
+        std::thread::scope(|scope| {
+            self.run(
+                reference,
+                observer,
+                &mut |reference, base| {
+                    let scorers = (1..threads)
+                        .map(|_| {
+                            let eval =
+                                Evaluator::new(renderer.clone(), cost.clone(), reference, base)?;
+                            Ok(Box::new(objective::Worker::new(eval))
+                                as Box<dyn objective::PointScorer>)
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    Ok(team::Team::new(scope, scorers))
+                },
+                &mut polish_helpers,
+            )
         })
     }
 }

@@ -199,24 +199,28 @@ fn wait_for_done(shared: &Shared) {
 /// A helper waits while `idle(state)`: spins, then parks until posted (with a timeout as
 /// a safety net). Returns the state that ended the wait.
 fn wait_while(shared: &Shared, idle: impl Fn(u8) -> bool) -> u8 {
-    let mut spins = 0u32;
-    loop {
+    for _ in 0..SPINS {
         let s = shared.state.load(Ordering::SeqCst);
         if !idle(s) {
             return s;
         }
-        if spins < SPINS {
-            spins += 1;
-            std::hint::spin_loop();
-            continue;
-        }
+        std::hint::spin_loop();
+    }
+    // Idle for a while (the main thread is between stages or polishing): stop spinning.
+    loop {
         shared.parked.store(true, Ordering::SeqCst);
         // Re-check after announcing the park, so a post in between is not missed.
-        if idle(shared.state.load(Ordering::SeqCst)) {
-            thread::park_timeout(Duration::from_millis(1));
+        let s = shared.state.load(Ordering::SeqCst);
+        if !idle(s) {
+            shared.parked.store(false, Ordering::SeqCst);
+            return s;
         }
+        thread::park_timeout(Duration::from_millis(1));
         shared.parked.store(false, Ordering::SeqCst);
-        spins = 0;
+        let s = shared.state.load(Ordering::SeqCst);
+        if !idle(s) {
+            return s;
+        }
     }
 }
 
