@@ -5,7 +5,8 @@
 //!     [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form]
 //!     [--background white|mean|FILE] [--seeds N] [--epochs E] [--polish N] [--polish-evals B]
 //!     [--patience K]
-//!     [--min-gain X] [--stagnation N] [--males synchronous|one-at-a-time] [--prune on|off]
+//!     [--min-gain X] [--stagnation N] [--target-psnr DB] [--males synchronous|one-at-a-time]
+//!     [--prune on|off]
 //!     [--threads N] [--resume PREFIX.json] [--diff]
 //!     [--snapshots N] [--out PREFIX]
 //!
@@ -47,7 +48,8 @@ const USAGE: &str = "usage: fit [INPUT] [--circles N] [--mode joint|sequential|b
 [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form] \
 [--background white|mean|FILE] [--seeds N] [--epochs E] [--polish N] [--polish-evals B] \
 [--patience K] \
-[--min-gain X] [--stagnation N] [--males synchronous|one-at-a-time] [--prune on|off] \
+[--min-gain X] [--stagnation N] [--target-psnr DB] [--males synchronous|one-at-a-time] \
+[--prune on|off] \
 [--threads N] [--resume PREFIX.json] [--diff] \
 [--snapshots N] [--out PREFIX]";
 
@@ -70,6 +72,7 @@ struct Args {
     patience: Option<usize>,
     min_gain: f64,
     stagnation: Option<u64>,
+    target_psnr: Option<f64>,
     sync_males: bool,
     prune: Option<bool>,
     resume: Option<PathBuf>,
@@ -109,6 +112,7 @@ fn parse_args() -> Result<Args, String> {
         patience: None,
         min_gain: 0.001,
         stagnation: None,
+        target_psnr: None,
         sync_males: true,
         prune: None,
         resume: None,
@@ -149,6 +153,15 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| format!("--min-gain: '{v}' is not a number"))?
             }
+            "--target-psnr" => {
+                let v = value("--target-psnr")?;
+                args.target_psnr = Some(
+                    v.parse::<f64>()
+                        .ok()
+                        .filter(|p| p.is_finite() && *p > 0.0)
+                        .ok_or(format!("--target-psnr: '{v}' is not a positive number"))?,
+                )
+            }
             "--males" => {
                 args.sync_males = match value("--males")?.as_str() {
                     "synchronous" => true,
@@ -176,6 +189,11 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     Ok(args)
+}
+
+/// The MSE (0..255 scale) whose PSNR is `psnr` dB.
+fn mse_for_psnr(psnr: f64) -> f64 {
+    255.0 * 255.0 / 10f64.powf(psnr / 10.0)
 }
 
 fn main() -> ExitCode {
@@ -240,6 +258,9 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
                 .population(args.pop)
                 .iterations(args.iters);
             b = b.synchronous_males(args.sync_males);
+            if let Some(p) = args.target_psnr {
+                b = b.target_cost(mse_for_psnr(p));
+            }
             if let Some(n) = args.stagnation {
                 b = b.stagnation(n, 0.0);
             }
@@ -266,6 +287,7 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
         settings.epochs = args.epochs;
         settings.polish = args.polish.unwrap_or(recommended.polish);
         settings.prune = args.prune.unwrap_or(recommended.prune);
+        settings.target_cost = args.target_psnr.map(mse_for_psnr);
         settings.polish_budget = args.polish_evals;
         settings.convergence_patience = args.patience;
         settings.convergence_threshold = args.min_gain;

@@ -68,10 +68,8 @@ fn polishing_in_pairs_gives_the_serial_result_on_any_thread_count() {
                 .build()
                 .unwrap()
                 .install(|| {
-                    f.fit_parallel_observed(reference.as_ref(), &mut |_| {
-                        ControlFlow::Continue(())
-                    })
-                    .unwrap()
+                    f.fit_parallel_observed(reference.as_ref(), &mut |_| ControlFlow::Continue(()))
+                        .unwrap()
                 }),
         }
     };

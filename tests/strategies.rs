@@ -1022,3 +1022,39 @@ fn recommended_settings_are_valid_and_fit_in_every_mode() {
         assert!(r.cost < r.initial_cost, "{mode}");
     }
 }
+
+#[test]
+fn a_target_cost_stops_the_stages_once_reached() {
+    let reference = test_image(40, 30);
+    let fit = |target: Option<f64>| {
+        Fitter::new(CpuRenderer::new(), Mse, small_mayfly(6))
+            .circles(12)
+            .seed(5)
+            .settings_mut(|s| s.target_cost = target)
+            .fit(reference.as_ref())
+            .unwrap()
+    };
+    let all = fit(None);
+    // Aim at the cost the full fit had after its fourth stage.
+    let target = all.stages[3].cost_after;
+    let stopped = fit(Some(target));
+    assert!(stopped.reached_target && stopped.stopped_early);
+    assert_eq!(stopped.stages.len(), 4);
+    assert_eq!(stopped.circles[..], all.circles[..stopped.circles.len()]);
+    assert!(stopped.cost <= target);
+    assert!(!fit(Some(0.0)).reached_target);
+    let e = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(2))
+        .settings_mut(|s| s.target_cost = Some(f64::NAN))
+        .fit(reference.as_ref())
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::InvalidSetting {
+                field: "target cost",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}

@@ -142,6 +142,11 @@ pub struct FitSettings {
     /// twice the usual number of stages).
     #[cfg_attr(feature = "serde", serde(default))]
     pub prune: bool,
+    /// Stop the stages once the kept canvas's cost is at or below this (`None`: run them
+    /// all). Polishing still runs. To stop a stage's optimizer run as soon as a candidate
+    /// reaches it, give the optimizer the same target (Mayfly: `target_cost`).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub target_cost: Option<f64>,
 }
 
 /// How polishing searches a slot.
@@ -178,6 +183,7 @@ impl Default for FitSettings {
             polish_budget: None,
             polish_search: PolishSearch::HillClimb,
             prune: false,
+            target_cost: None,
         }
     }
 }
@@ -198,6 +204,7 @@ impl FitSettings {
             polish_budget: None,
             polish_search: PolishSearch::HillClimb,
             prune: false,
+            target_cost: None,
         }
     }
 
@@ -264,6 +271,15 @@ impl FitSettings {
                 field: "polish budget",
                 value: "0".into(),
                 reason: "must be at least 1 evaluation",
+            });
+        }
+        if let Some(t) = self.target_cost
+            && !(t.is_finite() && t >= 0.0)
+        {
+            return Err(Error::InvalidSetting {
+                field: "target cost",
+                value: t.to_string(),
+                reason: "must be finite and at least 0",
             });
         }
         if self.epochs == 0 || self.epochs > 1000 {
@@ -352,6 +368,9 @@ pub struct FitResult {
     /// Whether the convergence rule stopped it.
     #[cfg_attr(feature = "serde", serde(default))]
     pub converged: bool,
+    /// Whether it stopped because the cost reached [`FitSettings::target_cost`].
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub reached_target: bool,
     /// Evaluations spent polishing (included in `evaluations`).
     #[cfg_attr(feature = "serde", serde(default))]
     pub polish_evaluations: u64,
@@ -671,6 +690,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             stopped_early: false,
             cancelled: false,
             converged: false,
+            reached_target: false,
             polish_evaluations: 0,
         };
         let mut stale = 0usize;
@@ -806,6 +826,12 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             } else {
                 0
             };
+            if self.settings.target_cost.is_some_and(|t| result.cost <= t) && stage + 1 < stages {
+                let _ = observer(&progress);
+                result.stopped_early = true;
+                result.reached_target = true;
+                break;
+            }
             if self
                 .settings
                 .convergence_patience
