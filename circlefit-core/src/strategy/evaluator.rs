@@ -212,6 +212,19 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
         ))
     }
 
+    /// Adds the squared R, G, B error of the kept canvas in each `block` × `block` block to
+    /// `err` from the incremental cache, if it holds exactly those terms; `false` (nothing
+    /// added) otherwise.
+    pub(crate) fn block_squared_errors(&self, block: u32, err: &mut [u64]) -> bool {
+        match (&self.incremental, self.cost.as_pixel_sum()) {
+            (Some(inc), Some(pc)) if pc.is_squared_rgb_error() => {
+                inc.block_sums(block, err);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Draws `circles` onto the kept canvas and returns its new cost (computed in full).
     ///
     /// # Errors

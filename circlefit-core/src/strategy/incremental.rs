@@ -84,6 +84,21 @@ impl IncrementalScorer {
         y_row(&self.prefix, y, self.width as usize + 1)
     }
 
+    /// Adds each `block` × `block` block's sum of terms to `err` (`⌈w/block⌉` per block row),
+    /// from the row prefix sums: two lookups per block per row.
+    pub(crate) fn block_sums(&self, block: u32, err: &mut [u64]) {
+        let bw = self.width.div_ceil(block);
+        for y in 0..self.height {
+            let p = self.row_prefix(y);
+            let row = &mut err[((y / block) * bw) as usize..][..bw as usize];
+            for (bx, e) in row.iter_mut().enumerate() {
+                let x0 = bx * block as usize;
+                let x1 = (x0 + block as usize).min(self.width as usize);
+                *e += p[x1] - p[x0];
+            }
+        }
+    }
+
     /// Recomputes rows `first..=last` after the kept canvas changed there.
     pub(crate) fn update_rows(
         &mut self,

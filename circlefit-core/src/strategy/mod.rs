@@ -89,6 +89,17 @@ pub enum ColorMode {
     ClosedForm,
 }
 
+impl ColorMode {
+    /// How many numbers the optimizer searches per circle: 7 (x, y, r, red, green, blue,
+    /// alpha) when searching the colour, 4 (x, y, r, alpha) when it is solved.
+    pub fn params_per_circle(self) -> usize {
+        match self {
+            ColorMode::Search => crate::circle::PARAMS_PER_CIRCLE,
+            ColorMode::ClosedForm => 4,
+        }
+    }
+}
+
 /// What a fit does: strategy, circle count, seed, colour mode and the quality options
 /// (residual seeds, restarts, convergence stop, polishing).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -678,8 +689,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             });
         }
         if !prefix.is_empty() {
-            eval.commit(&prefix)?;
-            team.commit(&prefix)?;
+            team.commit(&prefix, || eval.commit(&prefix))?;
         }
         let mut result = FitResult {
             circles: prefix,
@@ -788,8 +798,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             let cost_before = eval.kept_cost();
             let keep = candidate_cost < cost_before;
             if keep {
-                eval.commit(&circles)?;
-                team.commit(&circles)?;
+                team.commit(&circles, || eval.commit(&circles))?;
                 result.circles.extend_from_slice(&circles);
             }
             result.cost = eval.kept_cost();

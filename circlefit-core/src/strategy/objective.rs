@@ -137,6 +137,8 @@ pub(crate) struct ParamObjective<'a, 'w, R, C> {
     pub(crate) team: &'a mut Team<'w>,
     pub(crate) x: Vec<f64>,
     pub(crate) circles: Vec<Circle>,
+    /// The order in which a shared batch's points are handed out.
+    order: Vec<usize>,
     pub(crate) error: Option<Error>,
     pub(crate) evaluations: u64,
     pub(crate) cancel: Option<&'a AtomicBool>,
@@ -168,6 +170,7 @@ impl<'a, 'w, R: Renderer, C: CostFunc> ParamObjective<'a, 'w, R, C> {
             team,
             x: Vec::with_capacity(bounds.dim()),
             circles: Vec::with_capacity(bounds.dim() / 4),
+            order: Vec::new(),
             error: None,
             evaluations: 0,
             cancel: None,
@@ -188,11 +191,19 @@ impl<'a, 'w, R: Renderer, C: CostFunc> ParamObjective<'a, 'w, R, C> {
         self.eval.cost_with(&self.circles)
     }
 
-    /// Scores the batch `xs` with the helper threads.
+    /// Scores the batch `xs` with the helper threads, the points with the largest
+    /// circles (the slowest to score) handed out first.
     fn score_shared(&mut self, xs: &[f64], out: &mut [f64]) -> Result<()> {
         let (bounds, color) = (self.bounds, self.color);
+        let (dim, per_circle) = (bounds.dim(), color.params_per_circle());
+        let area = |p: &[f64]| -> f64 { p.chunks_exact(per_circle).map(|c| c[2] * c[2]).sum() };
+        self.order.clear();
+        self.order.extend(0..out.len());
+        self.order.sort_by(|&a, &b| {
+            area(&xs[b * dim..(b + 1) * dim]).total_cmp(&area(&xs[a * dim..(a + 1) * dim]))
+        });
         let (eval, x, circles) = (&mut *self.eval, &mut self.x, &mut self.circles);
-        self.team.score(bounds, color, xs, out, |p| {
+        self.team.score(bounds, color, xs, &self.order, out, |p| {
             decode(eval, bounds, color, p, x, circles)?;
             eval.cost_with(circles)
         })

@@ -34,6 +34,8 @@ struct Job {
     bounds: Option<Bounds>,
     color: ColorMode,
     xs: Vec<f64>,
+    /// The order in which points are taken.
+    order: Vec<usize>,
     /// `(index, value)` of each point this helper scored.
     out: Vec<(usize, f64)>,
     circles: Vec<Circle>,
@@ -84,6 +86,7 @@ impl<'scope> Helper<'scope> {
                 bounds: None,
                 color: ColorMode::Search,
                 xs: Vec::new(),
+                order: Vec::new(),
                 out: Vec::new(),
                 circles: Vec::new(),
                 result: Ok(()),
@@ -100,7 +103,7 @@ impl<'scope> Helper<'scope> {
                         job.result = match (job.kind, &job.bounds) {
                             (Kind::Score, Some(bounds)) => {
                                 job.out.clear();
-                                take_points(&cursor, bounds.dim(), &job.xs, |i, x| {
+                                take_points(&cursor, bounds.dim(), &job.xs, &job.order, |i, x| {
                                     let mut v = [0.0];
                                     scorer.score_points(bounds, job.color, x, &mut v)?;
                                     job.out.push((i, v[0]));
@@ -132,7 +135,7 @@ impl<'scope> Helper<'scope> {
 
     /// Hands the batch `xs` (points of `bounds.dim()` numbers) to the helper; it starts
     /// taking points from the cursor at once.
-    fn start(&mut self, bounds: &Bounds, color: ColorMode, xs: &[f64]) {
+    fn start(&mut self, bounds: &Bounds, color: ColorMode, xs: &[f64], order: &[usize]) {
         {
             let mut job = self.shared.job();
             job.kind = Kind::Score;
@@ -142,6 +145,8 @@ impl<'scope> Helper<'scope> {
             job.color = color;
             job.xs.clear();
             job.xs.extend_from_slice(xs);
+            job.order.clear();
+            job.order.extend_from_slice(order);
         }
         self.pending = true;
         self.post();
@@ -162,18 +167,21 @@ impl<'scope> Helper<'scope> {
         std::mem::replace(&mut job.result, Ok(()))
     }
 
-    /// Draws `circles` onto the helper's kept canvas and waits for it.
-    ///
-    /// # Errors
-    /// As [`Evaluator::commit`](super::Evaluator::commit).
-    pub(crate) fn commit(&mut self, circles: &[Circle]) -> Result<()> {
+    /// Starts drawing `circles` onto the helper's kept canvas.
+    fn start_commit(&mut self, circles: &[Circle]) {
         {
             let mut job = self.shared.job();
             job.kind = Kind::Commit;
             job.circles.clear();
             job.circles.extend_from_slice(circles);
         }
+        self.pending = true;
         self.post();
+    }
+
+    /// Waits for the commit started by [`start_commit`](Self::start_commit).
+    fn finish_commit(&mut self) -> Result<()> {
+        self.pending = false;
         wait_for_done(&self.shared);
         let result = std::mem::replace(&mut self.shared.job().result, Ok(()));
         self.shared.state.store(IDLE, Ordering::SeqCst);
@@ -230,14 +238,13 @@ fn take_points(
     cursor: &AtomicUsize,
     dim: usize,
     xs: &[f64],
+    order: &[usize],
     mut score: impl FnMut(usize, &[f64]) -> Result<()>,
 ) -> Result<()> {
-    let n = xs.len() / dim.max(1);
     loop {
-        let i = cursor.fetch_add(1, Ordering::Relaxed);
-        if i >= n {
+        let Some(&i) = order.get(cursor.fetch_add(1, Ordering::Relaxed)) else {
             return Ok(());
-        }
+        };
         score(i, &xs[i * dim..(i + 1) * dim])?;
     }
 }
@@ -278,7 +285,8 @@ impl<'scope> Team<'scope> {
     }
 
     /// Scores the batch `xs` into `out`, the calling thread (with `score`) and the helpers
-    /// taking points from one cursor.
+    /// taking points from one cursor in the order `order` (a permutation of the points:
+    /// costliest first keeps the threads' last points short).
     ///
     /// # Errors
     /// The first error (by thread: the caller's, then the helpers' in order); every
@@ -288,14 +296,15 @@ impl<'scope> Team<'scope> {
         bounds: &Bounds,
         color: ColorMode,
         xs: &[f64],
+        order: &[usize],
         out: &mut [f64],
         mut score: impl FnMut(&[f64]) -> Result<f64>,
     ) -> Result<()> {
         self.cursor.store(0, Ordering::Relaxed);
         for h in &mut self.helpers {
-            h.start(bounds, color, xs);
+            h.start(bounds, color, xs, order);
         }
-        let mut first = take_points(&self.cursor, bounds.dim(), xs, |i, x| {
+        let mut first = take_points(&self.cursor, bounds.dim(), xs, order, |i, x| {
             out[i] = score(x)?;
             Ok(())
         });
@@ -308,11 +317,28 @@ impl<'scope> Team<'scope> {
         first
     }
 
-    /// Draws `circles` onto every helper's kept canvas.
+    /// Draws `circles` onto every helper's kept canvas while `main` (the caller's own
+    /// commit) runs.
     ///
     /// # Errors
-    /// As [`Evaluator::commit`](super::Evaluator::commit).
-    pub(crate) fn commit(&mut self, circles: &[Circle]) -> Result<()> {
-        self.helpers.iter_mut().try_for_each(|h| h.commit(circles))
+    /// `main`'s error, else the first helper's (every helper is waited for).
+    pub(crate) fn commit<T>(
+        &mut self,
+        circles: &[Circle],
+        main: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        for h in &mut self.helpers {
+            h.start_commit(circles);
+        }
+        let mine = main();
+        let mut theirs = Ok(());
+        for h in &mut self.helpers {
+            let r = h.finish_commit();
+            if theirs.is_ok() {
+                theirs = r;
+            }
+        }
+        let value = mine?;
+        theirs.map(|()| value)
     }
 }
