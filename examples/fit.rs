@@ -5,7 +5,8 @@
 //!     [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form]
 //!     [--background white|mean|FILE] [--seeds N] [--epochs E] [--polish N] [--polish-evals B]
 //!     [--patience K]
-//!     [--min-gain X] [--stagnation N] [--target-psnr DB] [--males synchronous|one-at-a-time]
+//!     [--min-gain X] [--stagnation N] [--stage-budget N] [--target-psnr DB]
+//!     [--males synchronous|one-at-a-time]
 //!     [--prune on|off]
 //!     [--threads N] [--resume PREFIX.json] [--diff]
 //!     [--snapshots N] [--out PREFIX]
@@ -48,7 +49,8 @@ const USAGE: &str = "usage: fit [INPUT] [--circles N] [--mode joint|sequential|b
 [--batch-size B] [--iters T] [--pop P] [--seed S] [--color search|closed-form] \
 [--background white|mean|FILE] [--seeds N] [--epochs E] [--polish N] [--polish-evals B] \
 [--patience K] \
-[--min-gain X] [--stagnation N] [--target-psnr DB] [--males synchronous|one-at-a-time] \
+[--min-gain X] [--stagnation N] [--stage-budget N] [--target-psnr DB] \
+[--males synchronous|one-at-a-time] \
 [--prune on|off] \
 [--threads N] [--resume PREFIX.json] [--diff] \
 [--snapshots N] [--out PREFIX]";
@@ -73,6 +75,7 @@ struct Args {
     min_gain: f64,
     stagnation: Option<u64>,
     target_psnr: Option<f64>,
+    stage_budget: Option<u64>,
     sync_males: bool,
     prune: Option<bool>,
     resume: Option<PathBuf>,
@@ -113,6 +116,7 @@ fn parse_args() -> Result<Args, String> {
         min_gain: 0.001,
         stagnation: None,
         target_psnr: None,
+        stage_budget: None,
         sync_males: true,
         prune: None,
         resume: None,
@@ -152,6 +156,9 @@ fn parse_args() -> Result<Args, String> {
                 args.min_gain = v
                     .parse()
                     .map_err(|_| format!("--min-gain: '{v}' is not a number"))?
+            }
+            "--stage-budget" => {
+                args.stage_budget = Some(num("--stage-budget", value("--stage-budget")?)?)
             }
             "--target-psnr" => {
                 let v = value("--target-psnr")?;
@@ -288,6 +295,7 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
         settings.polish = args.polish.unwrap_or(recommended.polish);
         settings.prune = args.prune.unwrap_or(recommended.prune);
         settings.target_cost = args.target_psnr.map(mse_for_psnr);
+        settings.stage_budget = args.stage_budget;
         settings.polish_budget = args.polish_evals;
         settings.convergence_patience = args.patience;
         settings.convergence_threshold = args.min_gain;

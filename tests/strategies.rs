@@ -1058,3 +1058,41 @@ fn a_target_cost_stops_the_stages_once_reached() {
         "{e}"
     );
 }
+
+#[test]
+fn a_stage_budget_caps_every_stage_over_all_its_restarts() {
+    let reference = test_image(40, 30);
+    let mayfly = Mayfly::builder()
+        .population(10)
+        .iterations(30)
+        .stagnation(2, 0.0)
+        .build()
+        .unwrap();
+    let r = Fitter::new(CpuRenderer::new(), Mse, mayfly)
+        .circles(5)
+        .seed(2)
+        .epochs(50)
+        .settings_mut(|s| s.stage_budget = Some(300))
+        .fit(reference.as_ref())
+        .unwrap();
+    for s in &r.stages {
+        // The budget, plus the strategy's own re-scoring of the answer.
+        assert!(s.evaluations <= 301, "{}", s.evaluations);
+        // Stagnating runs restart until the budget is nearly spent.
+        assert!(s.evaluations > 200, "{}", s.evaluations);
+    }
+    let e = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(2))
+        .settings_mut(|s| s.stage_budget = Some(0))
+        .fit(reference.as_ref())
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::InvalidSetting {
+                field: "stage budget",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}

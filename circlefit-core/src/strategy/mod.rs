@@ -121,7 +121,8 @@ pub struct FitSettings {
     pub residual_seeds: usize,
     /// Optimizer runs per stage (restarts). Each run after the first starts from the best
     /// point so far (plus the residual seeds) with a fresh seed, which resets Mayfly's
-    /// decayed dance and flight. 1 = a single run.
+    /// decayed dance and flight. 1 = a single run. See also
+    /// [`stage_budget`](FitSettings::stage_budget).
     #[cfg_attr(feature = "serde", serde(default = "one"))]
     pub epochs: usize,
     /// Stop the fit once this many stages in a row each lowered the cost by less than
@@ -158,6 +159,12 @@ pub struct FitSettings {
     /// reaches it, give the optimizer the same target (Mayfly: `target_cost`).
     #[cfg_attr(feature = "serde", serde(default))]
     pub target_cost: Option<f64>,
+    /// The most evaluations one stage may use over all its runs (`None`: each run its own
+    /// budget). With [`epochs`](FitSettings::epochs) and an optimizer that stops when it
+    /// stagnates (Mayfly: `stagnation`), a stage restarts from its best point whenever a
+    /// run stalls, until the budget is spent.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub stage_budget: Option<u64>,
 }
 
 /// How polishing searches a slot.
@@ -195,6 +202,7 @@ impl Default for FitSettings {
             polish_search: PolishSearch::HillClimb,
             prune: false,
             target_cost: None,
+            stage_budget: None,
         }
     }
 }
@@ -216,6 +224,7 @@ impl FitSettings {
             polish_search: PolishSearch::HillClimb,
             prune: false,
             target_cost: None,
+            stage_budget: None,
         }
     }
 
@@ -280,6 +289,13 @@ impl FitSettings {
         if self.polish_budget == Some(0) {
             return Err(Error::InvalidSetting {
                 field: "polish budget",
+                value: "0".into(),
+                reason: "must be at least 1 evaluation",
+            });
+        }
+        if self.stage_budget == Some(0) {
+            return Err(Error::InvalidSetting {
+                field: "stage budget",
                 value: "0".into(),
                 reason: "must be at least 1 evaluation",
             });
@@ -744,11 +760,23 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 evaluations_before: result.evaluations,
                 started,
             });
+            // With a stage budget, every run gets what the earlier ones left.
+            let budget = self.settings.stage_budget;
+            fn capped(p: Problem<'_>, budget: Option<u64>, used: u64) -> Problem<'_> {
+                match budget {
+                    Some(b) => p.with_max_evaluations(b.saturating_sub(used)),
+                    None => p,
+                }
+            }
             let mut report = self
                 .optimizer
                 .minimize(
                     &mut objective,
-                    &Problem::new(&bounds, seed).with_initial(&initial),
+                    &capped(
+                        Problem::new(&bounds, seed).with_initial(&initial),
+                        budget,
+                        0,
+                    ),
                 )
                 .map_err(|e| Error::Optimizer(Box::new(e)))?;
             let mut restart = Vec::with_capacity(initial.len() + 1);
@@ -756,18 +784,24 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 if objective.error.is_some()
                     || objective.interrupted()
                     || objective.observer_stopped
+                    || budget.is_some_and(|b| objective.evaluations >= b)
                 {
                     break;
                 }
                 restart.clear();
                 restart.push(report.best_x.clone());
                 restart.extend_from_slice(&initial);
+                let used = objective.evaluations;
                 let again = self
                     .optimizer
                     .minimize(
                         &mut objective,
-                        &Problem::new(&bounds, stage_seed(seed, epoch as u64))
-                            .with_initial(&restart),
+                        &capped(
+                            Problem::new(&bounds, stage_seed(seed, epoch as u64))
+                                .with_initial(&restart),
+                            budget,
+                            used,
+                        ),
                     )
                     .map_err(|e| Error::Optimizer(Box::new(e)))?;
                 if again.best_f < report.best_f {
