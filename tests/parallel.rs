@@ -11,14 +11,12 @@ use circlefit::prelude::*;
 use circlefit::{ColorMode, FitResult};
 use common::*;
 
-fn fit(mode: Strategy, color: ColorMode, seed: u64, threads: Option<usize>) -> FitResult {
-    let reference = test_image(40, 30);
-    let mut f = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(6))
-        .strategy(mode)
-        .color(color)
-        .circles(6)
-        .residual_seeds(2)
-        .seed(seed);
+/// Fits `reference` serially (`None`) or on a pool of `threads` threads.
+fn run<O: Optimizer + Send>(
+    mut f: Fitter<CpuRenderer, Mse, O>,
+    reference: &Canvas,
+    threads: Option<usize>,
+) -> FitResult {
     match threads {
         None => f.fit(reference.as_ref()).unwrap(),
         Some(n) => rayon::ThreadPoolBuilder::new()
@@ -30,6 +28,16 @@ fn fit(mode: Strategy, color: ColorMode, seed: u64, threads: Option<usize>) -> F
                     .unwrap()
             }),
     }
+}
+
+fn fit(mode: Strategy, color: ColorMode, seed: u64, threads: Option<usize>) -> FitResult {
+    let f = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(6))
+        .strategy(mode)
+        .color(color)
+        .circles(6)
+        .residual_seeds(2)
+        .seed(seed);
+    run(f, &test_image(40, 30), threads)
 }
 
 #[test]
@@ -59,19 +67,9 @@ fn determinism_matrix_modes_seeds_threads() {
 fn polishing_in_pairs_gives_the_serial_result_on_any_thread_count() {
     let reference = test_image(48, 40);
     let fit = |threads: Option<usize>| {
-        let mut f = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(4))
+        let f = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(4))
             .settings(FitSettings::recommended(Strategy::Sequential, 12, 3));
-        match threads {
-            None => f.fit(reference.as_ref()).unwrap(),
-            Some(n) => rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .unwrap()
-                .install(|| {
-                    f.fit_parallel_observed(reference.as_ref(), &mut |_| ControlFlow::Continue(()))
-                        .unwrap()
-                }),
-        }
+        run(f, &reference, threads)
     };
     let serial = fit(None);
     assert!(serial.polish_evaluations > 0);

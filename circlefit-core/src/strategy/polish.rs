@@ -339,56 +339,35 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
         }
         let seed_of = |k: usize| super::stage_seed(seed, k as u64);
         let shared: &[Circle] = circles;
+        // A slot searched on this thread.
+        let mut here = |i: usize, local: &Bounds, k: usize| {
+            polish_slot(
+                renderer,
+                cost,
+                reference,
+                base,
+                shared,
+                i,
+                local,
+                seed_of(k),
+                budget,
+                &mut minimize,
+            )
+        };
         let (first, second) = match (&partner, helpers.first_mut()) {
             (Some((kk, j, other)), Some(helper)) => std::thread::scope(|scope| {
                 let h = scope
                     .spawn(|| helper.run(reference, base, shared, *j, other, seed_of(*kk), budget));
-                let first = polish_slot(
-                    renderer,
-                    cost,
-                    reference,
-                    base,
-                    shared,
-                    i,
-                    &local,
-                    seed_of(k),
-                    budget,
-                    &mut minimize,
-                );
+                let first = here(i, &local, k);
                 let second = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
                 (first, Some(second))
             }),
-            _ => {
-                let first = polish_slot(
-                    renderer,
-                    cost,
-                    reference,
-                    base,
-                    shared,
-                    i,
-                    &local,
-                    seed_of(k),
-                    budget,
-                    &mut minimize,
-                );
-                // Without a helper, the partner is searched right after, on the same
-                // canvas state (it cannot see the first slot's change).
-                let second = partner.as_ref().map(|(kk, j, other)| {
-                    polish_slot(
-                        renderer,
-                        cost,
-                        reference,
-                        base,
-                        shared,
-                        *j,
-                        other,
-                        seed_of(*kk),
-                        budget,
-                        &mut minimize,
-                    )
-                });
-                (first, second)
-            }
+            // Without a helper, the partner is searched right after, on the same canvas
+            // state (it cannot see the first slot's change).
+            _ => (
+                here(i, &local, k),
+                partner.as_ref().map(|(kk, j, other)| here(*j, other, *kk)),
+            ),
         };
         let (better, used) = first?;
         evaluations += used;
