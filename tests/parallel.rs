@@ -79,3 +79,51 @@ fn polishing_in_pairs_gives_the_serial_result_on_any_thread_count() {
         assert_eq!(par.cost.to_bits(), serial.cost.to_bits());
     }
 }
+
+/// Draws like the built-in renderer until a shared counter runs out, then panics; clones
+/// share the counter, so the panic can happen on a helper thread.
+#[derive(Debug, Clone)]
+struct Fragile {
+    inner: CpuRenderer,
+    left: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Renderer for Fragile {
+    type Error = std::convert::Infallible;
+    fn draw(
+        &mut self,
+        canvas: circlefit::CanvasMut<'_>,
+        circles: &[Circle],
+    ) -> Result<(), Self::Error> {
+        let before = self.left.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        assert!(before > 0, "the fragile renderer broke");
+        self.inner.draw(canvas, circles)
+    }
+}
+
+#[test]
+fn a_component_panicking_on_a_helper_thread_panics_the_fit_instead_of_hanging() {
+    let reference = test_image(24, 20);
+    for budget in [3, 40, 200] {
+        let renderer = Fragile {
+            inner: CpuRenderer::new(),
+            left: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(budget)),
+        };
+        // No spans: every evaluation draws, on whichever thread scores it.
+        let f = Fitter::new(renderer, Mse, small_mayfly(3)).circles(3);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap()
+                .install(|| {
+                    let mut f = f;
+                    f.fit_parallel_observed(reference.as_ref(), &mut |_| ControlFlow::Continue(()))
+                })
+        }));
+        assert!(
+            outcome.is_err(),
+            "budget {budget}: the fit should have panicked"
+        );
+    }
+}

@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::{self, Scope, Thread};
+use std::thread::{self, Scope, ScopedJoinHandle, Thread};
 use std::time::Duration;
 
 use super::ColorMode;
@@ -63,7 +63,7 @@ impl Shared {
 
 /// The main thread's handle on one helper thread (which lives at most as long as `'scope`).
 pub(crate) struct Helper<'scope> {
-    _scope: std::marker::PhantomData<&'scope ()>,
+    handle: ScopedJoinHandle<'scope, ()>,
     shared: Arc<Shared>,
     thread: Thread,
     /// Whether a batch was posted and not yet collected.
@@ -119,9 +119,9 @@ impl<'scope> Helper<'scope> {
             }
         });
         Self {
-            _scope: std::marker::PhantomData,
-            shared,
             thread: handle.thread().clone(),
+            handle,
+            shared,
             pending: false,
         }
     }
@@ -158,7 +158,7 @@ impl<'scope> Helper<'scope> {
             return Ok(());
         }
         self.pending = false;
-        wait_for_done(&self.shared);
+        wait_for_done(&self.shared, &self.handle);
         let mut job = self.shared.job();
         for &(i, v) in &job.out {
             out[i] = v;
@@ -182,7 +182,7 @@ impl<'scope> Helper<'scope> {
     /// Waits for the commit started by [`start_commit`](Self::start_commit).
     fn finish_commit(&mut self) -> Result<()> {
         self.pending = false;
-        wait_for_done(&self.shared);
+        wait_for_done(&self.shared, &self.handle);
         let result = std::mem::replace(&mut self.shared.job().result, Ok(()));
         self.shared.state.store(IDLE, Ordering::SeqCst);
         result
@@ -197,9 +197,15 @@ impl Drop for Helper<'_> {
 }
 
 /// The main thread waits for its helper: spinning only (it has nothing else to do, and the
-/// helper is running).
-fn wait_for_done(shared: &Shared) {
+/// helper is running). A helper that died (a component panicked on its thread) would never
+/// answer, so its end turns into a panic here; the scope then re-raises the original one.
+fn wait_for_done(shared: &Shared, handle: &ScopedJoinHandle<'_, ()>) {
+    let mut spins = 0u32;
     while shared.state.load(Ordering::SeqCst) != DONE {
+        spins = spins.wrapping_add(1);
+        if spins.is_multiple_of(4096) && handle.is_finished() {
+            panic!("a helper thread of the parallel fit stopped (a component panicked there)");
+        }
         std::hint::spin_loop();
     }
 }
