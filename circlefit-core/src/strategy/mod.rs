@@ -937,12 +937,22 @@ where
     C: CostFunc + Clone + Send + 'static,
     O: Optimizer,
 {
-    /// Fits `reference` like [`fit_observed`](Fitter::fit_observed), evaluating the batches
-    /// the optimizer hands over (Mayfly's females, offspring and mutants) on rayon's current
-    /// thread pool, one evaluator copy per thread (feature `rayon`).
+    /// Fits `reference` like [`fit_observed`](Fitter::fit_observed) on as many threads as
+    /// rayon's current pool has (at most one per core; feature `rayon`).
     ///
-    /// Every point's cost is computed exactly and independently, so the result is
-    /// bit-identical to [`fit_observed`](Fitter::fit_observed) for any number of threads.
+    /// During the stages, helper threads with their own evaluator copy score shares of
+    /// each batch the optimizer hands over (Mayfly's females, offspring and mutants, and
+    /// its males when they move together), taking points from a shared cursor and waiting
+    /// for the next batch by spinning (then parking) rather than through the pool, which
+    /// measured too slow for batches of a few microseconds. Polishing searches independent
+    /// slot pairs on two threads.
+    ///
+    /// Every point's cost is computed exactly and independently, and the polishing schedule
+    /// does not depend on the thread count, so the result is bit-identical to
+    /// [`fit_observed`](Fitter::fit_observed) for any number of threads.
+    ///
+    /// # Panics
+    /// If a component panics, on whichever thread it runs.
     ///
     /// # Errors
     /// As [`fit_observed`](Fitter::fit_observed).
@@ -951,7 +961,10 @@ where
         reference: CanvasRef<'_>,
         observer: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
     ) -> Result<FitResult> {
-        let threads = rayon::current_num_threads();
+        // Helpers spin between batches, so more of them than cores only slows the fit; the
+        // result is the same for any count.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let threads = rayon::current_num_threads().min(cores);
         let (renderer, cost) = (self.renderer.clone(), self.cost.clone());
         let mut polish_helpers: Vec<Box<dyn polish::SlotRunner>> = (1..threads)
             .map(|_| {
