@@ -187,23 +187,9 @@ fn one() -> usize {
 }
 
 impl Default for FitSettings {
+    /// Sequential, 50 circles, seed 0, nothing else turned on.
     fn default() -> Self {
-        Self {
-            strategy: Strategy::Sequential,
-            circles: 50,
-            seed: 0,
-            color: ColorMode::Search,
-            residual_seeds: 0,
-            epochs: 1,
-            convergence_patience: None,
-            convergence_threshold: 0.0,
-            polish: 0,
-            polish_budget: None,
-            polish_search: PolishSearch::HillClimb,
-            prune: false,
-            target_cost: None,
-            stage_budget: None,
-        }
+        Self::new(Strategy::Sequential, 50, 0)
     }
 }
 
@@ -262,8 +248,10 @@ impl FitSettings {
     /// Checks the settings.
     ///
     /// # Errors
-    /// [`Error::InvalidSetting`] for zero circles or more than [`MAX_CIRCLES`], and for a
-    /// batch size of 0 or larger than the circle count.
+    /// [`Error::InvalidSetting`] for zero circles or more than [`MAX_CIRCLES`], a batch
+    /// size of 0 or larger than the circle count, a convergence patience of 0 or a
+    /// threshold outside `[0, 1]`, a polish or stage budget of 0, a target cost that is not
+    /// finite and non-negative, and 0 or more than 1000 epochs.
     pub fn validate(&self) -> Result<()> {
         if self.circles == 0 || self.circles > MAX_CIRCLES {
             return Err(Error::InvalidSetting {
@@ -286,19 +274,17 @@ impl FitSettings {
                 reason: "must be in [0, 1]",
             });
         }
-        if self.polish_budget == Some(0) {
-            return Err(Error::InvalidSetting {
-                field: "polish budget",
-                value: "0".into(),
-                reason: "must be at least 1 evaluation",
-            });
-        }
-        if self.stage_budget == Some(0) {
-            return Err(Error::InvalidSetting {
-                field: "stage budget",
-                value: "0".into(),
-                reason: "must be at least 1 evaluation",
-            });
+        for (field, budget) in [
+            ("polish budget", self.polish_budget),
+            ("stage budget", self.stage_budget),
+        ] {
+            if budget == Some(0) {
+                return Err(Error::InvalidSetting {
+                    field,
+                    value: "0".into(),
+                    reason: "must be at least 1 evaluation",
+                });
+            }
         }
         if let Some(t) = self.target_cost
             && !(t.is_finite() && t >= 0.0)
