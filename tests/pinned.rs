@@ -1,0 +1,178 @@
+//! Pinned results: circles and cost, bit for bit, for a handful of settings in all three
+//! modes, on 1 and 2 threads, with and without polishing and closed-form colour. Taken
+//! before the engine moved into its own crate; a change here is a change of results and
+//! must be explained in the CHANGELOG.
+//!
+//! `PIN_PRINT=1 cargo test --test pinned -- --nocapture` prints the current values.
+#![cfg(feature = "rayon")]
+
+mod common;
+
+use std::ops::ControlFlow;
+
+use circlefit::prelude::*;
+use circlefit::{ColorMode, FitResult};
+use common::*;
+
+/// FNV-1a over the bits of every circle's seven numbers.
+fn fingerprint(result: &FitResult) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for c in &result.circles {
+        for v in c.to_params() {
+            for b in v.to_bits().to_le_bytes() {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+    }
+    h
+}
+
+struct Case {
+    name: &'static str,
+    strategy: Strategy,
+    circles: usize,
+    color: ColorMode,
+    seeds: usize,
+    polish: usize,
+    prune: bool,
+}
+
+const CASES: [Case; 6] = [
+    Case {
+        name: "seq-closed-polish",
+        strategy: Strategy::Sequential,
+        circles: 8,
+        color: ColorMode::ClosedForm,
+        seeds: 4,
+        polish: 16,
+        prune: false,
+    },
+    Case {
+        name: "seq-search",
+        strategy: Strategy::Sequential,
+        circles: 6,
+        color: ColorMode::Search,
+        seeds: 2,
+        polish: 0,
+        prune: false,
+    },
+    Case {
+        name: "batch-closed-prune-polish",
+        strategy: Strategy::Batch { size: 3 },
+        circles: 7,
+        color: ColorMode::ClosedForm,
+        seeds: 3,
+        polish: 10,
+        prune: true,
+    },
+    Case {
+        name: "batch-search",
+        strategy: Strategy::Batch { size: 2 },
+        circles: 6,
+        color: ColorMode::Search,
+        seeds: 0,
+        polish: 0,
+        prune: false,
+    },
+    Case {
+        name: "joint-search",
+        strategy: Strategy::Joint,
+        circles: 5,
+        color: ColorMode::Search,
+        seeds: 0,
+        polish: 0,
+        prune: false,
+    },
+    Case {
+        name: "joint-closed",
+        strategy: Strategy::Joint,
+        circles: 4,
+        color: ColorMode::ClosedForm,
+        seeds: 0,
+        polish: 0,
+        prune: false,
+    },
+];
+
+/// `(name, fingerprint, cost bits, evaluations)` of each case, on any thread count.
+const PINS: [(&str, u64, u64, u64); 6] = [
+    (
+        "seq-closed-polish",
+        4233791907325648882,
+        4642966536667909255,
+        4552,
+    ),
+    ("seq-search", 1375458448056962181, 4651103955323578270, 1614),
+    (
+        "batch-closed-prune-polish",
+        13825927543557233880,
+        4646634612173563113,
+        2313,
+    ),
+    (
+        "batch-search",
+        17104937602927324115,
+        4653172121424430096,
+        807,
+    ),
+    (
+        "joint-search",
+        5982941426350905001,
+        4656620355324912960,
+        269,
+    ),
+    (
+        "joint-closed",
+        10341795782974891406,
+        4653808723385917570,
+        269,
+    ),
+];
+
+/// Fits serially (`threads` 0) or on a pool of `threads` threads.
+fn run(case: &Case, threads: usize) -> FitResult {
+    let mayfly = Mayfly::builder()
+        .population(10)
+        .iterations(8)
+        .synchronous_males(true)
+        .build()
+        .unwrap();
+    let mut settings = FitSettings::new(case.strategy, case.circles, 42);
+    settings.color = case.color;
+    settings.residual_seeds = case.seeds;
+    settings.polish = case.polish;
+    settings.prune = case.prune;
+    let mut f = Fitter::new(CpuRenderer::new(), Mse, mayfly).settings(settings);
+    let reference = test_image(72, 56);
+    if threads == 0 {
+        return f.fit(reference.as_ref()).unwrap();
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(|| {
+            f.fit_parallel_observed(reference.as_ref(), &mut |_| ControlFlow::Continue(()))
+                .unwrap()
+        })
+}
+
+#[test]
+fn results_are_pinned_bit_for_bit() {
+    let print = std::env::var_os("PIN_PRINT").is_some();
+    for (case, pin) in CASES.iter().zip(PINS) {
+        for threads in [0, 1, 2] {
+            let r = run(case, threads);
+            let got = (case.name, fingerprint(&r), r.cost.to_bits(), r.evaluations);
+            if print {
+                println!(
+                    "    {got:?}, // threads {threads}, {} circles, cost {}",
+                    r.circles.len(),
+                    r.cost
+                );
+            } else {
+                assert_eq!(got, pin, "{} on {threads} threads", case.name);
+            }
+        }
+    }
+}
