@@ -2,7 +2,7 @@
 //! Mayfly metaheuristic.
 //!
 //! This facade re-exports the crate family —
-//! [`circlefit-core`](circlefit_core) (types, traits, strategies),
+//! [`circlefit-core`](circlefit_core) (types and traits), [`engine`] (the fitter),
 //! [`render`](mod@render) (the fast CPU renderer), [`cost`] (MSE, PSNR, SSIM) and [`mayfly`] (the
 //! optimizer) — and adds image file I/O and SVG export ([`io`]).
 //!
@@ -29,6 +29,8 @@
 
 pub use circlefit_core::*;
 pub use circlefit_cost as cost;
+pub use circlefit_engine as engine;
+pub use circlefit_engine::*;
 pub use circlefit_mayfly as mayfly;
 pub use circlefit_render as render;
 
@@ -39,10 +41,11 @@ pub mod io;
 pub mod prelude {
     pub use crate::io::Background;
     pub use circlefit_core::{
-        Bounds, Canvas, CanvasMut, CanvasRef, Circle, ColorMode, CostFunc, FitResult, FitSettings,
-        Fitter, Objective, OptimizeReport, Optimizer, Problem, Renderer, StopReason, Strategy,
+        Bounds, Canvas, CanvasMut, CanvasRef, Circle, CostFunc, Objective, OptimizeReport,
+        Optimizer, Problem, Renderer, StopReason,
     };
     pub use circlefit_cost::{Mse, Ssim, psnr, ssim};
+    pub use circlefit_engine::{ColorMode, FitResult, FitSettings, Fitter, Strategy};
     pub use circlefit_mayfly::{Mayfly, MayflyBuilder, MayflyConfig};
     pub use circlefit_render::CpuRenderer;
 }

@@ -10,8 +10,8 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
+use circlefit::engine::Evaluator;
 use circlefit::prelude::*;
-use circlefit::strategy::Evaluator;
 use common::*;
 
 struct Counting;

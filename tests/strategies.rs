@@ -8,7 +8,7 @@ mod common;
 use std::ops::ControlFlow;
 
 use circlefit::prelude::*;
-use circlefit::{CanvasMut, Error, strategy::Evaluator};
+use circlefit::{CanvasMut, Error, engine::Evaluator};
 use common::*;
 use proptest::prelude::{
     Just, ProptestConfig, any, prop, prop_assert, prop_assert_eq, prop_oneof, proptest,

@@ -29,8 +29,9 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use circlefit::SplitMix64;
+use circlefit::engine::Evaluator;
 use circlefit::prelude::*;
-use circlefit::strategy::Evaluator;
 use criterion::{Criterion, Throughput};
 
 /// A global allocator that counts allocations and allocated bytes, on every thread.
@@ -102,25 +103,13 @@ pub struct Scene {
     pub circles: Vec<Circle>,
 }
 
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 impl Scene {
     /// A `width` × `height` scene with `n` circles from `seed`.
     ///
     /// # Panics
     /// If the size is not a valid canvas size.
     pub fn new(width: u32, height: u32, n: usize, seed: u64) -> Self {
-        let mut rng = SplitMix(seed);
+        let mut rng = SplitMix64::new(seed);
         let circles = Self::random_circles(&mut rng, width, height, n);
         let mut data = Vec::with_capacity((width * height * 4) as usize);
         for y in 0..height {
@@ -142,14 +131,14 @@ impl Scene {
         }
     }
 
-    fn random_circles(rng: &mut SplitMix, w: u32, h: u32, n: usize) -> Vec<Circle> {
+    fn random_circles(rng: &mut SplitMix64, w: u32, h: u32, n: usize) -> Vec<Circle> {
         (0..n)
             .map(|_| {
-                let x = rng.next() * f64::from(w);
-                let y = rng.next() * f64::from(h);
-                let r = 4.0 + 60.0 * rng.next();
-                let c = [rng.next(), rng.next(), rng.next()];
-                let a = 0.25 + 0.75 * rng.next();
+                let x = rng.next_f64() * f64::from(w);
+                let y = rng.next_f64() * f64::from(h);
+                let r = 4.0 + 60.0 * rng.next_f64();
+                let c = [rng.next_f64(), rng.next_f64(), rng.next_f64()];
+                let a = 0.25 + 0.75 * rng.next_f64();
                 Circle::new(x, y, r, c, a).expect("in range")
             })
             .collect()
@@ -157,7 +146,7 @@ impl Scene {
 
     /// `n` more circles of the same distribution from another seed (candidates).
     pub fn candidates(&self, n: usize, seed: u64) -> Vec<Circle> {
-        let mut rng = SplitMix(seed ^ 0xC1C1_EF17);
+        let mut rng = SplitMix64::new(seed ^ 0xC1C1_EF17);
         Self::random_circles(&mut rng, self.reference.width(), self.reference.height(), n)
     }
 

@@ -1,23 +1,26 @@
-//! Core of the circlefit crate family: approximate an image with coloured, alpha-blended
-//! circles.
+//! The contract of the circlefit crate family: approximate an image with coloured,
+//! alpha-blended circles.
 //!
-//! This crate holds the pieces every other circlefit crate shares:
+//! Like ripgrep's `grep-matcher`, this crate holds only what every other circlefit crate
+//! shares, and no strategy, thread or SIMD code:
 //!
 //! - pixel buffers ([`Canvas`], [`CanvasRef`], [`CanvasMut`]) and circles ([`Circle`], with
 //!   its flat 7-number encoding and [`Bounds`]);
 //! - the [`raster`] model: which pixels a circle covers and how it is blended;
-//! - the three traits users plug into: [`Renderer`], [`CostFunc`] and [`Optimizer`] (which
-//!   minimises an [`Objective`] and knows nothing about images);
-//! - the strategies ([`Strategy`]) and the [`Fitter`] that runs them.
+//! - the three traits users plug into: [`Renderer`] (with its [`SpanRenderer`] capability),
+//!   [`CostFunc`] (with [`PixelSumCost`]) and [`Optimizer`] (which minimises an
+//!   [`Objective`] over a [`Problem`] and knows nothing about images);
+//! - [`SplitMix64`], the seed mixer every crate derives its seeds with, and the errors.
 //!
 //! Implementations live beside it: `circlefit-render` (the fast CPU renderer),
-//! `circlefit-cost` (MSE, PSNR, SSIM) and `circlefit-mayfly` (the Mayfly optimizer); the
-//! `circlefit` facade re-exports them all.
+//! `circlefit-cost` (MSE, PSNR, SSIM), `circlefit-mayfly` (the Mayfly optimizer) and
+//! `circlefit-engine` (the fitter that drives all three); the `circlefit` facade re-exports
+//! them all.
 //!
 //! # Example
 //!
-//! Fit two circles to a small image with a user-written renderer, cost and optimizer (the
-//! built-in ones are in the sibling crates):
+//! The three traits, each with a tiny user-written implementation, minimising the squared
+//! error of one circle over a grey image — what the engine does at scale:
 //!
 //! ```
 //! use circlefit_core::*;
@@ -68,11 +71,18 @@
 //! }
 //!
 //! let reference = Canvas::filled(12, 12, [40, 40, 40, 255])?;
-//! let result = Fitter::new(Exact, Sse, Centre)
-//!     .strategy(Strategy::Batch { size: 1 })
-//!     .circles(2)
-//!     .fit(reference.as_ref())?;
-//! assert!(result.cost < result.initial_cost);
+//! let white = Canvas::white(12, 12)?;
+//! let bounds = Bounds::for_circles(1, 12, 12)?;
+//! let mut canvas = white.clone();
+//! let mut objective = |x: &[f64]| {
+//!     let circles = Circle::from_params(x).map(|c| vec![c]).unwrap_or_default();
+//!     canvas.copy_from(white.as_ref());
+//!     let Ok(()) = Exact.draw(canvas.as_mut(), &circles);
+//!     let Ok(cost) = Sse.cost(canvas.as_ref(), reference.as_ref());
+//!     cost
+//! };
+//! let report = Centre.minimize(&mut objective, &Problem::new(&bounds, 0))?;
+//! assert!(report.best_f < Sse.cost(white.as_ref(), reference.as_ref())?);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -87,7 +97,7 @@ mod image_conv;
 mod optimize;
 pub mod raster;
 mod render;
-pub mod strategy;
+mod splitmix;
 
 pub use canvas::{BYTES_PER_PIXEL, Canvas, CanvasMut, CanvasRef, MAX_DIMENSION};
 pub use circle::{Bounds, Circle, MAX_COORDINATE, MIN_ALPHA, PARAMS_PER_CIRCLE};
@@ -96,7 +106,4 @@ pub use error::{BoxError, Error, Result};
 pub use optimize::{Objective, OptimizeReport, Optimizer, Problem, StopReason};
 pub use raster::Span;
 pub use render::{Renderer, SpanRenderer};
-pub use strategy::{
-    ColorMode, FitResult, FitSettings, Fitter, MAX_CIRCLES, PolishSearch, Progress, StageRecord,
-    Strategy, render_new, stage_seed,
-};
+pub use splitmix::SplitMix64;

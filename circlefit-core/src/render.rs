@@ -13,7 +13,7 @@ use crate::raster::Span;
 /// A renderer that can say which pixels a circle covers, and blends each of them by a rule
 /// that depends only on the circle and the pixel's old value, should also implement
 /// [`SpanRenderer`] and return it from [`as_span_renderer`](Renderer::as_span_renderer):
-/// strategies then score a candidate over the pixels it changes only, instead of rendering
+/// the engine then scores a candidate over the pixels it changes only, instead of rendering
 /// and scoring the whole canvas.
 ///
 /// # Example: a custom renderer
@@ -141,26 +141,12 @@ pub trait Renderer {
 ///     }
 /// }
 ///
-/// # #[derive(Debug)] struct Sse;
-/// # impl CostFunc for Sse {
-/// #     type Error = std::convert::Infallible;
-/// #     fn cost(&self, a: CanvasRef<'_>, b: CanvasRef<'_>) -> Result<f64, Self::Error> {
-/// #         Ok(self.finish(self.sum(a.as_bytes(), b.as_bytes()), a.pixel_count()))
-/// #     }
-/// #     fn as_pixel_sum(&self) -> Option<&dyn PixelSumCost> { Some(self) }
-/// # }
-/// # impl PixelSumCost for Sse {
-/// #     fn sum(&self, a: &[u8], b: &[u8]) -> u64 {
-/// #         a.iter().zip(b).map(|(&p, &q)| u64::from(p.abs_diff(q)).pow(2)).sum()
-/// #     }
-/// #     fn finish(&self, sum: u64, _: u64) -> f64 { sum as f64 }
-/// # }
-/// let reference = Canvas::filled(8, 8, [0, 0, 0, 255])?;
-/// let white = Canvas::white(8, 8)?;
-/// let mut eval = strategy::Evaluator::new(Squares, Sse, reference.as_ref(), white.as_ref())?;
-/// assert!(eval.is_incremental());
 /// let square = Circle::new(4.0, 4.0, 2.0, [0.0; 3], 1.0)?;
-/// assert!(eval.cost_with(&[square])? < eval.kept_cost());
+/// let mut spans = Vec::new();
+/// Squares.spans(&square, 8, 8, &mut spans);
+/// assert_eq!(spans.len(), 4);
+/// // The engine (`circlefit-engine`) scores such a renderer over these spans only.
+/// assert!(Squares.as_span_renderer().is_some());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait SpanRenderer: Sync {

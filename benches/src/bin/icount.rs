@@ -8,8 +8,8 @@
 
 use std::hint::black_box;
 
+use circlefit::engine::Evaluator;
 use circlefit::prelude::*;
-use circlefit::strategy::Evaluator;
 use circlefit_benches::{FullPath, Scene};
 
 fn main() {

@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, Scope, ScopedJoinHandle, Thread};
 use std::time::Duration;
 
-use super::ColorMode;
-use super::objective::PointScorer;
-use crate::circle::{Bounds, Circle};
-use crate::error::Result;
+use crate::ColorMode;
+use crate::objective::PointScorer;
+use circlefit_core::Result;
+use circlefit_core::{Bounds, Circle};
 
 /// Spins before a waiting helper parks.
 const SPINS: u32 = 200_000;

@@ -4,14 +4,14 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::evaluator::Evaluator;
-use super::team::Team;
-use super::{ColorMode, Progress};
-use crate::circle::{Bounds, Circle};
-use crate::cost::CostFunc;
-use crate::error::{Error, Result};
-use crate::optimize::Objective;
-use crate::render::Renderer;
+use crate::evaluator::Evaluator;
+use crate::team::Team;
+use crate::{ColorMode, Progress};
+use circlefit_core::CostFunc;
+use circlefit_core::Objective;
+use circlefit_core::Renderer;
+use circlefit_core::{Bounds, Circle};
+use circlefit_core::{Error, Result};
 
 /// Decodes a parameter vector into `circles`: clamped into the bounds first (a custom
 /// optimizer may step outside them; NaN maps to the lower bound), colours solved in closed

@@ -1,12 +1,12 @@
 //! Residual seeding: starting candidates placed where the kept canvas is most wrong.
 
-use super::ColorMode;
-use super::evaluator::Evaluator;
-use crate::canvas::CanvasRef;
-use crate::circle::Circle;
-use crate::cost::CostFunc;
-use crate::error::Result;
-use crate::render::Renderer;
+use crate::ColorMode;
+use crate::evaluator::Evaluator;
+use circlefit_core::CanvasRef;
+use circlefit_core::Circle;
+use circlefit_core::CostFunc;
+use circlefit_core::Renderer;
+use circlefit_core::Result;
 
 /// Side of the blocks over which the error is summed, in pixels.
 const BLOCK: u32 = 8;
@@ -107,11 +107,11 @@ pub(crate) fn residual_seeds<R: Renderer, C: CostFunc>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::canvas::{Canvas, CanvasMut};
-    use crate::cost::PixelSumCost;
-    use crate::raster::RasterCircle;
-    use crate::render::{Renderer, SpanRenderer};
-    use crate::{Circle, Span};
+    use circlefit_core::PixelSumCost;
+    use circlefit_core::raster::RasterCircle;
+    use circlefit_core::{Canvas, CanvasMut};
+    use circlefit_core::{Circle, Span};
+    use circlefit_core::{Renderer, SpanRenderer};
 
     #[derive(Debug)]
     struct Discs;

@@ -1,17 +1,17 @@
 //! [`Evaluator`]: the cost of candidate circles drawn over a canvas of kept circles.
 
-use super::incremental::IncrementalScorer;
-use crate::canvas::{Canvas, CanvasRef};
-use crate::circle::Circle;
-use crate::cost::CostFunc;
-use crate::error::{Error, Result};
-use crate::render::Renderer;
+use crate::incremental::IncrementalScorer;
+use circlefit_core::Circle;
+use circlefit_core::CostFunc;
+use circlefit_core::Renderer;
+use circlefit_core::{Canvas, CanvasRef};
+use circlefit_core::{Error, Result};
 
 /// Scores candidate circles drawn over a kept canvas, and commits the ones worth keeping.
 ///
 /// This is what every strategy evaluates, exposed so that benchmarks and custom strategies
-/// can use it. When the renderer has a [`SpanRenderer`](crate::SpanRenderer) and the cost a
-/// [`PixelSumCost`](crate::PixelSumCost), [`cost_with`](Evaluator::cost_with) scores only
+/// can use it. When the renderer has a [`SpanRenderer`](circlefit_core::SpanRenderer) and the cost a
+/// [`PixelSumCost`](circlefit_core::PixelSumCost), [`cost_with`](Evaluator::cost_with) scores only
 /// the pixels the candidates cover, against cached per-row sums of the kept canvas: the
 /// result is exactly the full render + full cost, and its time does not depend on how many
 /// circles were kept. Otherwise it copies the kept canvas into a scratch canvas, draws the
@@ -25,7 +25,7 @@ use crate::render::Renderer;
 /// # Example
 ///
 /// ```
-/// use circlefit_core::{Canvas, Circle, strategy::Evaluator};
+/// use circlefit_core::{Canvas, Circle}; use circlefit_engine::Evaluator;
 /// # use circlefit_core::{CanvasMut, CanvasRef, CostFunc, Renderer, raster::RasterCircle};
 /// # #[derive(Debug)] struct Plain;
 /// # impl Renderer for Plain {
@@ -63,7 +63,7 @@ pub struct Evaluator<R, C> {
     kept_cost: f64,
     scratch: Canvas,
     incremental: Option<IncrementalScorer>,
-    color_spans: Vec<crate::raster::Span>,
+    color_spans: Vec<circlefit_core::raster::Span>,
 }
 
 impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
@@ -182,11 +182,11 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
 
     /// The colour that minimises the squared error of `circle` (its geometry and alpha)
     /// drawn over the kept canvas, in closed form (see
-    /// [`ColorMode::ClosedForm`](super::ColorMode::ClosedForm)); `circle`'s own colour is
+    /// [`ColorMode::ClosedForm`](crate::ColorMode::ClosedForm)); `circle`'s own colour is
     /// ignored. A circle covering no pixel gets black.
     ///
     /// # Errors
-    /// [`Error::InvalidSetting`] if the renderer has no [`SpanRenderer`](crate::SpanRenderer).
+    /// [`Error::InvalidSetting`] if the renderer has no [`SpanRenderer`](circlefit_core::SpanRenderer).
     pub fn best_color(&mut self, circle: &Circle) -> Result<[f64; 3]> {
         let sr = self
             .renderer
@@ -264,14 +264,14 @@ fn bounding_area(circles: &[Circle], canvas: CanvasRef<'_>) -> u64 {
 }
 
 /// The least-squares colour of `circle` (geometry and alpha) drawn over `under`, against
-/// `reference` (see [`ColorMode::ClosedForm`](super::ColorMode::ClosedForm)); black if it
+/// `reference` (see [`ColorMode::ClosedForm`](crate::ColorMode::ClosedForm)); black if it
 /// covers nothing. `spans` is scratch.
 pub(crate) fn closed_form_color(
-    sr: &dyn crate::SpanRenderer,
+    sr: &dyn circlefit_core::SpanRenderer,
     circle: &Circle,
     under: CanvasRef<'_>,
     reference: CanvasRef<'_>,
-    spans: &mut Vec<crate::raster::Span>,
+    spans: &mut Vec<circlefit_core::raster::Span>,
 ) -> [f64; 3] {
     spans.clear();
     sr.spans(circle, under.width(), under.height(), spans);
@@ -286,7 +286,7 @@ fn solve_color(circle: &Circle, sp: [u64; 3], st: [u64; 3], n: u64) -> [f64; 3] 
     if n == 0 {
         return [0.0; 3];
     }
-    let a = f64::from(crate::raster::quantize_alpha(circle.alpha()));
+    let a = f64::from(circlefit_core::raster::quantize_alpha(circle.alpha()));
     std::array::from_fn(|k| {
         let c = (256.0 * st[k] as f64 - (256.0 - a) * sp[k] as f64) / (a * n as f64);
         (c.clamp(0.0, 255.0) / 255.0).clamp(0.0, 1.0)

@@ -7,15 +7,15 @@
 //! that can reach them, and scores just those segments. The result is exactly the cost of
 //! rendering the whole modified list (tested), at a fraction of the work.
 
-use super::PolishSearch;
-use super::hill_climb::HillClimber;
-use super::incremental::IncrementalScorer;
-use crate::canvas::{Canvas, CanvasRef};
-use crate::circle::{Bounds, Circle};
-use crate::cost::CostFunc;
-use crate::error::{Error, Result};
-use crate::optimize::{Objective, Optimizer, Problem};
-use crate::render::Renderer;
+use crate::PolishSearch;
+use crate::hill_climb::HillClimber;
+use crate::incremental::IncrementalScorer;
+use circlefit_core::CostFunc;
+use circlefit_core::Renderer;
+use circlefit_core::{Bounds, Circle};
+use circlefit_core::{Canvas, CanvasRef};
+use circlefit_core::{Error, Result};
+use circlefit_core::{Objective, Optimizer, Problem};
 
 /// Half-width of the polishing search box around a circle, as a fraction of each range.
 const LOCAL: f64 = 0.05;
@@ -32,7 +32,7 @@ struct SlotObjective<'a, R: Renderer, C: CostFunc> {
     old: Circle,
     later: &'a [Circle],
     /// The spans of each later circle: `later_spans[later_ends[k - 1]..later_ends[k]]`.
-    later_spans: Vec<crate::raster::Span>,
+    later_spans: Vec<circlefit_core::raster::Span>,
     later_ends: Vec<usize>,
     bounds: &'a Bounds,
     x: Vec<f64>,
@@ -109,7 +109,7 @@ impl<R: Renderer, C: CostFunc> Objective for SlotObjective<'_, R, C> {
         }
         self.evaluations += 1;
         let scored = self.score(x);
-        super::objective::value_or_record(scored, &mut self.error)
+        crate::objective::value_or_record(scored, &mut self.error)
     }
 
     fn interrupted(&self) -> bool {
@@ -337,7 +337,7 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
                 }
             }
         }
-        let seed_of = |k: usize| super::stage_seed(seed, k as u64);
+        let seed_of = |k: usize| crate::stage_seed(seed, k as u64);
         let shared: &[Circle] = circles;
         // A slot searched on this thread.
         let mut here = |i: usize, local: &Bounds, k: usize| {

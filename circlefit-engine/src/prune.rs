@@ -5,11 +5,11 @@
 //! circle can end up adding nothing, or even hurting. Leave-one-out costs are scored on the
 //! incremental path (the batch lies on top of the kept canvas), exactly.
 
-use super::evaluator::Evaluator;
-use crate::circle::Circle;
-use crate::cost::CostFunc;
-use crate::error::Result;
-use crate::render::Renderer;
+use crate::evaluator::Evaluator;
+use circlefit_core::Circle;
+use circlefit_core::CostFunc;
+use circlefit_core::Renderer;
+use circlefit_core::Result;
 
 /// Removes, one at a time, the circle of `circles` whose removal lowers `cost` (the cost of
 /// the kept canvas with all of `circles` drawn) the most, while some removal does not raise

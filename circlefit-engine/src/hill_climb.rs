@@ -2,14 +2,14 @@
 
 use std::convert::Infallible;
 
-use crate::optimize::{Objective, OptimizeReport, Optimizer, Problem, StopReason};
+use circlefit_core::{Objective, OptimizeReport, Optimizer, Problem, SplitMix64, StopReason};
 
 /// A (1+1) hill climber with an adaptive step: from the first initial candidate (or the
 /// centre of the box) it perturbs one random coordinate, and each other with probability
 /// 0.3, by a normal step of `step × range`; a better point is accepted and grows the step
 /// 1.5×, a worse one shrinks it 0.95× (kept in `[0.002, 1]`).
 ///
-/// Polishing uses it by default ([`PolishSearch::HillClimb`](super::PolishSearch)): for
+/// Polishing uses it by default ([`PolishSearch::HillClimb`](crate::PolishSearch)): for
 /// refining a circle in a small box it reached the same cost as Mayfly with half the
 /// evaluations on the bundled image (23.60 dB with 300 evaluations per slot against
 /// Mayfly's 600). It is deterministic for a given [`Problem::seed`] (SplitMix64 inside).
@@ -17,7 +17,7 @@ use crate::optimize::{Objective, OptimizeReport, Optimizer, Problem, StopReason}
 /// # Example
 ///
 /// ```
-/// use circlefit_core::{Bounds, Optimizer, Problem, strategy::HillClimber};
+/// use circlefit_core::{Bounds, Optimizer, Problem}; use circlefit_engine::HillClimber;
 ///
 /// let bounds = Bounds::new(vec![-1.0, -1.0], vec![1.0, 1.0])?;
 /// let start = [vec![0.9, -0.8]];
@@ -45,16 +45,12 @@ impl Default for HillClimber {
     }
 }
 
-/// SplitMix64 draws in `[0, 1)`.
-struct Draws(u64);
+/// Uniform and normal draws from [`SplitMix64`].
+struct Draws(SplitMix64);
 
 impl Draws {
     fn unit(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        self.0.next_f64()
     }
 
     /// A standard normal draw (Box–Muller).
@@ -76,7 +72,7 @@ impl Optimizer for HillClimber {
         let (lo, hi) = (problem.bounds.lower(), problem.bounds.upper());
         let dim = problem.dim();
         let budget = problem.max_evaluations.unwrap_or(self.default_budget);
-        let mut draws = Draws(problem.seed);
+        let mut draws = Draws(SplitMix64::new(problem.seed));
         let mut x: Vec<f64> = match problem.initial.first() {
             Some(start) if start.len() == dim => start.clone(),
             _ => lo.iter().zip(hi).map(|(l, h)| 0.5 * (l + h)).collect(),
@@ -129,7 +125,7 @@ impl Optimizer for HillClimber {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::circle::Bounds;
+    use circlefit_core::Bounds;
 
     #[test]
     fn spends_exactly_the_budget_and_keeps_the_best_seen() {

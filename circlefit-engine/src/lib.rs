@@ -9,11 +9,13 @@
 //! Each stage's optimizer seed is derived from the fit's seed and the stage index
 //! ([`stage_seed`]), so a fit is reproducible from its seed alone.
 //!
-//! When the renderer has a [`SpanRenderer`](crate::SpanRenderer) and the cost a
-//! [`PixelSumCost`](crate::PixelSumCost) (the built-in `CpuRenderer` and `Mse` do), every
+//! When the renderer has a [`SpanRenderer`](circlefit_core::SpanRenderer) and the cost a
+//! [`PixelSumCost`](circlefit_core::PixelSumCost) (the built-in `CpuRenderer` and `Mse` do), every
 //! evaluation scores only the pixels the candidates cover; the cost is exactly what a full
 //! render and a full cost would give. Any other combination renders the kept canvas plus
 //! the candidates into a reused scratch canvas and scores it whole.
+
+#![forbid(unsafe_code)]
 
 mod evaluator;
 mod hill_climb;
@@ -34,12 +36,12 @@ use std::time::{Duration, Instant};
 pub use self::evaluator::Evaluator;
 pub use self::hill_climb::HillClimber;
 use self::objective::ParamObjective;
-use crate::canvas::{Canvas, CanvasRef};
-use crate::circle::{Bounds, Circle};
-use crate::cost::CostFunc;
-use crate::error::{Error, Result};
-use crate::optimize::{Objective, Optimizer, Problem, StopReason};
-use crate::render::Renderer;
+use circlefit_core::CostFunc;
+use circlefit_core::{Bounds, Circle};
+use circlefit_core::{Canvas, CanvasRef};
+use circlefit_core::{Error, Result};
+use circlefit_core::{Objective, Optimizer, Problem, StopReason};
+use circlefit_core::{Renderer, SplitMix64};
 
 /// The most circles a fit may ask for.
 pub const MAX_CIRCLES: usize = 100_000;
@@ -94,7 +96,7 @@ impl ColorMode {
     /// alpha) when searching the colour, 4 (x, y, r, alpha) when it is solved.
     pub fn params_per_circle(self) -> usize {
         match self {
-            ColorMode::Search => crate::circle::PARAMS_PER_CIRCLE,
+            ColorMode::Search => circlefit_core::PARAMS_PER_CIRCLE,
             ColorMode::ClosedForm => 4,
         }
     }
@@ -326,10 +328,7 @@ impl FitSettings {
 
 /// The seed of stage `stage` of a fit seeded with `seed` (SplitMix64 of the two).
 pub fn stage_seed(seed: u64, stage: u64) -> u64 {
-    let mut z = seed.wrapping_add(stage.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    SplitMix64::mix(seed.wrapping_add(stage.wrapping_add(1).wrapping_mul(SplitMix64::GAMMA)))
 }
 
 /// What happened in one stage.
@@ -423,6 +422,7 @@ pub struct Progress<'a> {
 ///
 /// ```
 /// use circlefit_core::*;
+/// use circlefit_engine::*;
 ///
 /// // A renderer straight from the raster model (slow but exact).
 /// #[derive(Debug)]

@@ -7,11 +7,11 @@
 //! several candidates are drawn over copies of just the row segments they touch. Integer
 //! sums make the result identical to a full render and a full cost.
 
-use crate::canvas::{BYTES_PER_PIXEL, CanvasRef};
-use crate::circle::Circle;
-use crate::cost::PixelSumCost;
-use crate::raster::Span;
-use crate::render::SpanRenderer;
+use circlefit_core::Circle;
+use circlefit_core::PixelSumCost;
+use circlefit_core::SpanRenderer;
+use circlefit_core::raster::Span;
+use circlefit_core::{BYTES_PER_PIXEL, CanvasRef};
 
 /// Row `y` of a table with `stride` entries per row.
 #[inline]
@@ -261,7 +261,7 @@ impl IncrementalScorer {
         &mut self,
         circles: &[Circle],
         kept: CanvasRef<'_>,
-        scratch: &mut crate::canvas::Canvas,
+        scratch: &mut circlefit_core::Canvas,
         renderer: &dyn SpanRenderer,
     ) {
         self.collect_spans(circles, renderer);
@@ -293,7 +293,7 @@ impl IncrementalScorer {
         &mut self,
         circle: &Circle,
         spans: &[Span],
-        scratch: &mut crate::canvas::Canvas,
+        scratch: &mut circlefit_core::Canvas,
         renderer: &dyn SpanRenderer,
     ) {
         self.clipped.clear();
