@@ -62,7 +62,7 @@ const CASES: [Case; 6] = [
         circles: 7,
         color: ColorMode::ClosedForm,
         seeds: 3,
-        polish: 10,
+        polish: 14,
         prune: true,
     },
     Case {
@@ -105,9 +105,9 @@ const PINS: [(&str, u64, u64, u64); 6] = [
     ("seq-search", 1375458448056962181, 4651103955323578270, 1614),
     (
         "batch-closed-prune-polish",
-        13825927543557233880,
-        4646634612173563113,
-        2313,
+        3627522289296381113,
+        4645679487074716634,
+        2913,
     ),
     (
         "batch-search",
