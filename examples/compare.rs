@@ -9,7 +9,6 @@
 //!
 //! [`FitSettings::recommended`]: circlefit::FitSettings::recommended
 
-use std::ops::ControlFlow;
 use std::time::Instant;
 
 use circlefit::prelude::*;
@@ -40,15 +39,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         input.as_deref().unwrap_or("bundled cat"),
         reference.width(),
         reference.height(),
-        rayon::current_num_threads()
+        std::thread::available_parallelism().map_or(1, usize::from)
     );
-    println!("| mode | colour | seeds | polish slots | PSNR | seconds | evaluations |");
+    println!("| mode | colour | seeds | polish passes | PSNR | seconds | evaluations |");
     println!("|---|---|---:|---:|---:|---:|---:|");
     let modes = [
         Strategy::Sequential,
-        Strategy::Batch {
-            size: 5.min(circles),
-        },
+        Strategy::batch(5.min(circles)),
         Strategy::Joint,
     ];
     for mode in modes {
@@ -60,15 +57,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .build()?;
         let mut fitter = Fitter::new(CpuRenderer::new(), Mse, mayfly)
             .settings(settings)
-            .base(base.clone());
+            .base(base.clone())
+            .threads(0);
         let t = Instant::now();
-        let r =
-            fitter.fit_parallel_observed(reference.as_ref(), &mut |_| ControlFlow::Continue(()))?;
+        let r = fitter.fit(reference.as_ref())?;
         println!(
             "| {mode} | {:?} | {} | {} | {:.2} dB | {:.2} | {} |",
             settings.color,
             settings.residual_seeds,
-            settings.polish,
+            settings.polish.map_or(0, |p| p.passes),
             psnr(r.cost),
             t.elapsed().as_secs_f64(),
             r.evaluations

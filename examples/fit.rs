@@ -14,7 +14,7 @@
 //! Defaults are [`FitSettings::recommended`] for the mode (sequential unless `--mode`):
 //! closed-form colour (the optimizer searches position, radius and alpha; the colour is
 //! solved exactly), `--seeds 10` candidates per stage on the image's worst 8×8 blocks
-//! (residual seeding; 0 turns it off) and `--polish` 8 × circles slots of local polishing;
+//! (residual seeding; 0 turns it off) and `--polish 8` passes of local polishing;
 //! joint mode searches all 7 numbers and does neither. The canvas starts from the
 //! reference's mean colour (`--background mean`), Mayfly's males move together
 //! (`--males synchronous`, so every evaluation of an iteration can run in parallel) and
@@ -69,7 +69,7 @@ struct Args {
     threads: usize,
     seeds: Option<usize>,
     epochs: usize,
-    polish: Option<usize>,
+    polish: Option<u32>,
     polish_evals: Option<u64>,
     patience: Option<usize>,
     min_gain: f64,
@@ -92,7 +92,8 @@ struct Saved {
     settings: FitSettings,
     mayfly: circlefit::mayfly::MayflyConfig,
     background: String,
-    circles: Vec<Circle>,
+    /// The completed stages' circles as the stages left them (`FitResult::resume_point`).
+    resume_circles: Vec<Circle>,
     stages_done: usize,
 }
 
@@ -225,9 +226,7 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
     let strategy = match args.mode.as_str() {
         "joint" => Strategy::Joint,
         "sequential" => Strategy::Sequential,
-        "batch" => Strategy::Batch {
-            size: args.batch_size,
-        },
+        "batch" => Strategy::batch(args.batch_size),
         m => return Err(format!("--mode: '{m}' is not joint, sequential or batch").into()),
     };
     let saved: Option<Saved> = match &args.resume {
@@ -291,14 +290,22 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
     settings.circles = args.circles.unwrap_or(settings.circles);
     if saved.is_none() {
         settings.residual_seeds = args.seeds.unwrap_or(recommended.residual_seeds);
-        settings.epochs = args.epochs;
-        settings.polish = args.polish.unwrap_or(recommended.polish);
-        settings.prune = args.prune.unwrap_or(recommended.prune);
+        settings.restarts = Restarts::runs(args.epochs);
+        settings.restarts.stage_budget = args.stage_budget;
+        let passes = args
+            .polish
+            .unwrap_or(recommended.polish.map_or(0, |p| p.passes));
+        settings.polish = (passes > 0).then(|| {
+            let mut p = Polish::passes(passes);
+            p.evaluations = args.polish_evals;
+            p
+        });
+        if let (Strategy::Batch { size, prune }, Some(on)) = (&mut settings.strategy, args.prune) {
+            let _ = size;
+            *prune = on;
+        }
         settings.target_cost = args.target_psnr.map(mse_for_psnr);
-        settings.stage_budget = args.stage_budget;
-        settings.polish_budget = args.polish_evals;
-        settings.convergence_patience = args.patience;
-        settings.convergence_threshold = args.min_gain;
+        settings.convergence = args.patience.map(|p| Convergence::new(p, args.min_gain));
     }
     settings.validate()?;
     let background = saved
@@ -319,20 +326,18 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
     let mut fitter = Fitter::new(CpuRenderer::new(), Mse, mayfly)
         .settings(settings)
         .base(base.clone());
-    let (resumed, resumed_stages) = saved
-        .as_ref()
-        .map_or((0, 0), |s| (s.circles.len(), s.stages_done));
+    let resumed = saved.as_ref().map_or(0, |s| s.resume_circles.len());
     if let Some(s) = saved {
-        fitter = fitter.resume(s.circles, s.stages_done);
+        fitter = fitter.resume(s.resume_circles, s.stages_done);
     }
     // Ctrl-C stops the fit at the optimizer's next check; what was found so far is written.
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&cancel);
     ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))?;
-    let mut fitter = fitter.cancel_on(cancel);
+    let fitter = fitter.cancel_on(cancel);
 
     let started = Instant::now();
-    let polish = settings.polish;
+    let polish = settings.polish.map_or(0, |p| p.passes);
     let tty = std::io::stderr().is_terminal();
     // Whether the progress bar's line still needs its newline.
     let bar_open = AtomicBool::new(tty);
@@ -367,19 +372,15 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
             if tty {
                 eprintln!();
             }
-            eprintln!("polishing {polish} slots...");
+            eprintln!("polishing, {polish} passes...");
             bar_open.store(false, Ordering::Relaxed);
         }
         ControlFlow::Continue(())
     };
     // Results are bit-identical for any thread count; by default every core is used
     // (helper threads score shares of each Mayfly batch; polishing runs on one).
-    let threads = args.threads;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()?;
-    let result =
-        pool.install(|| fitter.fit_parallel_observed(reference.as_ref(), &mut progress))?;
+    let mut fitter = fitter.threads(args.threads);
+    let result = fitter.fit_observed(reference.as_ref(), &mut progress)?;
     let seconds = started.elapsed().as_secs_f64();
     if bar_open.load(Ordering::Relaxed) {
         eprintln!();
@@ -404,7 +405,8 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
         "mayfly": fitter.optimizer_mut().config(),
         "seed": args.seed,
         "background": background,
-        "stages_done": result.stages.last().map_or(resumed_stages, |s| s.index + 1),
+        "stages_done": result.stages_done,
+        "resume_circles": result.resume_point().0,
         "resumed_circles": resumed,
         "mse": result.cost,
         "cost": result.cost,
@@ -455,8 +457,8 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
         seconds,
         evals_per_s
     )?;
-    if result.cancelled {
+    if result.stopped() {
         eprintln!("interrupted: wrote the best result so far");
     }
-    Ok(!result.cancelled)
+    Ok(!result.stopped())
 }

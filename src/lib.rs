@@ -33,9 +33,13 @@ pub use circlefit_engine as engine;
 pub use circlefit_engine::*;
 pub use circlefit_mayfly as mayfly;
 pub use circlefit_render as render;
+pub use image;
 
 pub mod diagnostics;
 pub mod io;
+mod recommended;
+
+pub use recommended::recommended;
 
 /// The types most programs need.
 pub mod prelude {
@@ -44,8 +48,13 @@ pub mod prelude {
         Bounds, Canvas, CanvasMut, CanvasRef, Circle, CostFunc, Objective, OptimizeReport,
         Optimizer, Problem, Renderer, StopReason,
     };
+    pub use circlefit_core::{PixelSumCost, SpanRenderer};
     pub use circlefit_cost::{Mse, Ssim, psnr, ssim};
-    pub use circlefit_engine::{ColorMode, FitResult, FitSettings, Fitter, Strategy};
+    pub use circlefit_engine::{
+        Batch, ColorMode, Convergence, EvalPath, FitEnd, FitResult, FitSettings, FitState, Fitter,
+        Joint, Phase, Polish, PolishSearch, Progress, Restarts, Schedule, Sequential, StagePlan,
+        Strategy,
+    };
     pub use circlefit_mayfly::{Mayfly, MayflyBuilder, MayflyConfig};
     pub use circlefit_render::CpuRenderer;
 }

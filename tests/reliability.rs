@@ -59,7 +59,7 @@ proptest! {
         let strategy = match mode {
             0 => Strategy::Joint,
             1 => Strategy::Sequential,
-            _ => Strategy::Batch { size: batch.min(circles) },
+            _ => Strategy::batch(batch.min(circles)),
         };
         let color = if closed { ColorMode::ClosedForm } else { ColorMode::Search };
         let reference = common::test_image(w, h);
@@ -90,7 +90,7 @@ proptest! {
             1 => Fitter::new(CpuRenderer::new(), Mse, ok_mayfly()).circles(MAX_CIRCLES + 1 + n % 1000)
                 .fit(reference.as_ref()).map(|_| ()).map_err(|e| e.to_string()),
             2 => Fitter::new(CpuRenderer::new(), Mse, ok_mayfly()).circles(3)
-                .strategy(Strategy::Batch { size: if n % 2 == 0 { 0 } else { 4 + n % 100 } })
+                .strategy(Strategy::batch(if n % 2 == 0 { 0 } else { 4 + n % 100 }))
                 .fit(reference.as_ref()).map(|_| ()).map_err(|e| e.to_string()),
             3 => Mayfly::builder().population(n % 2).build().map(|_| ()).map_err(|e| e.to_string()),
             4 => Mayfly::builder().iterations(0).build().map(|_| ()).map_err(|e| e.to_string()),

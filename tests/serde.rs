@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 
 use circlefit::mayfly::{MayflyConfig, Variant};
 use circlefit::prelude::*;
-use circlefit::{ColorMode, OptimizeReport, StopReason};
+use circlefit::{ColorMode, FitEnd, OptimizeReport, Polish, StopReason};
 use common::*;
 
 fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(v: &T) -> T {
@@ -21,7 +21,7 @@ fn json_round_trips_are_exact() {
     let c = Circle::new(1.0 / 3.0, -2.5, 7.25, [0.1, 0.2, 0.3], 0.75).unwrap();
     assert_eq!(round_trip(&c), c);
     let settings =
-        FitSettings::new(Strategy::Batch { size: 3 }, 9, 42).with_color(ColorMode::ClosedForm);
+        FitSettings::recommended(Strategy::batch(3), 9, 42).with_color(ColorMode::ClosedForm);
     assert_eq!(round_trip(&settings), settings);
     let mut cfg = MayflyConfig::default();
     cfg.variant = Variant::olce();
@@ -51,42 +51,65 @@ fn invalid_circles_in_json_are_errors_not_panics() {
     }
 }
 
+/// Stops a fit after stage 1 ends (`within`: false) or in the middle of stage 2.
+fn stop_at(within: bool) -> impl FnMut(&circlefit::Progress<'_>) -> ControlFlow<()> {
+    move |p| match (within, p.finished) {
+        (false, Some(_)) if p.stage == 1 => ControlFlow::Break(()),
+        (true, None) if p.stage == 2 && p.iteration == 2 => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    }
+}
+
 #[test]
 fn resuming_from_saved_circles_equals_one_uninterrupted_run() {
     let reference = test_image(24, 20);
-    for (mode, prune) in [
-        (Strategy::Sequential, false),
-        (Strategy::Batch { size: 2 }, false),
-        (Strategy::Batch { size: 3 }, true),
-    ] {
+    let modes = [
+        Strategy::Sequential,
+        Strategy::batch(2),
+        Strategy::Batch {
+            size: 3,
+            prune: true,
+        },
+    ];
+    for mode in modes {
         for color in [ColorMode::Search, ColorMode::ClosedForm] {
-            let fitter = || {
-                Fitter::new(CpuRenderer::new(), Mse, small_mayfly(5))
-                    .strategy(mode)
-                    .color(color)
-                    .circles(8)
-                    .seed(4)
-                    .settings_mut(|s| s.prune = prune)
-            };
-            let full = fitter().fit(reference.as_ref()).unwrap();
-            let part = fitter()
-                .fit_observed(reference.as_ref(), &mut |p| {
-                    if p.finished.is_some() && p.stage == 1 {
-                        ControlFlow::Break(())
-                    } else {
-                        ControlFlow::Continue(())
-                    }
-                })
-                .unwrap();
-            assert_eq!(part.stages.len(), 2);
-            let saved: Vec<Circle> = round_trip(&part.circles);
-            let rest = fitter()
-                .resume(saved, part.stages.len())
-                .fit(reference.as_ref())
-                .unwrap();
-            assert_eq!(rest.circles, full.circles, "{mode} {color:?}");
-            assert_eq!(rest.cost.to_bits(), full.cost.to_bits());
-            assert_eq!(&rest.stages[..], &full.stages[2..]);
+            for polish in [None, Some(Polish::passes(2))] {
+                let fitter = || {
+                    let mut f = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(5))
+                        .strategy(mode)
+                        .color(color)
+                        .circles(8)
+                        .seed(4);
+                    f.settings_mut().polish = polish;
+                    f
+                };
+                let full = fitter().fit(reference.as_ref()).unwrap();
+                for within in [false, true] {
+                    let part = fitter()
+                        .fit_observed(reference.as_ref(), &mut stop_at(within))
+                        .unwrap();
+                    assert_eq!(part.end, FitEnd::Stopped);
+                    assert_eq!(part.stages_done, 2);
+                    assert_eq!(part.polished_slots, 0, "no polishing after a stop");
+                    let (circles, done) = part.resume_point();
+                    let saved: Vec<Circle> = round_trip(&circles);
+                    let rest = fitter()
+                        .resume(saved, done)
+                        .fit(reference.as_ref())
+                        .unwrap();
+                    let what = format!("{mode} {color:?} {polish:?} within {within}");
+                    assert_eq!(rest.circles, full.circles, "{what}");
+                    assert_eq!(rest.cost.to_bits(), full.cost.to_bits(), "{what}");
+                    assert_eq!(&rest.stages[..], &full.stages[2..], "{what}");
+                    // A finished, polished fit resumes from its unpolished circles.
+                    let (unpolished, stages) = full.resume_point();
+                    let again = fitter()
+                        .resume(unpolished, stages)
+                        .fit(reference.as_ref())
+                        .unwrap();
+                    assert_eq!(again.circles, full.circles, "{what}");
+                }
+            }
         }
     }
     // A saved fit longer than the one asked for is refused.

@@ -4,7 +4,6 @@
 //! does) so that every evaluation of an iteration is in a batch the helpers share.
 
 use std::hint::black_box;
-use std::ops::ControlFlow;
 
 use circlefit::ColorMode;
 use circlefit::prelude::*;
@@ -49,22 +48,9 @@ fn parallel(c: &mut Criterion) {
             .evaluations;
         g.throughput(Throughput::Elements(evaluations));
         for threads in [1, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("thread pool");
-            let mut f = fitter(strategy, circles, color);
+            let mut f = fitter(strategy, circles, color).threads(threads);
             g.bench_function(format!("{name}/threads{threads}"), |b| {
-                b.iter(|| {
-                    pool.install(|| {
-                        black_box(
-                            f.fit_parallel_observed(reference.as_ref(), &mut |_| {
-                                ControlFlow::Continue(())
-                            })
-                            .expect("fit"),
-                        )
-                    })
-                })
+                b.iter(|| black_box(f.fit(reference.as_ref()).expect("fit")))
             });
         }
     }

@@ -137,6 +137,11 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
         &self.cost
     }
 
+    /// The renderer, the cost and the reference at once (for a helper's polishing).
+    pub(crate) fn parts(&mut self) -> (&mut R, &C, circlefit_core::CanvasRef<'_>) {
+        (&mut self.renderer, &self.cost, self.reference.as_ref())
+    }
+
     /// The cost of the kept canvas with `candidates` drawn over it, in order. The kept
     /// canvas does not change.
     ///

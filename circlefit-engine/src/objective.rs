@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::evaluator::Evaluator;
 use crate::team::Team;
-use crate::{ColorMode, Progress};
+use crate::{ColorMode, Phase, Progress};
 use circlefit_core::CostFunc;
 use circlefit_core::Objective;
 use circlefit_core::Renderer;
@@ -56,96 +56,6 @@ pub(crate) fn value_or_record(scored: Result<f64>, error: &mut Option<Error>) ->
     })
 }
 
-/// A copy of the evaluator that scores points on another thread (kept in step with the
-/// main one by committing the same circles).
-#[cfg_attr(not(feature = "rayon"), allow(dead_code))]
-pub(crate) trait PointScorer: Send {
-    /// Scores the points of `xs` (runs of `bounds.dim()` numbers) into `out`.
-    ///
-    /// # Errors
-    /// The first error; later points are left unscored.
-    fn score_points(
-        &mut self,
-        bounds: &Bounds,
-        color: ColorMode,
-        xs: &[f64],
-        out: &mut [f64],
-    ) -> Result<()>;
-
-    /// Draws `circles` onto this copy's kept canvas.
-    ///
-    /// # Errors
-    /// As [`Evaluator::commit`].
-    fn commit(&mut self, circles: &[Circle]) -> Result<()>;
-}
-
-/// An owned evaluator with its decoding buffers.
-#[cfg_attr(not(feature = "rayon"), allow(dead_code))]
-pub(crate) struct Worker<R, C> {
-    pub(crate) eval: Evaluator<R, C>,
-    x: Vec<f64>,
-    circles: Vec<Circle>,
-}
-
-impl<R, C> Worker<R, C> {
-    #[cfg_attr(not(feature = "rayon"), allow(dead_code))]
-    pub(crate) fn new(eval: Evaluator<R, C>) -> Self {
-        Self {
-            eval,
-            x: Vec::new(),
-            circles: Vec::new(),
-        }
-    }
-}
-
-impl<R: Renderer + Send, C: CostFunc + Send> PointScorer for Worker<R, C> {
-    fn score_points(
-        &mut self,
-        bounds: &Bounds,
-        color: ColorMode,
-        xs: &[f64],
-        out: &mut [f64],
-    ) -> Result<()> {
-        for (x, o) in xs.chunks_exact(bounds.dim()).zip(out.iter_mut()) {
-            decode(
-                &mut self.eval,
-                bounds,
-                color,
-                x,
-                &mut self.x,
-                &mut self.circles,
-            )?;
-            *o = self.eval.cost_with(&self.circles)?;
-        }
-        Ok(())
-    }
-
-    fn commit(&mut self, circles: &[Circle]) -> Result<()> {
-        self.eval.commit(circles).map(|_| ())
-    }
-}
-
-/// Decodes parameter vectors into circles and scores them with an [`Evaluator`]; batches
-/// are shared with the helper threads when there are any.
-///
-/// The first error stops the run through [`Objective::interrupted`] and is handed back to
-/// the strategy.
-pub(crate) struct ParamObjective<'a, 'w, R, C> {
-    pub(crate) eval: &'a mut Evaluator<R, C>,
-    pub(crate) bounds: &'a Bounds,
-    pub(crate) color: ColorMode,
-    pub(crate) team: &'a mut Team<'w>,
-    pub(crate) x: Vec<f64>,
-    pub(crate) circles: Vec<Circle>,
-    /// The order in which a shared batch's points are handed out.
-    order: Vec<usize>,
-    pub(crate) error: Option<Error>,
-    pub(crate) evaluations: u64,
-    pub(crate) cancel: Option<&'a AtomicBool>,
-    pub(crate) context: Option<StageContext<'a>>,
-    pub(crate) observer_stopped: bool,
-}
-
 /// What the objective needs to report progress within a stage.
 pub(crate) struct StageContext<'a> {
     pub(crate) observer: &'a mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
@@ -156,12 +66,45 @@ pub(crate) struct StageContext<'a> {
     pub(crate) started: Instant,
 }
 
+/// Decodes parameter vectors into circles and scores them with an [`Evaluator`]; batches
+/// are shared with the helper threads when there are any.
+///
+/// The first error stops the run through [`Objective::interrupted`] and is handed back by
+/// [`finish`](Self::finish), as is a stop (the cancel flag, or the observer's `Break`).
+pub(crate) struct ParamObjective<'a, 'w, R, C> {
+    eval: &'a mut Evaluator<R, C>,
+    bounds: &'a Bounds,
+    color: ColorMode,
+    team: &'a mut Team<'w>,
+    x: Vec<f64>,
+    circles: Vec<Circle>,
+    /// The order in which a shared batch's points are handed out.
+    order: Vec<usize>,
+    error: Option<Error>,
+    evaluations: u64,
+    cancel: Option<&'a AtomicBool>,
+    context: StageContext<'a>,
+    observer_stopped: bool,
+}
+
+/// How a stage's optimizer runs ended, seen from the objective.
+pub(crate) struct StageScore {
+    /// The circles of the last point scored by [`ParamObjective::rescore`].
+    pub(crate) circles: Vec<Circle>,
+    /// Evaluations of the stage.
+    pub(crate) evaluations: u64,
+    /// Whether the cancel flag or the observer stopped it.
+    pub(crate) stopped: bool,
+}
+
 impl<'a, 'w, R: Renderer, C: CostFunc> ParamObjective<'a, 'w, R, C> {
     pub(crate) fn new(
         eval: &'a mut Evaluator<R, C>,
         bounds: &'a Bounds,
         color: ColorMode,
         team: &'a mut Team<'w>,
+        cancel: Option<&'a AtomicBool>,
+        context: StageContext<'a>,
     ) -> Self {
         Self {
             eval,
@@ -173,10 +116,50 @@ impl<'a, 'w, R: Renderer, C: CostFunc> ParamObjective<'a, 'w, R, C> {
             order: Vec::new(),
             error: None,
             evaluations: 0,
-            cancel: None,
-            context: None,
+            cancel,
+            context,
             observer_stopped: false,
         }
+    }
+
+    /// Evaluations so far.
+    pub(crate) fn evaluations(&self) -> u64 {
+        self.evaluations
+    }
+
+    /// Whether the run must not restart: an error, a cancellation or the observer's stop.
+    pub(crate) fn ended(&self) -> bool {
+        self.interrupted() || self.observer_stopped
+    }
+
+    /// Scores `x` once more and keeps its circles (what the stage would keep): what is
+    /// kept must be true even if an optimizer misreports its best value.
+    ///
+    /// # Errors
+    /// The first error of the stage, or this scoring's.
+    pub(crate) fn rescore(&mut self, x: &[f64]) -> Result<f64> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.evaluations += 1;
+        self.score(x)
+    }
+
+    /// The stage's outcome, or its first error.
+    ///
+    /// # Errors
+    /// The first error recorded during the runs.
+    pub(crate) fn finish(self) -> Result<StageScore> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let stopped =
+            self.observer_stopped || self.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+        Ok(StageScore {
+            circles: self.circles,
+            evaluations: self.evaluations,
+            stopped,
+        })
     }
 
     fn score(&mut self, x: &[f64]) -> Result<f64> {
@@ -241,10 +224,9 @@ impl<R: Renderer, C: CostFunc> Objective for ParamObjective<'_, '_, R, C> {
 
     fn iteration_done(&mut self, iteration: u64, evaluations: u64, best: f64) -> ControlFlow<()> {
         let kept = self.eval.kept_cost();
-        let Some(ctx) = self.context.as_mut() else {
-            return ControlFlow::Continue(());
-        };
+        let ctx = &mut self.context;
         let progress = Progress {
+            phase: Phase::Stages,
             stage: ctx.stage,
             stages: ctx.stages,
             finished: None,

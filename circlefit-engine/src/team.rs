@@ -1,23 +1,136 @@
-//! Helper threads that score shares of the optimizer's batches, with a spinning hand-off.
+//! The one parallel mechanism of a fit: helper threads that score shares of the
+//! optimizer's batches during the stages and search partner slots while polishing.
 //!
 //! A sequential stage's batches are small (about 20 points of 1–2 µs each), so waking a
 //! sleeping thread per batch (what a fork-join pool does once its workers idle) costs as
-//! much as the work it saves. Each helper here owns an evaluator copy for the whole fit
-//! and spins on an atomic flag between batches (briefly, then parks), so a hand-off costs
-//! a few cache-line transfers. Points are handed out one at a time from a shared cursor
+//! much as the work it saves. Each helper here owns a [`HelperWork`] (copies of the fit's
+//! renderer and cost, with an evaluator kept in step with the main one) for the whole fit
+//! and spins on an atomic flag between tasks (briefly, then parks), so a hand-off costs a
+//! few cache-line transfers. Points are handed out one at a time from a shared cursor
 //! (their cost varies with the circles' areas, so fixed shares would leave one thread
-//! waiting); every evaluator copy is exact, so which thread scores a point never changes
-//! its value: results are bit-identical for any thread count.
+//! waiting); every copy is exact, so which thread scores a point never changes its value:
+//! results are bit-identical for any thread count.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, Scope, ScopedJoinHandle, Thread};
 use std::time::Duration;
 
+use circlefit_core::{Bounds, CanvasRef, Circle, CostFunc, Renderer, Result};
+
 use crate::ColorMode;
-use crate::objective::PointScorer;
-use circlefit_core::Result;
-use circlefit_core::{Bounds, Circle};
+use crate::evaluator::Evaluator;
+use crate::objective::decode;
+use crate::passes::polish::{SlotJob, SlotOutcome};
+
+/// What a helper thread does with the tasks it is handed; implemented by [`Worker`].
+pub(crate) trait HelperWork: Send {
+    /// Scores one point of `bounds.dim()` numbers.
+    ///
+    /// # Errors
+    /// As [`Evaluator::cost_with`].
+    fn score(&mut self, bounds: &Bounds, color: ColorMode, x: &[f64]) -> Result<f64>;
+
+    /// Draws `circles` onto this copy's kept canvas.
+    ///
+    /// # Errors
+    /// As [`Evaluator::commit`].
+    fn commit(&mut self, circles: &[Circle]) -> Result<()>;
+
+    /// Searches one polishing slot with the hill climber.
+    ///
+    /// # Errors
+    /// As the slot search on the main thread.
+    fn polish_slot(&mut self, job: &SlotJob) -> Result<SlotOutcome>;
+}
+
+/// A helper's copy of the fit: an evaluator (owning renderer and cost copies) plus the
+/// base canvas, with decoding buffers.
+pub(crate) struct Worker<R, C> {
+    eval: Evaluator<R, C>,
+    base: circlefit_core::Canvas,
+    cancel: Option<Arc<AtomicBool>>,
+    x: Vec<f64>,
+    circles: Vec<Circle>,
+}
+
+impl<R: Renderer + Send, C: CostFunc + Send> HelperWork for Worker<R, C> {
+    fn score(&mut self, bounds: &Bounds, color: ColorMode, x: &[f64]) -> Result<f64> {
+        decode(
+            &mut self.eval,
+            bounds,
+            color,
+            x,
+            &mut self.x,
+            &mut self.circles,
+        )?;
+        self.eval.cost_with(&self.circles)
+    }
+
+    fn commit(&mut self, circles: &[Circle]) -> Result<()> {
+        self.eval.commit(circles).map(|_| ())
+    }
+
+    fn polish_slot(&mut self, job: &SlotJob) -> Result<SlotOutcome> {
+        let (renderer, cost, reference) = self.eval.parts();
+        crate::passes::polish::search_slot_hill_climb(
+            renderer,
+            cost,
+            reference,
+            self.base.as_ref(),
+            job,
+            self.cancel.as_deref(),
+        )
+    }
+}
+
+/// Makes the helper copies of a fit's renderer and cost. [`Fitter::threads`] installs
+/// the one implementation, [`CloneForker`], where both can be cloned and sent.
+///
+/// [`Fitter::threads`]: crate::Fitter::threads
+pub(crate) trait Forker<R, C> {
+    /// A helper's work over `reference` and `base`, with copies of `renderer` and `cost`.
+    ///
+    /// # Errors
+    /// As [`Evaluator::new`].
+    fn fork<'a>(
+        &self,
+        renderer: &R,
+        cost: &C,
+        reference: CanvasRef<'_>,
+        base: CanvasRef<'_>,
+        cancel: Option<Arc<AtomicBool>>,
+    ) -> Result<Box<dyn HelperWork + 'a>>
+    where
+        R: 'a,
+        C: 'a;
+}
+
+/// The [`Forker`] of components that are `Clone + Send`.
+pub(crate) struct CloneForker;
+
+impl<R: Renderer + Clone + Send, C: CostFunc + Clone + Send> Forker<R, C> for CloneForker {
+    fn fork<'a>(
+        &self,
+        renderer: &R,
+        cost: &C,
+        reference: CanvasRef<'_>,
+        base: CanvasRef<'_>,
+        cancel: Option<Arc<AtomicBool>>,
+    ) -> Result<Box<dyn HelperWork + 'a>>
+    where
+        R: 'a,
+        C: 'a,
+    {
+        Ok(Box::new(Worker {
+            eval: Evaluator::new(renderer.clone(), cost.clone(), reference, base)?,
+            base: base.to_canvas(),
+            cancel,
+            x: Vec::new(),
+            circles: Vec::new(),
+        }))
+    }
+}
 
 /// Spins before a waiting helper parks.
 const SPINS: u32 = 200_000;
@@ -27,9 +140,16 @@ const POSTED: u8 = 1;
 const DONE: u8 = 2;
 const EXIT: u8 = 3;
 
-/// A job and its answer, exchanged under the mutex (never contended: the flag says whose
-/// turn it is).
-struct Job {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Score,
+    Commit,
+    Slot,
+}
+
+/// A task and its answer, exchanged under the mutex (never contended: the flag says whose
+/// turn it is). Buffers are reused from task to task.
+struct Task {
     kind: Kind,
     bounds: Option<Bounds>,
     color: ColorMode,
@@ -39,49 +159,64 @@ struct Job {
     /// `(index, value)` of each point this helper scored.
     out: Vec<(usize, f64)>,
     circles: Vec<Circle>,
+    slot: Option<SlotJob>,
+    slot_outcome: Option<Result<SlotOutcome>>,
     result: Result<()>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Score,
-    Commit,
 }
 
 struct Shared {
     state: AtomicU8,
     parked: AtomicBool,
-    job: Mutex<Job>,
+    task: Mutex<Task>,
 }
 
 impl Shared {
-    fn job(&self) -> MutexGuard<'_, Job> {
+    fn task(&self) -> MutexGuard<'_, Task> {
         // A panic on the other side is re-raised when the scope joins; the data is plain.
-        self.job.lock().unwrap_or_else(PoisonError::into_inner)
+        self.task.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
+/// Runs one task on the helper's side.
+fn perform(work: &mut dyn HelperWork, cursor: &AtomicUsize, task: &mut Task) {
+    task.result = match (task.kind, &task.bounds) {
+        (Kind::Score, Some(bounds)) => {
+            task.out.clear();
+            let (color, out) = (task.color, &mut task.out);
+            take_points(cursor, bounds.dim(), &task.xs, &task.order, |i, x| {
+                out.push((i, work.score(bounds, color, x)?));
+                Ok(())
+            })
+        }
+        (Kind::Score, None) => Ok(()),
+        (Kind::Commit, _) => work.commit(&task.circles),
+        (Kind::Slot, _) => {
+            task.slot_outcome = task.slot.as_ref().map(|job| work.polish_slot(job));
+            Ok(())
+        }
+    };
+}
+
 /// The main thread's handle on one helper thread (which lives at most as long as `'scope`).
-pub(crate) struct Helper<'scope> {
+struct Helper<'scope> {
     handle: ScopedJoinHandle<'scope, ()>,
     shared: Arc<Shared>,
     thread: Thread,
-    /// Whether a batch was posted and not yet collected.
+    /// Whether a task was posted and not yet collected.
     pending: bool,
 }
 
 impl<'scope> Helper<'scope> {
-    /// Starts a helper thread in `scope` that owns `scorer` and takes points from
-    /// `cursor`.
-    pub(crate) fn spawn<'env>(
+    /// Starts a helper thread in `scope` that owns `work` and takes points from `cursor`.
+    fn spawn<'env>(
         scope: &'scope Scope<'scope, 'env>,
-        mut scorer: Box<dyn PointScorer + 'scope>,
+        mut work: Box<dyn HelperWork + 'scope>,
         cursor: Arc<AtomicUsize>,
     ) -> Self {
         let shared = Arc::new(Shared {
             state: AtomicU8::new(IDLE),
             parked: AtomicBool::new(false),
-            job: Mutex::new(Job {
+            task: Mutex::new(Task {
                 kind: Kind::Score,
                 bounds: None,
                 color: ColorMode::Search,
@@ -89,32 +224,18 @@ impl<'scope> Helper<'scope> {
                 order: Vec::new(),
                 out: Vec::new(),
                 circles: Vec::new(),
+                slot: None,
+                slot_outcome: None,
                 result: Ok(()),
             }),
         });
         let theirs = Arc::clone(&shared);
         let handle = scope.spawn(move || {
             loop {
-                match wait_while(&theirs, |s| s == IDLE || s == DONE) {
-                    EXIT => return,
-                    _ => {
-                        let mut job = theirs.job();
-                        let job = &mut *job;
-                        job.result = match (job.kind, &job.bounds) {
-                            (Kind::Score, Some(bounds)) => {
-                                job.out.clear();
-                                take_points(&cursor, bounds.dim(), &job.xs, &job.order, |i, x| {
-                                    let mut v = [0.0];
-                                    scorer.score_points(bounds, job.color, x, &mut v)?;
-                                    job.out.push((i, v[0]));
-                                    Ok(())
-                                })
-                            }
-                            (Kind::Score, None) => Ok(()),
-                            (Kind::Commit, _) => scorer.commit(&job.circles),
-                        };
-                    }
+                if wait_while(&theirs, |s| s == IDLE || s == DONE) == EXIT {
+                    return;
                 }
+                perform(&mut *work, &cursor, &mut theirs.task());
                 theirs.state.store(DONE, Ordering::SeqCst);
             }
         });
@@ -126,71 +247,39 @@ impl<'scope> Helper<'scope> {
         }
     }
 
-    fn post(&mut self) {
+    /// Fills the task under the lock and hands it over.
+    fn post(&mut self, fill: impl FnOnce(&mut Task)) {
+        fill(&mut self.shared.task());
+        self.pending = true;
         self.shared.state.store(POSTED, Ordering::SeqCst);
         if self.shared.parked.load(Ordering::SeqCst) {
             self.thread.unpark();
         }
     }
 
-    /// Hands the batch `xs` (points of `bounds.dim()` numbers) to the helper; it starts
-    /// taking points from the cursor at once.
-    fn start(&mut self, bounds: &Bounds, color: ColorMode, xs: &[f64], order: &[usize]) {
-        {
-            let mut job = self.shared.job();
-            job.kind = Kind::Score;
-            if job.bounds.as_ref() != Some(bounds) {
-                job.bounds = Some(bounds.clone());
-            }
-            job.color = color;
-            job.xs.clear();
-            job.xs.extend_from_slice(xs);
-            job.order.clear();
-            job.order.extend_from_slice(order);
-        }
-        self.pending = true;
-        self.post();
-    }
-
-    /// Waits for the helper's points and writes their values into `out`.
-    fn finish(&mut self, out: &mut [f64]) -> Result<()> {
+    /// Waits for the posted task and reads its answer (nothing if none was posted).
+    fn collect<T>(&mut self, read: impl FnOnce(&mut Task) -> T) -> Option<T> {
         if !self.pending {
-            return Ok(());
+            return None;
         }
         self.pending = false;
         wait_for_done(&self.shared, &self.handle);
-        let mut job = self.shared.job();
-        for &(i, v) in &job.out {
-            out[i] = v;
-        }
+        let value = read(&mut self.shared.task());
         self.shared.state.store(IDLE, Ordering::SeqCst);
-        std::mem::replace(&mut job.result, Ok(()))
-    }
-
-    /// Starts drawing `circles` onto the helper's kept canvas.
-    fn start_commit(&mut self, circles: &[Circle]) {
-        {
-            let mut job = self.shared.job();
-            job.kind = Kind::Commit;
-            job.circles.clear();
-            job.circles.extend_from_slice(circles);
-        }
-        self.pending = true;
-        self.post();
-    }
-
-    /// Waits for the commit started by [`start_commit`](Self::start_commit).
-    fn finish_commit(&mut self) -> Result<()> {
-        self.pending = false;
-        wait_for_done(&self.shared, &self.handle);
-        let result = std::mem::replace(&mut self.shared.job().result, Ok(()));
-        self.shared.state.store(IDLE, Ordering::SeqCst);
-        result
+        Some(value)
     }
 }
 
 impl Drop for Helper<'_> {
     fn drop(&mut self) {
+        // A task still running would overwrite the exit request with its answer: let it
+        // finish first (or the thread end, if a component panicked there).
+        while self.pending
+            && self.shared.state.load(Ordering::SeqCst) != DONE
+            && !self.handle.is_finished()
+        {
+            thread::yield_now();
+        }
         self.shared.state.store(EXIT, Ordering::SeqCst);
         self.thread.unpark();
     }
@@ -232,7 +321,7 @@ fn wait_while(shared: &Shared, idle: impl Fn(u8) -> bool) -> u8 {
         }
         pause(spins);
     }
-    // Idle for a while (the main thread is between stages or polishing): stop spinning.
+    // Idle for a while (the main thread is between stages): stop spinning.
     loop {
         shared.parked.store(true, Ordering::SeqCst);
         // Re-check after announcing the park, so a post in between is not missed.
@@ -267,33 +356,25 @@ fn take_points(
     }
 }
 
-/// The helper threads of a parallel fit and their shared cursor.
+/// The helper threads of a fit and their shared cursor; empty for a one-thread fit.
 pub(crate) struct Team<'scope> {
     helpers: Vec<Helper<'scope>>,
     cursor: Arc<AtomicUsize>,
 }
 
 impl<'scope> Team<'scope> {
-    /// A team of `helpers` scorers, each on its own thread in `scope`.
+    /// A team with one thread in `scope` per piece of `work`.
     pub(crate) fn new<'env>(
         scope: &'scope Scope<'scope, 'env>,
-        scorers: Vec<Box<dyn PointScorer + 'scope>>,
+        work: Vec<Box<dyn HelperWork + 'scope>>,
     ) -> Self {
         let cursor = Arc::new(AtomicUsize::new(0));
         Self {
-            helpers: scorers
+            helpers: work
                 .into_iter()
-                .map(|s| Helper::spawn(scope, s, Arc::clone(&cursor)))
+                .map(|w| Helper::spawn(scope, w, Arc::clone(&cursor)))
                 .collect(),
             cursor,
-        }
-    }
-
-    /// No helpers: everything runs on the calling thread.
-    pub(crate) fn none() -> Self {
-        Self {
-            helpers: Vec::new(),
-            cursor: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -320,14 +401,31 @@ impl<'scope> Team<'scope> {
     ) -> Result<()> {
         self.cursor.store(0, Ordering::Relaxed);
         for h in &mut self.helpers {
-            h.start(bounds, color, xs, order);
+            h.post(|t| {
+                t.kind = Kind::Score;
+                if t.bounds.as_ref() != Some(bounds) {
+                    t.bounds = Some(bounds.clone());
+                }
+                t.color = color;
+                t.xs.clear();
+                t.xs.extend_from_slice(xs);
+                t.order.clear();
+                t.order.extend_from_slice(order);
+            });
         }
         let mut first = take_points(&self.cursor, bounds.dim(), xs, order, |i, x| {
             out[i] = score(x)?;
             Ok(())
         });
         for h in &mut self.helpers {
-            let r = h.finish(out);
+            let r = h
+                .collect(|t| {
+                    for &(i, v) in &t.out {
+                        out[i] = v;
+                    }
+                    std::mem::replace(&mut t.result, Ok(()))
+                })
+                .unwrap_or(Ok(()));
             if first.is_ok() {
                 first = r;
             }
@@ -346,17 +444,48 @@ impl<'scope> Team<'scope> {
         main: impl FnOnce() -> Result<T>,
     ) -> Result<T> {
         for h in &mut self.helpers {
-            h.start_commit(circles);
+            h.post(|t| {
+                t.kind = Kind::Commit;
+                t.circles.clear();
+                t.circles.extend_from_slice(circles);
+            });
         }
         let mine = main();
         let mut theirs = Ok(());
         for h in &mut self.helpers {
-            let r = h.finish_commit();
+            let r = h
+                .collect(|t| std::mem::replace(&mut t.result, Ok(())))
+                .unwrap_or(Ok(()));
             if theirs.is_ok() {
                 theirs = r;
             }
         }
         let value = mine?;
         theirs.map(|()| value)
+    }
+
+    /// Hands the slot search `job` to the first helper, or gives it back when there is
+    /// none (the caller then searches it itself).
+    pub(crate) fn post_slot(&mut self, job: SlotJob) -> Option<SlotJob> {
+        let Some(h) = self.helpers.first_mut() else {
+            return Some(job);
+        };
+        h.post(|t| {
+            t.kind = Kind::Slot;
+            t.slot = Some(job);
+        });
+        None
+    }
+
+    /// Waits for the slot search handed over by [`post_slot`](Self::post_slot).
+    ///
+    /// # Errors
+    /// The helper's.
+    pub(crate) fn collect_slot(&mut self) -> Result<SlotOutcome> {
+        self.helpers
+            .first_mut()
+            .and_then(|h| h.collect(|t| t.slot_outcome.take()))
+            .flatten()
+            .unwrap_or(Ok(SlotOutcome::default()))
     }
 }

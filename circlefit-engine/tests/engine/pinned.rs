@@ -3,16 +3,9 @@
 //! before the engine moved into its own crate; a change here is a change of results and
 //! must be explained in the CHANGELOG.
 //!
-//! `PIN_PRINT=1 cargo test --test pinned -- --nocapture` prints the current values.
-#![cfg(feature = "rayon")]
+//! `PIN_PRINT=1 cargo test -p circlefit-engine --test engine pinned -- --nocapture` prints the current values.
 
-mod common;
-
-use std::ops::ControlFlow;
-
-use circlefit::prelude::*;
-use circlefit::{ColorMode, FitResult};
-use common::*;
+use crate::common::*;
 
 /// FNV-1a over the bits of every circle's seven numbers.
 fn fingerprint(result: &FitResult) -> u64 {
@@ -33,8 +26,8 @@ struct Case {
     circles: usize,
     color: ColorMode,
     seeds: usize,
-    polish: usize,
-    prune: bool,
+    /// Polishing passes (0: none).
+    passes: u32,
 }
 
 const CASES: [Case; 6] = [
@@ -44,8 +37,7 @@ const CASES: [Case; 6] = [
         circles: 8,
         color: ColorMode::ClosedForm,
         seeds: 4,
-        polish: 16,
-        prune: false,
+        passes: 2,
     },
     Case {
         name: "seq-search",
@@ -53,26 +45,26 @@ const CASES: [Case; 6] = [
         circles: 6,
         color: ColorMode::Search,
         seeds: 2,
-        polish: 0,
-        prune: false,
+        passes: 0,
     },
     Case {
         name: "batch-closed-prune-polish",
-        strategy: Strategy::Batch { size: 3 },
+        strategy: Strategy::Batch {
+            size: 3,
+            prune: true,
+        },
         circles: 7,
         color: ColorMode::ClosedForm,
         seeds: 3,
-        polish: 14,
-        prune: true,
+        passes: 2,
     },
     Case {
         name: "batch-search",
-        strategy: Strategy::Batch { size: 2 },
+        strategy: Strategy::batch(2),
         circles: 6,
         color: ColorMode::Search,
         seeds: 0,
-        polish: 0,
-        prune: false,
+        passes: 0,
     },
     Case {
         name: "joint-search",
@@ -80,8 +72,7 @@ const CASES: [Case; 6] = [
         circles: 5,
         color: ColorMode::Search,
         seeds: 0,
-        polish: 0,
-        prune: false,
+        passes: 0,
     },
     Case {
         name: "joint-closed",
@@ -89,8 +80,7 @@ const CASES: [Case; 6] = [
         circles: 4,
         color: ColorMode::ClosedForm,
         seeds: 0,
-        polish: 0,
-        prune: false,
+        passes: 0,
     },
 ];
 
@@ -129,7 +119,7 @@ const PINS: [(&str, u64, u64, u64); 6] = [
     ),
 ];
 
-/// Fits serially (`threads` 0) or on a pool of `threads` threads.
+/// Fits without helper threads (`threads` 0: the fitter's default) or on `threads`.
 fn run(case: &Case, threads: usize) -> FitResult {
     let mayfly = Mayfly::builder()
         .population(10)
@@ -140,21 +130,10 @@ fn run(case: &Case, threads: usize) -> FitResult {
     let mut settings = FitSettings::new(case.strategy, case.circles, 42);
     settings.color = case.color;
     settings.residual_seeds = case.seeds;
-    settings.polish = case.polish;
-    settings.prune = case.prune;
-    let mut f = Fitter::new(CpuRenderer::new(), Mse, mayfly).settings(settings);
-    let reference = test_image(72, 56);
-    if threads == 0 {
-        return f.fit(reference.as_ref()).unwrap();
-    }
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(|| {
-            f.fit_parallel_observed(reference.as_ref(), &mut |_| ControlFlow::Continue(()))
-                .unwrap()
-        })
+    settings.polish = (case.passes > 0).then(|| Polish::passes(case.passes));
+    let f = Fitter::new(CpuRenderer::new(), Mse, mayfly).settings(settings);
+    let mut f = if threads == 0 { f } else { f.threads(threads) };
+    f.fit(test_image(72, 56).as_ref()).unwrap()
 }
 
 #[test]

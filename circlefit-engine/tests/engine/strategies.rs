@@ -1,25 +1,14 @@
 //! The three strategies end to end, with built-in and custom components.
 
-// These tests check exactness: comparing floats bit for bit is the point.
-#![allow(clippy::float_cmp)]
-
-mod common;
-
 use std::ops::ControlFlow;
 
-use circlefit::prelude::*;
-use circlefit::{CanvasMut, Error, engine::Evaluator};
-use common::*;
+use crate::common::*;
 use proptest::prelude::{
     Just, ProptestConfig, any, prop, prop_assert, prop_assert_eq, prop_oneof, proptest,
 };
 use proptest::strategy::Strategy as _;
 
-const MODES: [Strategy; 3] = [
-    Strategy::Joint,
-    Strategy::Sequential,
-    Strategy::Batch { size: 3 },
-];
+const MODES: [Strategy; 3] = [Strategy::Joint, Strategy::Sequential, Strategy::batch(3)];
 
 #[test]
 fn every_strategy_beats_the_blank_canvas() {
@@ -38,7 +27,7 @@ fn every_strategy_beats_the_blank_canvas() {
         );
         assert!(!r.circles.is_empty());
         // The reported cost is the true cost of rendering the kept circles.
-        let canvas = circlefit::render_new(
+        let canvas = crate::common::render_new(
             &mut CpuRenderer::new(),
             Canvas::white(32, 24).unwrap().as_ref(),
             &r.circles,
@@ -95,13 +84,19 @@ fn incremental_path_follows_the_same_trajectory_as_the_full_path() {
             .base(base.clone())
             .fit(reference.as_ref())
             .unwrap();
-        let slow = Fitter::new(NoSpans::default(), OpaqueMse, small_mayfly(6))
+        let mut slow = Fitter::new(NoSpans::default(), OpaqueMse, small_mayfly(6))
             .strategy(mode)
             .circles(5)
             .seed(5)
             .base(base.clone())
             .fit(reference.as_ref())
             .unwrap();
+        // The fit says which path it took; everything else is the same.
+        assert_eq!(
+            (fast.path, slow.path),
+            (EvalPath::Incremental, EvalPath::Full)
+        );
+        slow.path = fast.path;
         assert_eq!(fast, slow, "{mode}");
     }
 }
@@ -140,8 +135,8 @@ fn invalid_settings_are_typed_errors() {
     for (s, n, field) in [
         (Strategy::Sequential, 0, "circles"),
         (Strategy::Joint, 100_001, "circles"),
-        (Strategy::Batch { size: 0 }, 3, "batch size"),
-        (Strategy::Batch { size: 4 }, 3, "batch size"),
+        (Strategy::batch(0), 3, "batch size"),
+        (Strategy::batch(4), 3, "batch size"),
     ] {
         match fit(s, n) {
             Err(Error::InvalidSetting { field: f, .. }) => assert_eq!(f, field),
@@ -172,8 +167,10 @@ fn the_observer_sees_every_stage_and_can_stop() {
         })
         .unwrap();
     assert_eq!(seen.len(), 4);
-    assert!(r.stopped_early && !r.cancelled);
-    assert_eq!(r.stages.len(), 4);
+    // A stop between stages: the stage it follows is complete.
+    assert_eq!(r.end, FitEnd::Stopped);
+    assert_eq!((r.stages.len(), r.stages_done, r.partial), (4, 4, 0));
+    assert!(r.stages.iter().all(|s| s.complete));
     assert_eq!(seen.last().unwrap().1, r.evaluations);
 }
 
@@ -197,7 +194,11 @@ fn an_observer_can_stop_within_a_stage() {
     assert_eq!(updates, 5);
     assert_eq!(r.stages.len(), 1);
     assert_eq!(r.stages[0].stop, StopReason::Observer);
-    assert!(r.stopped_early);
+    // A stop within a stage: its best is kept if it helps, but it does not count as done.
+    assert_eq!(r.end, FitEnd::Stopped);
+    assert!(!r.stages[0].complete);
+    assert_eq!((r.stages_done, r.partial), (0, r.circles.len()));
+    assert_eq!(r.resume_point(), (Vec::new(), 0));
     // Fewer evaluations than a full 50-iteration stage (20 + 5·31 + the re-score).
     assert_eq!(r.evaluations, 20 + 5 * 31 + 1);
 }
@@ -223,9 +224,14 @@ fn a_cancellation_flag_from_another_thread_stops_the_fit_with_the_best_so_far() 
             ControlFlow::Continue(())
         })
         .unwrap();
-    assert!(r.cancelled && r.stopped_early);
+    assert!(r.stopped() && r.stopped_early());
     assert_eq!(r.stages.len(), 3);
     assert_eq!(r.stages[2].stop, StopReason::Interrupted);
+    assert!(!r.stages[2].complete && r.stages[..2].iter().all(|s| s.complete));
+    assert_eq!(r.stages_done, 2);
+    let (whole, done) = r.resume_point();
+    assert_eq!(whole[..], r.circles[..r.circles.len() - r.partial]);
+    assert_eq!(done, 2);
     assert!(r.stages[2].evaluations < 20 + 10 * 31);
     assert!(r.cost < r.initial_cost);
 }
@@ -444,9 +450,9 @@ fn arb_circle(w: u32, h: u32) -> impl proptest::strategy::Strategy<Value = Circl
         prop_oneof![0.0..3.0, 0.0..w.max(h) * 1.5],
         prop::array::uniform3(0.0..=1.0f64),
         prop_oneof![
-            Just(circlefit::MIN_ALPHA),
+            Just(crate::common::MIN_ALPHA),
             Just(1.0),
-            circlefit::MIN_ALPHA..=1.0
+            crate::common::MIN_ALPHA..=1.0
         ],
     )
         .prop_map(|(x, y, r, c, a)| Circle::new(x, y, r, c, a).unwrap())
@@ -492,7 +498,7 @@ proptest! {
             // And against an independent full render of everything from the base.
             let mut all: Vec<Circle> = kept.iter().flatten().copied().collect();
             all.extend_from_slice(&cand[..k]);
-            let full = circlefit::render_new(&mut CpuRenderer::new(), base.as_ref(), &all).unwrap();
+            let full = crate::common::render_new(&mut CpuRenderer::new(), base.as_ref(), &all).unwrap();
             let c = Mse.cost(full.as_ref(), reference.as_ref()).unwrap();
             prop_assert_eq!(a.to_bits(), b.to_bits());
             prop_assert_eq!(a.to_bits(), c.to_bits());
@@ -509,13 +515,13 @@ fn closed_form_colour_works_in_every_strategy_and_needs_spans() {
     for mode in MODES {
         let r = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(10))
             .strategy(mode)
-            .color(circlefit::ColorMode::ClosedForm)
+            .color(crate::common::ColorMode::ClosedForm)
             .circles(6)
             .seed(3)
             .fit(reference.as_ref())
             .unwrap();
         assert!(r.cost < 0.8 * r.initial_cost, "{mode}");
-        let canvas = circlefit::render_new(
+        let canvas = crate::common::render_new(
             &mut CpuRenderer::new(),
             Canvas::white(32, 24).unwrap().as_ref(),
             &r.circles,
@@ -527,7 +533,7 @@ fn closed_form_colour_works_in_every_strategy_and_needs_spans() {
         );
     }
     let e = Fitter::new(NoSpans::default(), Mse, small_mayfly(2))
-        .color(circlefit::ColorMode::ClosedForm)
+        .color(crate::common::ColorMode::ClosedForm)
         .circles(1)
         .fit(reference.as_ref())
         .unwrap_err();
@@ -615,10 +621,10 @@ impl Optimizer for InitialOnly {
 fn residual_seeds_reach_the_optimizer_and_land_on_the_error() {
     let reference = test_image(48, 32);
     for color in [
-        circlefit::ColorMode::Search,
-        circlefit::ColorMode::ClosedForm,
+        crate::common::ColorMode::Search,
+        crate::common::ColorMode::ClosedForm,
     ] {
-        for mode in [Strategy::Sequential, Strategy::Batch { size: 2 }] {
+        for mode in [Strategy::Sequential, Strategy::batch(2)] {
             let without = Fitter::new(CpuRenderer::new(), Mse, InitialOnly)
                 .strategy(mode)
                 .color(color)
@@ -682,12 +688,12 @@ impl Optimizer for Recorder {
 }
 
 #[test]
-fn epochs_restart_from_the_best_with_fresh_seeds() {
+fn restarts_start_from_the_best_with_fresh_seeds() {
     let reference = test_image(32, 24);
     let mut rec = Recorder::default();
     let r = Fitter::new(CpuRenderer::new(), Mse, &mut rec)
         .circles(2)
-        .epochs(3)
+        .restarts(Restarts::runs(3))
         .residual_seeds(2)
         .fit(reference.as_ref())
         .unwrap();
@@ -705,7 +711,7 @@ fn epochs_restart_from_the_best_with_fresh_seeds() {
     assert_eq!(r.stages.len(), 2);
     let mut plain = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(4))
         .circles(2)
-        .epochs(3);
+        .restarts(Restarts::runs(3));
     let e = plain.fit(reference.as_ref()).unwrap();
     assert!(
         e.stages
@@ -713,12 +719,12 @@ fn epochs_restart_from_the_best_with_fresh_seeds() {
             .all(|s| s.evaluations == 3 * (20 + 4 * 31) + 1)
     );
     let bad = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(1))
-        .epochs(0)
+        .restarts(Restarts::runs(0))
         .fit(reference.as_ref());
     assert!(matches!(
         bad,
         Err(Error::InvalidSetting {
-            field: "epochs",
+            field: "runs per stage",
             ..
         })
     ));
@@ -730,20 +736,20 @@ fn the_convergence_rule_stops_a_fit_that_no_longer_improves() {
     // Nothing to improve on a white reference over a white base: every stage is stale.
     let r = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(2))
         .circles(20)
-        .stop_when_converged(3, 0.001)
+        .convergence(Convergence::new(3, 0.001))
         .fit(reference.as_ref())
         .unwrap();
-    assert!(r.converged && r.stopped_early);
+    assert!(r.end == FitEnd::Converged && r.stopped_early());
     assert_eq!(r.stages.len(), 3);
     // A fit that keeps improving runs to the end.
     let r = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(5))
         .circles(4)
-        .stop_when_converged(3, 1e-9)
+        .convergence(Convergence::new(3, 1e-9))
         .fit(test_image(24, 24).as_ref())
         .unwrap();
-    assert!(!r.converged && r.stages.len() == 4);
+    assert!(r.end == FitEnd::Completed && r.stages.len() == 4);
     let bad = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(1))
-        .stop_when_converged(0, 0.1)
+        .convergence(Convergence::new(0, 0.1))
         .fit(test_image(8, 8).as_ref());
     assert!(matches!(
         bad,
@@ -805,26 +811,26 @@ impl Optimizer for Probe {
 fn polishing_scores_exactly_and_only_keeps_improvements() {
     let reference = test_image(40, 30);
     let white = Canvas::white(40, 30).unwrap();
-    let bounds = circlefit::Bounds::for_circles(1, 40, 30).unwrap();
-    let fit = |polish: usize, probe: &mut Probe| {
-        Fitter::new(CpuRenderer::new(), Mse, probe)
+    let bounds = crate::common::Bounds::for_circles(1, 40, 30).unwrap();
+    let fit = |passes: u32, probe: &mut Probe| {
+        let mut f = Fitter::new(CpuRenderer::new(), Mse, probe)
             .circles(4)
-            .seed(9)
-            .polish(polish)
-            .polish_search(circlefit::PolishSearch::Optimizer)
-            .fit(reference.as_ref())
-            .unwrap()
+            .seed(9);
+        f.settings_mut().polish =
+            (passes > 0).then(|| Polish::passes(passes).with_search(PolishSearch::Optimizer));
+        f.fit(reference.as_ref()).unwrap()
     };
     let before = fit(0, &mut Probe::default());
     let mut probe = Probe::default();
-    let after = fit(4, &mut probe);
+    let after = fit(1, &mut probe);
+    assert_eq!(after.polished_slots, before.circles.len());
     let stages = probe.calls.len() - before.circles.len();
     assert_eq!(stages, 4);
     // Replay the polish: every value the optimizer saw is the exact cost of rendering the
     // whole list with that slot replaced.
     let mut list = before.circles.clone();
     let mse_of = |l: &[Circle]| {
-        let c = circlefit::render_new(&mut CpuRenderer::new(), white.as_ref(), l).unwrap();
+        let c = crate::common::render_new(&mut CpuRenderer::new(), white.as_ref(), l).unwrap();
         Mse.cost(c.as_ref(), reference.as_ref()).unwrap()
     };
     for (i, call) in probe.calls[stages..].iter().enumerate() {
@@ -856,44 +862,53 @@ fn polishing_scores_exactly_and_only_keeps_improvements() {
 #[test]
 fn polish_budget_caps_each_slot() {
     let reference = test_image(24, 24);
-    let fit = |search, budget| {
-        Fitter::new(CpuRenderer::new(), Mse, small_mayfly(30))
+    let fit = |search, budget: Option<u64>| {
+        let mut polish = Polish::passes(2).with_search(search);
+        polish.evaluations = budget;
+        let r = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(30))
             .circles(3)
-            .polish(5)
-            .polish_search(search)
-            .settings_mut(|s| s.polish_budget = budget)
+            .polish(polish)
             .fit(reference.as_ref())
-            .unwrap()
+            .unwrap();
+        // The slots scale with the circles kept.
+        assert_eq!(r.polished_slots, 2 * r.circles.len());
+        r
     };
-    let optimizer = fit(circlefit::PolishSearch::Optimizer, None);
-    let capped = fit(circlefit::PolishSearch::Optimizer, Some(50));
-    assert_eq!(optimizer.polish_evaluations, 5 * (20 + 30 * 31));
-    assert_eq!(capped.polish_evaluations, 5 * 50);
+    let optimizer = fit(PolishSearch::Optimizer, None);
+    let capped = fit(PolishSearch::Optimizer, Some(50));
+    let slots = |r: &FitResult| r.polished_slots as u64;
+    assert_eq!(
+        optimizer.polish_evaluations,
+        slots(&optimizer) * (20 + 30 * 31)
+    );
+    assert_eq!(capped.polish_evaluations, slots(&capped) * 50);
     assert!(capped.cost <= capped.stages.last().unwrap().cost_after);
     // The hill climber: 150 per slot unless capped.
-    let climbed = fit(circlefit::PolishSearch::HillClimb, None);
-    let climbed_capped = fit(circlefit::PolishSearch::HillClimb, Some(40));
-    assert_eq!(climbed.polish_evaluations, 5 * 150);
-    assert_eq!(climbed_capped.polish_evaluations, 5 * 40);
+    let climbed = fit(PolishSearch::HillClimb, None);
+    let climbed_capped = fit(PolishSearch::HillClimb, Some(40));
+    assert_eq!(climbed.polish_evaluations, slots(&climbed) * 150);
+    assert_eq!(
+        climbed_capped.polish_evaluations,
+        slots(&climbed_capped) * 40
+    );
 }
 
 #[test]
 fn hill_climb_polishing_is_exact_deterministic_and_never_worse() {
     let reference = test_image(40, 30);
     let white = Canvas::white(40, 30).unwrap();
-    let fit = |polish: usize| {
-        Fitter::new(CpuRenderer::new(), Mse, small_mayfly(10))
+    let fit = |passes: u32| {
+        let mut f = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(10))
             .circles(6)
-            .seed(3)
-            .polish(polish)
-            .fit(reference.as_ref())
-            .unwrap()
+            .seed(3);
+        f.settings_mut().polish = (passes > 0).then(|| Polish::passes(passes));
+        f.fit(reference.as_ref()).unwrap()
     };
     let before = fit(0);
-    let after = fit(12);
-    assert_eq!(after, fit(12));
+    let after = fit(2);
+    assert_eq!(after, fit(2));
     let canvas =
-        circlefit::render_new(&mut CpuRenderer::new(), white.as_ref(), &after.circles).unwrap();
+        crate::common::render_new(&mut CpuRenderer::new(), white.as_ref(), &after.circles).unwrap();
     assert_eq!(
         after.cost,
         Mse.cost(canvas.as_ref(), reference.as_ref()).unwrap()
@@ -952,9 +967,8 @@ fn pruning_drops_a_useless_batch_circle_and_refills_it() {
     let reference = Canvas::filled(32, 32, [51, 102, 153, 255]).unwrap();
     let fit = |prune: bool| {
         Fitter::new(CpuRenderer::new(), Mse, HiddenFirst::default())
-            .strategy(Strategy::Batch { size: 2 })
+            .strategy(Strategy::Batch { size: 2, prune })
             .circles(4)
-            .settings_mut(|s| s.prune = prune)
             .fit(reference.as_ref())
             .unwrap()
     };
@@ -971,7 +985,8 @@ fn pruning_drops_a_useless_batch_circle_and_refills_it() {
     // The reported cost is the full render's.
     let white = Canvas::white(32, 32).unwrap();
     let canvas =
-        circlefit::render_new(&mut CpuRenderer::new(), white.as_ref(), &pruned.circles).unwrap();
+        crate::common::render_new(&mut CpuRenderer::new(), white.as_ref(), &pruned.circles)
+            .unwrap();
     assert_eq!(
         pruned.cost,
         Mse.cost(canvas.as_ref(), reference.as_ref()).unwrap()
@@ -988,10 +1003,9 @@ proptest! {
         let reference = test_image(36, 28);
         let fit = || {
             Fitter::new(CpuRenderer::new(), Mse, small_mayfly(4))
-                .strategy(Strategy::Batch { size })
+                .strategy(Strategy::Batch { size, prune: true })
                 .circles(8)
                 .seed(seed)
-                .settings_mut(|s| s.prune = true)
                 .fit(reference.as_ref())
                 .unwrap()
         };
@@ -1013,8 +1027,11 @@ fn recommended_settings_are_valid_and_fit_in_every_mode() {
     for mode in MODES {
         let s = FitSettings::recommended(mode, 6, 2);
         s.validate().unwrap();
-        assert_eq!(s.polish > 0, mode != Strategy::Joint);
-        assert_eq!(s.prune, matches!(mode, Strategy::Batch { .. }));
+        assert_eq!(s.polish.is_some(), mode != Strategy::Joint);
+        assert_eq!(
+            matches!(s.strategy, Strategy::Batch { prune: true, .. }),
+            matches!(mode, Strategy::Batch { .. })
+        );
         let r = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(4))
             .settings(s)
             .fit(reference.as_ref())
@@ -1027,24 +1044,23 @@ fn recommended_settings_are_valid_and_fit_in_every_mode() {
 fn a_target_cost_stops_the_stages_once_reached() {
     let reference = test_image(40, 30);
     let fit = |target: Option<f64>| {
-        Fitter::new(CpuRenderer::new(), Mse, small_mayfly(6))
+        let mut f = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(6))
             .circles(12)
-            .seed(5)
-            .settings_mut(|s| s.target_cost = target)
-            .fit(reference.as_ref())
-            .unwrap()
+            .seed(5);
+        f.settings_mut().target_cost = target;
+        f.fit(reference.as_ref()).unwrap()
     };
     let all = fit(None);
     // Aim at the cost the full fit had after its fourth stage.
     let target = all.stages[3].cost_after;
     let stopped = fit(Some(target));
-    assert!(stopped.reached_target && stopped.stopped_early);
+    assert!(stopped.end == FitEnd::ReachedTarget && stopped.stopped_early());
     assert_eq!(stopped.stages.len(), 4);
     assert_eq!(stopped.circles[..], all.circles[..stopped.circles.len()]);
     assert!(stopped.cost <= target);
-    assert!(!fit(Some(0.0)).reached_target);
+    assert_ne!(fit(Some(0.0)).end, FitEnd::ReachedTarget);
     let e = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(2))
-        .settings_mut(|s| s.target_cost = Some(f64::NAN))
+        .target_cost(f64::NAN)
         .fit(reference.as_ref())
         .unwrap_err();
     assert!(
@@ -1071,8 +1087,7 @@ fn a_stage_budget_caps_every_stage_over_all_its_restarts() {
     let r = Fitter::new(CpuRenderer::new(), Mse, mayfly)
         .circles(5)
         .seed(2)
-        .epochs(50)
-        .settings_mut(|s| s.stage_budget = Some(300))
+        .restarts(Restarts::runs(50).with_stage_budget(300))
         .fit(reference.as_ref())
         .unwrap();
     for s in &r.stages {
@@ -1082,7 +1097,7 @@ fn a_stage_budget_caps_every_stage_over_all_its_restarts() {
         assert!(s.evaluations > 200, "{}", s.evaluations);
     }
     let e = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(2))
-        .settings_mut(|s| s.stage_budget = Some(0))
+        .restarts(Restarts::runs(1).with_stage_budget(0))
         .fit(reference.as_ref())
         .unwrap_err();
     assert!(

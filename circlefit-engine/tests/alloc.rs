@@ -5,13 +5,12 @@
 // A global allocator cannot be written without `unsafe`; it only forwards and counts.
 #![allow(unsafe_code)]
 
-mod common;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use circlefit::engine::Evaluator;
-use circlefit::prelude::*;
+#[path = "engine/common.rs"]
+mod common;
+
 use common::*;
 
 struct Counting;

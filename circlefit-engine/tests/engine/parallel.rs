@@ -1,33 +1,19 @@
 //! Parallel fits give bit-identical results to serial fits, for 1 and 2 threads.
-#![cfg(feature = "rayon")]
-// These tests check exactness: comparing floats bit for bit is the point.
-#![allow(clippy::float_cmp)]
 
-mod common;
+use crate::common::*;
 
-use std::ops::ControlFlow;
-
-use circlefit::prelude::*;
-use circlefit::{ColorMode, FitResult};
-use common::*;
-
-/// Fits `reference` serially (`None`) or on a pool of `threads` threads.
-fn run<O: Optimizer + Send>(
-    mut f: Fitter<CpuRenderer, Mse, O>,
+/// Fits `reference` with the fitter's default (`None`: no helper threads) or on
+/// `threads` threads.
+fn run<O: Optimizer>(
+    f: Fitter<CpuRenderer, Mse, O>,
     reference: &Canvas,
     threads: Option<usize>,
 ) -> FitResult {
-    match threads {
-        None => f.fit(reference.as_ref()).unwrap(),
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .unwrap()
-            .install(|| {
-                f.fit_parallel_observed(reference.as_ref(), &mut |_| ControlFlow::Continue(()))
-                    .unwrap()
-            }),
-    }
+    let mut f = match threads {
+        None => f,
+        Some(n) => f.threads(n),
+    };
+    f.fit(reference.as_ref()).unwrap()
 }
 
 fn fit(mode: Strategy, color: ColorMode, seed: u64, threads: Option<usize>) -> FitResult {
@@ -42,11 +28,7 @@ fn fit(mode: Strategy, color: ColorMode, seed: u64, threads: Option<usize>) -> F
 
 #[test]
 fn determinism_matrix_modes_seeds_threads() {
-    for mode in [
-        Strategy::Joint,
-        Strategy::Sequential,
-        Strategy::Batch { size: 2 },
-    ] {
+    for mode in [Strategy::Joint, Strategy::Sequential, Strategy::batch(2)] {
         for color in [ColorMode::Search, ColorMode::ClosedForm] {
             for seed in [0, 7] {
                 let serial = fit(mode, color, seed, None);
@@ -92,7 +74,7 @@ impl Renderer for Fragile {
     type Error = std::convert::Infallible;
     fn draw(
         &mut self,
-        canvas: circlefit::CanvasMut<'_>,
+        canvas: crate::common::CanvasMut<'_>,
         circles: &[Circle],
     ) -> Result<(), Self::Error> {
         let before = self.left.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
@@ -110,17 +92,11 @@ fn a_component_panicking_on_a_helper_thread_panics_the_fit_instead_of_hanging() 
             left: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(budget)),
         };
         // No spans: every evaluation draws, on whichever thread scores it.
-        let f = Fitter::new(renderer, Mse, small_mayfly(3)).circles(3);
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(2)
-                .build()
-                .unwrap()
-                .install(|| {
-                    let mut f = f;
-                    f.fit_parallel_observed(reference.as_ref(), &mut |_| ControlFlow::Continue(()))
-                })
-        }));
+        let mut f = Fitter::new(renderer, Mse, small_mayfly(3))
+            .circles(3)
+            .threads(2);
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f.fit(reference.as_ref())));
         assert!(
             outcome.is_err(),
             "budget {budget}: the fit should have panicked"

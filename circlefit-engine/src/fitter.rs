@@ -1,0 +1,579 @@
+//! [`Fitter`]: the builder that holds a fit's components and settings, checks them, and
+//! runs the pipeline — stages, then polishing — on one or more threads.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use circlefit_core::{Canvas, CanvasRef, Circle, CostFunc, Error, Optimizer, Renderer, Result};
+
+use crate::evaluator::Evaluator;
+use crate::passes::polish::{self, PolishInput};
+use crate::stages::{Stages, check_plan};
+use crate::team::{CloneForker, Forker, HelperWork, Team};
+use crate::{
+    ColorMode, Convergence, EvalPath, FitEnd, FitResult, FitSettings, FitState, Phase, Polish,
+    Progress, Restarts, Schedule, Strategy, render_new,
+};
+
+/// Runs a fit with a renderer, a cost function and an optimizer.
+///
+/// A fit is a pipeline: a [`Schedule`] (by default the settings'
+/// [`Strategy`]) plans stages; the stage runner optimises each stage's new circles over
+/// the canvas of those kept so far (with residual seeds, restarts, a budget, pruning) and
+/// keeps them if they lower the cost; then polishing re-optimises the kept circles in
+/// place. Everything is checked before the first stage.
+///
+/// # Example
+///
+/// A custom optimizer and renderer work as well as the built-in ones; here a small
+/// deterministic search and the `raster` model's own circles (`circlefit-render` has the
+/// fast renderer):
+///
+/// ```
+/// use circlefit_core::*;
+/// use circlefit_engine::*;
+///
+/// // A renderer straight from the raster model (slow but exact).
+/// #[derive(Debug)]
+/// struct Plain;
+/// impl Renderer for Plain {
+///     type Error = std::convert::Infallible;
+///     fn draw(&mut self, mut canvas: CanvasMut<'_>, circles: &[Circle]) -> Result<(), Self::Error> {
+///         let (w, h) = (canvas.width(), canvas.height());
+///         for c in circles {
+///             let rc = raster::RasterCircle::new(c);
+///             let mut spans = Vec::new();
+///             rc.spans(w, h, &mut spans);
+///             for s in spans {
+///                 rc.composite(canvas.row_segment_mut(s.y, s.x0, s.x1));
+///             }
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// // Squared error over RGB.
+/// #[derive(Debug)]
+/// struct Sse;
+/// impl CostFunc for Sse {
+///     type Error = std::convert::Infallible;
+///     fn cost(&self, a: CanvasRef<'_>, b: CanvasRef<'_>) -> Result<f64, Self::Error> {
+///         Ok(a.as_bytes().chunks(4).zip(b.as_bytes().chunks(4))
+///             .map(|(p, q)| (0..3).map(|k| (p[k] as f64 - q[k] as f64).powi(2)).sum::<f64>())
+///             .sum())
+///     }
+/// }
+///
+/// // Sample each parameter on a coarse grid: a deliberately simple optimizer.
+/// #[derive(Debug)]
+/// struct Grid;
+/// impl Optimizer for Grid {
+///     type Error = std::convert::Infallible;
+///     fn minimize(&mut self, f: &mut dyn Objective, p: &Problem<'_>) -> Result<OptimizeReport, Self::Error> {
+///         let (lo, hi) = (p.bounds.lower(), p.bounds.upper());
+///         let mut best = (f64::INFINITY, lo.to_vec());
+///         for step in 0..64 {
+///             let t = (step as f64 * 0.618_034).fract();
+///             let x: Vec<f64> = lo.iter().zip(hi).enumerate()
+///                 .map(|(i, (l, h))| l + (h - l) * ((t + i as f64 * 0.414_213).fract()))
+///                 .collect();
+///             let fx = f.evaluate(&x);
+///             if fx < best.0 { best = (fx, x); }
+///         }
+///         Ok(OptimizeReport::new(best.1, best.0, 64, 64, StopReason::Iterations, p.seed))
+///     }
+/// }
+///
+/// let reference = Canvas::filled(16, 16, [0, 0, 0, 255])?;
+/// let mut fitter = Fitter::new(Plain, Sse, Grid).strategy(Strategy::Sequential).circles(3);
+/// assert_eq!(fitter.evaluation_path(), EvalPath::Full); // no spans, no pixel sum
+/// let result = fitter.fit(reference.as_ref())?;
+/// assert!(result.cost < result.initial_cost);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Fitter<R, C, O> {
+    renderer: R,
+    cost: C,
+    optimizer: O,
+    settings: FitSettings,
+    schedule: Option<Box<dyn Schedule + Send>>,
+    base: Option<Canvas>,
+    cancel: Option<Arc<AtomicBool>>,
+    resume: Option<(Vec<Circle>, usize)>,
+    threads: usize,
+    forker: Option<Box<dyn Forker<R, C> + Send + Sync>>,
+    require_incremental: bool,
+}
+
+impl<R: std::fmt::Debug, C: std::fmt::Debug, O: std::fmt::Debug> std::fmt::Debug
+    for Fitter<R, C, O>
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fitter")
+            .field("renderer", &self.renderer)
+            .field("cost", &self.cost)
+            .field("optimizer", &self.optimizer)
+            .field("settings", &self.settings)
+            .field("custom_schedule", &self.schedule.is_some())
+            .field("base", &self.base.as_ref().map(|b| (b.width(), b.height())))
+            .field("threads", &self.threads)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Renderer + Clone + Send, C: CostFunc + Clone + Send, O: Optimizer> Fitter<R, C, O> {
+    /// Evaluates on `threads` threads (0 = one per core; more than the cores are capped,
+    /// since helpers spin between batches). Results are bit-identical for any count.
+    ///
+    /// During the stages, helper threads with their own copies of the renderer and cost
+    /// score shares of each batch the optimizer hands over (Mayfly's females, offspring and
+    /// mutants, and its males when they move together), taking points from a shared cursor
+    /// and waiting for the next batch by spinning (then parking). While polishing, one
+    /// helper searches the partner slot of each independent pair. Needs components that can
+    /// be cloned and sent to another thread; they need not be `'static`.
+    ///
+    /// # Panics
+    /// A fit panics if a component panics, on whichever thread it runs.
+    pub fn threads(mut self, threads: usize) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        self.threads = if threads == 0 {
+            cores
+        } else {
+            threads.min(cores)
+        };
+        self.forker = Some(Box::new(CloneForker));
+        self
+    }
+}
+
+impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
+    /// A fitter with [`FitSettings::default`], a white base canvas and one thread.
+    pub fn new(renderer: R, cost: C, optimizer: O) -> Self {
+        Self {
+            renderer,
+            cost,
+            optimizer,
+            settings: FitSettings::default(),
+            schedule: None,
+            base: None,
+            cancel: None,
+            resume: None,
+            threads: 1,
+            forker: None,
+            require_incremental: false,
+        }
+    }
+
+    /// Sets the strategy (the built-in schedule; see also [`schedule`](Fitter::schedule)).
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.settings.strategy = strategy;
+        self
+    }
+
+    /// Runs the stages a schedule of your own plans instead of the settings' strategy.
+    pub fn schedule(mut self, schedule: impl Schedule + Send + 'static) -> Self {
+        self.schedule = Some(Box::new(schedule));
+        self
+    }
+
+    /// Sets the number of circles.
+    pub fn circles(mut self, circles: usize) -> Self {
+        self.settings.circles = circles;
+        self
+    }
+
+    /// Sets the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.settings.seed = seed;
+        self
+    }
+
+    /// Sets how colours are found.
+    pub fn color(mut self, color: ColorMode) -> Self {
+        self.settings.color = color;
+        self
+    }
+
+    /// Sets the number of residual seeds per stage (see [`FitSettings::residual_seeds`]).
+    pub fn residual_seeds(mut self, seeds: usize) -> Self {
+        self.settings.residual_seeds = seeds;
+        self
+    }
+
+    /// Sets the optimizer runs and budget per stage.
+    pub fn restarts(mut self, restarts: Restarts) -> Self {
+        self.settings.restarts = restarts;
+        self
+    }
+
+    /// Stops the stages once they no longer improve (see [`Convergence`]).
+    pub fn convergence(mut self, convergence: Convergence) -> Self {
+        self.settings.convergence = Some(convergence);
+        self
+    }
+
+    /// Polishes the kept circles after the stages (see [`Polish`]).
+    pub fn polish(mut self, polish: Polish) -> Self {
+        self.settings.polish = Some(polish);
+        self
+    }
+
+    /// Stops the stages once the cost is at or below `cost` (see
+    /// [`FitSettings::target_cost`]).
+    pub fn target_cost(mut self, cost: f64) -> Self {
+        self.settings.target_cost = Some(cost);
+        self
+    }
+
+    /// Sets all settings at once.
+    pub fn settings(mut self, settings: FitSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// The settings, to read or edit in place.
+    pub fn settings_mut(&mut self) -> &mut FitSettings {
+        &mut self.settings
+    }
+
+    /// The settings.
+    pub fn current_settings(&self) -> &FitSettings {
+        &self.settings
+    }
+
+    /// Draws over `base` instead of an opaque white canvas. It must have the reference's
+    /// size (checked before the fit starts).
+    pub fn base(mut self, base: Canvas) -> Self {
+        self.base = Some(base);
+        self
+    }
+
+    /// Continues an earlier fit with the same settings, seed and base from what
+    /// [`FitResult::resume_point`] returned: `circles`, the completed stages' circles as
+    /// the stages left them (redrawn over the base to rebuild the kept canvas exactly),
+    /// and `stages_done`. The fit then runs the remaining stages with the same stage
+    /// seeds, and polishes as asked, so the result equals one uninterrupted run. The
+    /// result lists all circles but only the new stages and evaluations.
+    pub fn resume(mut self, circles: Vec<Circle>, stages_done: usize) -> Self {
+        self.resume = Some((circles, stages_done));
+        self
+    }
+
+    /// A flag another thread (a Ctrl-C handler, say) can set to stop the fit. It means
+    /// exactly what an observer's `Break` means: the stage in flight ends at the
+    /// optimizer's next check (its best is kept if it lowers the cost, but the stage does
+    /// not count as done: see [`FitResult::partial`]), polishing does not start or ends
+    /// after the slot in flight, and the fit returns what it has with
+    /// [`FitEnd::Stopped`].
+    pub fn cancel_on(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(flag);
+        self
+    }
+
+    /// Makes a fit whose candidates would be scored on the full path (see
+    /// [`evaluation_path`](Fitter::evaluation_path)) an error before it starts, instead of
+    /// a slower fit.
+    pub fn require_incremental(mut self, require: bool) -> Self {
+        self.require_incremental = require;
+        self
+    }
+
+    /// How this fit's candidates will be scored: incrementally when the renderer
+    /// describes its spans ([`Renderer::as_span_renderer`]) and the cost is a pixel sum
+    /// ([`CostFunc::as_pixel_sum`]), else on the full path (a full copy, draw and cost per
+    /// candidate: correct, but 5 to 250 times slower).
+    pub fn evaluation_path(&self) -> EvalPath {
+        if self.renderer.as_span_renderer().is_some() && self.cost.as_pixel_sum().is_some() {
+            EvalPath::Incremental
+        } else {
+            EvalPath::Full
+        }
+    }
+
+    /// The renderer.
+    pub fn renderer_mut(&mut self) -> &mut R {
+        &mut self.renderer
+    }
+
+    /// The optimizer.
+    pub fn optimizer_mut(&mut self) -> &mut O {
+        &mut self.optimizer
+    }
+
+    /// Checks everything a fit of `reference` needs before it does any work: the settings,
+    /// the base's size, the resume point, the first stage the schedule plans, and what the
+    /// settings ask of the components.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSetting`] for invalid settings (see [`FitSettings::validate`]), the
+    /// closed-form colour or polishing with a renderer that has no spans (polishing also
+    /// needs a pixel-sum cost), [`require_incremental`](Fitter::require_incremental) on
+    /// the full path, a resume point longer than the fit, or an invalid first stage;
+    /// [`Error::SizeMismatch`] if the base's size differs from the reference's.
+    pub fn check(&self, reference: CanvasRef<'_>) -> Result<()> {
+        self.settings.validate()?;
+        if let Some(base) = &self.base
+            && !base.as_ref().same_size(reference)
+        {
+            return Err(Error::SizeMismatch {
+                what: "base canvas",
+                expected_w: reference.width(),
+                expected_h: reference.height(),
+                actual_w: base.width(),
+                actual_h: base.height(),
+            });
+        }
+        let spans = self.renderer.as_span_renderer().is_some();
+        if self.settings.color == ColorMode::ClosedForm && !spans {
+            return Err(needs(
+                "color",
+                "closed_form",
+                "the closed-form colour needs a renderer that describes its spans",
+            ));
+        }
+        if let Some(p) = self.settings.polish
+            && self.evaluation_path() == EvalPath::Full
+        {
+            return Err(needs(
+                "polish",
+                p.passes,
+                "polishing needs a span renderer and a pixel-sum cost",
+            ));
+        }
+        if self.require_incremental && self.evaluation_path() == EvalPath::Full {
+            return Err(needs(
+                "require incremental",
+                "true",
+                "the renderer has no spans or the cost is no pixel sum",
+            ));
+        }
+        let (kept, done) = self.resume.as_ref().map_or((0, 0), |(c, s)| (c.len(), *s));
+        let schedule = self.active_schedule();
+        let state = FitState::new(self.settings.circles, reference.width(), reference.height())
+            .at(done, kept);
+        if kept > self.settings.circles || done > schedule.planned_stages(&state) {
+            return Err(Error::InvalidSetting {
+                field: "resume",
+                value: format!("{kept} circles after {done} stages"),
+                reason: "the saved fit is longer than the fit asked for",
+            });
+        }
+        if let Some(plan) = schedule.next_stage(&state) {
+            check_plan(&plan, &state)?;
+        }
+        Ok(())
+    }
+
+    fn active_schedule(&self) -> &dyn Schedule {
+        match &self.schedule {
+            Some(s) => s.as_ref(),
+            None => &self.settings.strategy,
+        }
+    }
+
+    /// Fits `reference`.
+    ///
+    /// # Errors
+    /// As [`fit_observed`](Fitter::fit_observed).
+    pub fn fit(&mut self, reference: CanvasRef<'_>) -> Result<FitResult> {
+        self.fit_observed(reference, &mut |_| ControlFlow::Continue(()))
+    }
+
+    /// Fits `reference`, calling `observer` within and after each stage and after each
+    /// polished slot; its `Break` stops the fit as the cancel flag does (see
+    /// [`cancel_on`](Fitter::cancel_on)).
+    ///
+    /// # Errors
+    /// Everything [`check`](Fitter::check) reports, before any work; [`Error::Renderer`],
+    /// [`Error::Cost`] or [`Error::Optimizer`] when a component fails;
+    /// [`Error::OptimizerDimension`] when the optimizer returns a point of the wrong size;
+    /// [`Error::InvalidSetting`] when a custom schedule plans an invalid later stage.
+    pub fn fit_observed(
+        &mut self,
+        reference: CanvasRef<'_>,
+        observer: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
+    ) -> Result<FitResult> {
+        self.check(reference)?;
+        // The base is lent to the run and put back, so the fitter can fit again.
+        let (base, own) = match self.base.take() {
+            Some(base) => (base, true),
+            None => (Canvas::white(reference.width(), reference.height())?, false),
+        };
+        let result = self.run(reference, base.as_ref(), observer);
+        if own {
+            self.base = Some(base);
+        }
+        result
+    }
+
+    /// The pipeline: helpers, stages, polishing.
+    fn run(
+        &mut self,
+        reference: CanvasRef<'_>,
+        base: CanvasRef<'_>,
+        observer: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
+    ) -> Result<FitResult> {
+        let started = Instant::now();
+        let work = self.helper_work(reference, base)?;
+        std::thread::scope(|scope| {
+            let mut team = Team::new(scope, work);
+            let mut eval = Evaluator::new(&mut self.renderer, &self.cost, reference, base)?;
+            let initial_cost = eval.kept_cost();
+            let (prefix, stages_done) = self.resume.clone().unwrap_or_default();
+            if !prefix.is_empty() {
+                team.commit(&prefix, || eval.commit(&prefix))?;
+            }
+            let mut result = FitResult {
+                circles: prefix,
+                cost: eval.kept_cost(),
+                initial_cost,
+                evaluations: 0,
+                stages: Vec::new(),
+                end: FitEnd::Completed,
+                stages_done,
+                partial: 0,
+                unpolished: None,
+                polish_evaluations: 0,
+                polished_slots: 0,
+                path: if eval.is_incremental() {
+                    EvalPath::Incremental
+                } else {
+                    EvalPath::Full
+                },
+            };
+            let schedule: &dyn Schedule = match &self.schedule {
+                Some(s) => s.as_ref(),
+                None => &self.settings.strategy,
+            };
+            Stages {
+                eval: &mut eval,
+                team: &mut team,
+                optimizer: &mut self.optimizer,
+                settings: &self.settings,
+                schedule,
+                cancel: self.cancel.as_deref(),
+                observer: &mut *observer,
+                started,
+            }
+            .run(&mut result)?;
+            drop(eval);
+            if let Some(polish) = self.settings.polish
+                && !result.circles.is_empty()
+                && !result.stopped()
+            {
+                self.run_polish(
+                    &polish,
+                    &mut team,
+                    reference,
+                    base,
+                    &mut result,
+                    observer,
+                    started,
+                )?;
+            }
+            Ok(result)
+        })
+    }
+
+    /// The helper threads' work: one copy of the renderer and cost per extra thread.
+    fn helper_work<'a>(
+        &self,
+        reference: CanvasRef<'_>,
+        base: CanvasRef<'_>,
+    ) -> Result<Vec<Box<dyn HelperWork + 'a>>>
+    where
+        R: 'a,
+        C: 'a,
+    {
+        let Some(forker) = &self.forker else {
+            return Ok(Vec::new());
+        };
+        (1..self.threads)
+            .map(|_| {
+                forker.fork(
+                    &self.renderer,
+                    &self.cost,
+                    reference,
+                    base,
+                    self.cancel.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// Polishes `result`'s circles and re-scores them.
+    #[allow(clippy::too_many_arguments)]
+    fn run_polish(
+        &mut self,
+        settings: &Polish,
+        team: &mut Team<'_>,
+        reference: CanvasRef<'_>,
+        base: CanvasRef<'_>,
+        result: &mut FitResult,
+        observer: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
+        started: Instant,
+    ) -> Result<()> {
+        let before = result.circles.clone();
+        let (stage, cost, kept, evaluations) = (
+            result.stages_done,
+            result.cost,
+            result.circles.len(),
+            result.evaluations,
+        );
+        let stages = result.stages_done;
+        let mut after_slot = |slot: usize, slots: usize| {
+            observer(&Progress {
+                phase: Phase::Polishing { slot, slots },
+                stage,
+                stages,
+                finished: None,
+                iteration: 0,
+                circles_kept: kept,
+                cost,
+                best_cost: cost,
+                evaluations,
+                elapsed: started.elapsed(),
+            })
+        };
+        let report = polish::polish(
+            PolishInput {
+                renderer: &mut self.renderer,
+                cost: &self.cost,
+                optimizer: &mut self.optimizer,
+                reference,
+                base,
+                cancel: self.cancel.as_deref(),
+            },
+            team,
+            &mut result.circles,
+            settings,
+            self.settings.seed ^ 0x5011_5500,
+            &mut after_slot,
+        )?;
+        result.polish_evaluations = report.evaluations;
+        result.polished_slots = report.slots;
+        result.evaluations += report.evaluations;
+        if report.stopped {
+            result.end = FitEnd::Stopped;
+        }
+        if result.circles != before {
+            result.unpolished = Some(before);
+        }
+        let canvas = render_new(&mut self.renderer, base, &result.circles)?;
+        result.cost = self
+            .cost
+            .cost(canvas.as_ref(), reference)
+            .map_err(|e| Error::Cost(Box::new(e)))?;
+        Ok(())
+    }
+}
+
+fn needs(field: &'static str, value: impl ToString, reason: &'static str) -> Error {
+    Error::InvalidSetting {
+        field,
+        value: value.to_string(),
+        reason,
+    }
+}

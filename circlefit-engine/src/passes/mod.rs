@@ -1,0 +1,6 @@
+//! The passes of a fit around the optimizer: residual seeding before a stage, pruning
+//! after a batch, polishing after the stages. Each is its own unit with its own tests.
+
+pub(crate) mod polish;
+pub(crate) mod prune;
+pub(crate) mod seeding;

@@ -1,0 +1,324 @@
+//! The stage runner: asks the schedule for each stage, runs the optimizer on it (with
+//! restarts and a budget), prunes, keeps what lowers the cost, and ends the stages on a
+//! target, on convergence or on a stop.
+
+use std::ops::{ControlFlow, RangeInclusive};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use circlefit_core::{
+    Bounds, CostFunc, Error, OptimizeReport, Optimizer, Problem, Renderer, Result,
+};
+
+use crate::evaluator::Evaluator;
+use crate::objective::{ParamObjective, StageContext};
+use crate::passes::{prune, seeding};
+use crate::team::Team;
+use crate::{
+    ColorMode, FitEnd, FitResult, FitSettings, FitState, Phase, Progress, Schedule, StagePlan,
+    StageRecord, stage_seed,
+};
+
+/// What the stages work with.
+pub(crate) struct Stages<'a, 'w, R, C, O> {
+    pub(crate) eval: &'a mut Evaluator<R, C>,
+    pub(crate) team: &'a mut Team<'w>,
+    pub(crate) optimizer: &'a mut O,
+    pub(crate) settings: &'a FitSettings,
+    pub(crate) schedule: &'a dyn Schedule,
+    pub(crate) cancel: Option<&'a AtomicBool>,
+    pub(crate) observer: &'a mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
+    pub(crate) started: Instant,
+}
+
+/// One stage's optimisation, before the keep decision.
+struct Optimised {
+    report: OptimizeReport,
+    circles: Vec<circlefit_core::Circle>,
+    cost: f64,
+    evaluations: u64,
+    /// A stop (cancel flag or observer) cut the stage short.
+    stopped: bool,
+}
+
+/// Checks a stage plan against the state it was planned for.
+///
+/// # Errors
+/// [`Error::InvalidSetting`] for a stage of no circles or more than remain to the
+/// fit's maximum, or a radius range outside `[1, longer side]` or inverted.
+pub(crate) fn check_plan(plan: &StagePlan, state: &FitState) -> Result<()> {
+    if plan.circles == 0 || plan.circles > crate::MAX_CIRCLES {
+        return Err(Error::InvalidSetting {
+            field: "stage circles",
+            value: plan.circles.to_string(),
+            reason: "a stage must have between 1 and 100000 circles",
+        });
+    }
+    if let Some(r) = &plan.radius {
+        let max = f64::from(state.width.max(state.height));
+        let (lo, hi) = (*r.start(), *r.end());
+        if !(lo.is_finite() && hi.is_finite() && 1.0 <= lo && lo <= hi && hi <= max) {
+            return Err(Error::InvalidSetting {
+                field: "stage radius",
+                value: format!("{lo}..={hi}"),
+                reason: "must lie within 1 and the image's longer side, smallest first",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The parameter bounds of a stage: the default box of its circles, the radius narrowed
+/// to the plan's range.
+fn stage_bounds(plan: &StagePlan, color: ColorMode, width: u32, height: u32) -> Result<Bounds> {
+    let bounds = match color {
+        ColorMode::Search => Bounds::for_circles(plan.circles, width, height)?,
+        ColorMode::ClosedForm => Bounds::for_circle_geometry(plan.circles, width, height)?,
+    };
+    match &plan.radius {
+        None => Ok(bounds),
+        Some(r) => with_radius(&bounds, color.params_per_circle(), r),
+    }
+}
+
+fn with_radius(bounds: &Bounds, per_circle: usize, r: &RangeInclusive<f64>) -> Result<Bounds> {
+    let (mut lo, mut hi) = (bounds.lower().to_vec(), bounds.upper().to_vec());
+    for (l, h) in lo
+        .chunks_exact_mut(per_circle)
+        .zip(hi.chunks_exact_mut(per_circle))
+    {
+        // The radius is the third number of a circle in both encodings.
+        (l[2], h[2]) = (*r.start(), *r.end());
+    }
+    Bounds::new(lo, hi)
+}
+
+impl<R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, R, C, O> {
+    /// Runs the schedule's stages from `result.stages_done` on, adding to `result`.
+    ///
+    /// # Errors
+    /// A component's error, an optimizer point of the wrong size, or an invalid stage plan.
+    pub(crate) fn run(&mut self, result: &mut FitResult) -> Result<()> {
+        let (w, h) = (
+            self.eval.reference().width(),
+            self.eval.reference().height(),
+        );
+        let start = FitState::new(self.settings.circles, w, h);
+        let mut stale = 0usize;
+        let mut stage = result.stages_done;
+        loop {
+            let state = start.at(stage, result.circles.len());
+            let Some(plan) = self.schedule.next_stage(&state) else {
+                return Ok(());
+            };
+            check_plan(&plan, &state)?;
+            if self.cancelled() {
+                result.end = FitEnd::Stopped;
+                return Ok(());
+            }
+            let stages = self.schedule.planned_stages(&state).max(stage + 1);
+            let done = self.run_stage(stage, stages, &plan, result)?;
+            let last = stage + 1 >= stages;
+            let record = result.stages.last().expect("run_stage records the stage");
+            let progress = self.progress(result, stage, stages, record);
+            if done.is_break() {
+                let _ = (self.observer)(&progress);
+                result.end = FitEnd::Stopped;
+                return Ok(());
+            }
+            result.stages_done = stage + 1;
+            stale = if record.gain() < self.convergence_gain() {
+                stale + 1
+            } else {
+                0
+            };
+            if let Some(end) = self.early_end(result.cost, stale).filter(|_| !last) {
+                let _ = (self.observer)(&progress);
+                result.end = end;
+                return Ok(());
+            }
+            if (self.observer)(&progress).is_break() || self.cancelled() {
+                result.end = FitEnd::Stopped;
+                return Ok(());
+            }
+            stage += 1;
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+
+    fn convergence_gain(&self) -> f64 {
+        self.settings.convergence.map_or(0.0, |c| c.min_gain)
+    }
+
+    /// The target or the convergence rule, if either ends the stages now.
+    fn early_end(&self, cost: f64, stale: usize) -> Option<FitEnd> {
+        if self.settings.target_cost.is_some_and(|t| cost <= t) {
+            return Some(FitEnd::ReachedTarget);
+        }
+        self.settings
+            .convergence
+            .is_some_and(|c| stale >= c.patience)
+            .then_some(FitEnd::Converged)
+    }
+
+    fn progress<'r>(
+        &self,
+        result: &FitResult,
+        stage: usize,
+        stages: usize,
+        record: &'r StageRecord,
+    ) -> Progress<'r> {
+        Progress {
+            phase: Phase::Stages,
+            stage,
+            stages,
+            finished: Some(record),
+            iteration: 0,
+            circles_kept: result.circles.len(),
+            cost: result.cost,
+            best_cost: result.cost,
+            evaluations: result.evaluations,
+            elapsed: self.started.elapsed(),
+        }
+    }
+
+    /// Runs one stage: optimise, prune, keep if it lowers the cost, record. `Break` if a
+    /// stop cut it short (its best is still kept if it helps, as partial circles).
+    fn run_stage(
+        &mut self,
+        stage: usize,
+        stages: usize,
+        plan: &StagePlan,
+        result: &mut FitResult,
+    ) -> Result<ControlFlow<()>> {
+        let (w, h) = (
+            self.eval.reference().width(),
+            self.eval.reference().height(),
+        );
+        let color = self.settings.color;
+        let bounds = stage_bounds(plan, color, w, h)?;
+        let seed = stage_seed(self.settings.seed, stage as u64);
+        let initial =
+            seeding::residual_seeds(self.eval, color, plan.circles, self.settings.residual_seeds)?;
+        let context = StageContext {
+            observer: &mut *self.observer,
+            stage,
+            stages,
+            circles_kept: result.circles.len(),
+            evaluations_before: result.evaluations,
+            started: self.started,
+        };
+        let budget = plan.budget.or(self.settings.restarts.stage_budget);
+        let objective =
+            ParamObjective::new(self.eval, &bounds, color, self.team, self.cancel, context);
+        let mut opt = optimise(
+            self.optimizer,
+            objective,
+            &bounds,
+            seed,
+            &initial,
+            self.settings.restarts.runs,
+            budget,
+        )?;
+        let pruned = if plan.prune && !opt.stopped {
+            let (pruned, used) = prune::prune(self.eval, &mut opt.circles, &mut opt.cost)?;
+            opt.evaluations += used;
+            pruned
+        } else {
+            0
+        };
+        result.evaluations += opt.evaluations;
+        let cost_before = self.eval.kept_cost();
+        let keep = opt.cost < cost_before;
+        if keep {
+            let eval = &mut *self.eval;
+            self.team
+                .commit(&opt.circles, || eval.commit(&opt.circles))?;
+            result.circles.extend_from_slice(&opt.circles);
+            if opt.stopped {
+                result.partial = opt.circles.len();
+            }
+        }
+        result.cost = self.eval.kept_cost();
+        result.stages.push(StageRecord {
+            index: stage,
+            circles: plan.circles,
+            kept: keep,
+            cost_before,
+            cost_after: result.cost,
+            evaluations: opt.evaluations,
+            pruned,
+            stop: opt.report.stop,
+            seed,
+            complete: !opt.stopped,
+        });
+        Ok(if opt.stopped {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        })
+    }
+}
+
+/// The optimizer's runs on one stage: the first from the residual seeds, each later one
+/// (up to `runs`) from the best so far with a fresh seed, within the stage `budget`; then
+/// the best point is scored once more, by us.
+#[allow(clippy::too_many_arguments)]
+fn optimise<R: Renderer, C: CostFunc, O: Optimizer>(
+    optimizer: &mut O,
+    mut objective: ParamObjective<'_, '_, R, C>,
+    bounds: &Bounds,
+    seed: u64,
+    initial: &[Vec<f64>],
+    runs: usize,
+    budget: Option<u64>,
+) -> Result<Optimised> {
+    // With a stage budget, every run gets what the earlier ones left.
+    fn capped(p: Problem<'_>, budget: Option<u64>, used: u64) -> Problem<'_> {
+        match budget {
+            Some(b) => p.with_max_evaluations(b.saturating_sub(used)),
+            None => p,
+        }
+    }
+    let mut report = optimizer
+        .minimize(
+            &mut objective,
+            &capped(Problem::new(bounds, seed).with_initial(initial), budget, 0),
+        )
+        .map_err(|e| Error::Optimizer(Box::new(e)))?;
+    let mut restart = Vec::with_capacity(initial.len() + 1);
+    for run in 1..runs {
+        if objective.ended() || budget.is_some_and(|b| objective.evaluations() >= b) {
+            break;
+        }
+        restart.clear();
+        restart.push(report.best_x.clone());
+        restart.extend_from_slice(initial);
+        let used = objective.evaluations();
+        let again = optimizer
+            .minimize(
+                &mut objective,
+                &capped(
+                    Problem::new(bounds, stage_seed(seed, run as u64)).with_initial(&restart),
+                    budget,
+                    used,
+                ),
+            )
+            .map_err(|e| Error::Optimizer(Box::new(e)))?;
+        if again.best_f < report.best_f {
+            report = again;
+        }
+    }
+    let cost = objective.rescore(&report.best_x)?;
+    let score = objective.finish()?;
+    Ok(Optimised {
+        report,
+        circles: score.circles,
+        cost,
+        evaluations: score.evaluations,
+        stopped: score.stopped,
+    })
+}

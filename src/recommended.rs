@@ -1,0 +1,45 @@
+//! [`recommended`]: the measured defaults of the whole fit in one call.
+
+use circlefit_core::{Canvas, CanvasRef, Result};
+use circlefit_cost::Mse;
+use circlefit_engine::{FitSettings, Fitter, Strategy};
+use circlefit_mayfly::Mayfly;
+use circlefit_render::CpuRenderer;
+
+/// A fitter with the defaults the README's figures were measured with: the built-in
+/// renderer, MSE and Mayfly (20 males and 20 females, 40 iterations per stage, males
+/// moving together so every evaluation of an iteration can run in parallel), a sequential
+/// schedule of `circles` circles with [`FitSettings::recommended`] (closed-form colour, 10
+/// residual seeds, 8 polishing passes), the reference's mean colour as the base, seed 0,
+/// and every core. Change any of it with the builder's methods.
+///
+/// # Errors
+/// [`Error::EmptyImage`](circlefit_core::Error::EmptyImage) is impossible for a valid
+/// reference; the error is there for the base canvas's allocation checks.
+///
+/// # Example
+///
+/// ```
+/// let reference = circlefit::io::default_image()?;
+/// let mut fitter = circlefit::recommended(reference.as_ref(), 4)?.seed(3);
+/// let result = fitter.fit(reference.as_ref())?;
+/// assert_eq!(result.circles.len(), 4);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn recommended(
+    reference: CanvasRef<'_>,
+    circles: usize,
+) -> Result<Fitter<CpuRenderer, Mse, Mayfly>> {
+    let [r, g, b, _] = reference.mean_color();
+    let base = Canvas::filled(reference.width(), reference.height(), [r, g, b, 255])?;
+    let mayfly = Mayfly::builder()
+        .population(20)
+        .iterations(40)
+        .synchronous_males(true)
+        .build()
+        .expect("the recommended Mayfly settings are valid");
+    Ok(Fitter::new(CpuRenderer::new(), Mse, mayfly)
+        .settings(FitSettings::recommended(Strategy::Sequential, circles, 0))
+        .base(base)
+        .threads(0))
+}
