@@ -199,11 +199,6 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// The MSE (0..255 scale) whose PSNR is `psnr` dB.
-fn mse_for_psnr(psnr: f64) -> f64 {
-    255.0 * 255.0 / 10f64.powf(psnr / 10.0)
-}
-
 fn main() -> ExitCode {
     match try_main() {
         Ok(true) => ExitCode::SUCCESS,

@@ -27,6 +27,7 @@
 
 #![forbid(unsafe_code)]
 
+pub use circlefit_core as core;
 pub use circlefit_core::*;
 pub use circlefit_cost as cost;
 pub use circlefit_engine as engine;
@@ -36,9 +37,11 @@ pub use circlefit_render as render;
 pub use image;
 
 pub mod diagnostics;
+mod error;
 pub mod io;
 mod recommended;
 
+pub use error::Error;
 pub use recommended::recommended;
 
 /// The types most programs need.
@@ -49,7 +52,7 @@ pub mod prelude {
         Optimizer, Problem, Renderer, StopReason,
     };
     pub use circlefit_core::{PixelSumCost, SpanRenderer};
-    pub use circlefit_cost::{Mse, Ssim, psnr, ssim};
+    pub use circlefit_cost::{Mse, Ssim, mse_for_psnr, psnr, ssim};
     pub use circlefit_engine::{
         Batch, ColorMode, Convergence, EvalPath, FitEnd, FitResult, FitSettings, FitState, Fitter,
         Joint, Phase, Polish, PolishSearch, Progress, Restarts, Schedule, Sequential, StagePlan,

@@ -121,7 +121,7 @@ fn resuming_from_saved_circles_equals_one_uninterrupted_run() {
     assert!(
         matches!(
             e,
-            circlefit::Error::InvalidSetting {
+            circlefit::core::Error::InvalidSetting {
                 field: "resume",
                 ..
             }

@@ -8,6 +8,9 @@ use circlefit::{CanvasMut, Circle};
 use circlefit_benches::{Scene, bench_evaluations, bench_joint, bench_render};
 use criterion::{Criterion, criterion_group, criterion_main};
 
+#[global_allocator]
+static ALLOC: circlefit_benches::CountingAlloc = circlefit_benches::CountingAlloc;
+
 /// Hard-edged discs drawn pixel by pixel (same raster rules as the built-in renderer, no
 /// spans, so strategies score it on the generic full path).
 #[derive(Debug, Clone, Default)]

@@ -1,12 +1,13 @@
 //! Mayfly's own overhead: a full default run on 30-D Sphere (1000 iterations,
 //! 40 + 61·1000 = 61,040 evaluations), per variant.
 
-use std::hint::black_box;
-
+use circlefit::Bounds;
 use circlefit::mayfly::{Mayfly, Variant, functions};
-use circlefit::{Bounds, Optimizer, Problem};
-use circlefit_benches::bench_op;
+use circlefit_benches::bench_optimizer;
 use criterion::{Criterion, criterion_group, criterion_main};
+
+#[global_allocator]
+static ALLOC: circlefit_benches::CountingAlloc = circlefit_benches::CountingAlloc;
 
 fn mayfly(c: &mut Criterion) {
     let bounds = Bounds::uniform(30, -100.0, 100.0).expect("bounds");
@@ -16,14 +17,8 @@ fn mayfly(c: &mut Criterion) {
             .variant(variant)
             .build()
             .expect("settings");
-        let evals = m.config().total_evaluations();
-        let id = format!("sphere30_1000it_{}", variant.name());
-        bench_op(c, "mayfly", &id, evals, || {
-            let r = m
-                .minimize(&mut functions::sphere, &Problem::new(&bounds, 1))
-                .expect("run");
-            black_box(r);
-        });
+        let id = format!("mayfly/sphere30_1000it_{}", variant.name());
+        bench_optimizer(c, &id, &mut m, functions::sphere, &bounds);
     }
 }
 

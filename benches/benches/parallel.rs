@@ -3,11 +3,13 @@
 //! thread count; Mayfly's males move together (`synchronous_males`, as the `fit` example
 //! does) so that every evaluation of an iteration is in a batch the helpers share.
 
-use std::hint::black_box;
-
 use circlefit::ColorMode;
 use circlefit::prelude::*;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use circlefit_benches::bench_fit;
+use criterion::{Criterion, criterion_group, criterion_main};
+
+#[global_allocator]
+static ALLOC: circlefit_benches::CountingAlloc = circlefit_benches::CountingAlloc;
 
 fn fitter(
     strategy: Strategy,
@@ -39,22 +41,12 @@ fn parallel(c: &mut Criterion) {
         ),
         ("joint_30c", Strategy::Joint, 30, ColorMode::Search),
     ];
-    let mut g = c.benchmark_group("fit");
-    g.sample_size(10);
     for (name, strategy, circles, color) in cases {
-        let evaluations = fitter(strategy, circles, color)
-            .fit(reference.as_ref())
-            .expect("fit")
-            .evaluations;
-        g.throughput(Throughput::Elements(evaluations));
         for threads in [1, 2] {
             let mut f = fitter(strategy, circles, color).threads(threads);
-            g.bench_function(format!("{name}/threads{threads}"), |b| {
-                b.iter(|| black_box(f.fit(reference.as_ref()).expect("fit")))
-            });
+            bench_fit(c, &format!("{name}/threads{threads}"), &reference, &mut f);
         }
     }
-    g.finish();
 }
 
 criterion_group!(benches, parallel);

@@ -4,6 +4,9 @@ use circlefit::prelude::*;
 use circlefit_benches::{Scene, bench_render};
 use criterion::{Criterion, criterion_group, criterion_main};
 
+#[global_allocator]
+static ALLOC: circlefit_benches::CountingAlloc = circlefit_benches::CountingAlloc;
+
 fn render(c: &mut Criterion) {
     for size in [256, 512] {
         for k in [1, 30, 100] {

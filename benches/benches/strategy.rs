@@ -6,6 +6,9 @@ use circlefit::prelude::*;
 use circlefit_benches::{FullPath, Scene, bench_closed_form, bench_evaluations, bench_joint};
 use criterion::{Criterion, criterion_group, criterion_main};
 
+#[global_allocator]
+static ALLOC: circlefit_benches::CountingAlloc = circlefit_benches::CountingAlloc;
+
 fn strategy(c: &mut Criterion) {
     let kept = Scene::new(256, 256, 50, 11);
     for b in [1, 5] {

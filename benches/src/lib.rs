@@ -6,27 +6,29 @@
 //! reported with the same figures (time **and** heap allocations per operation) as the
 //! built-in ones.
 //!
-//! Linking this crate installs [`CountingAlloc`] as the global allocator of the bench
-//! binary; it forwards to the system allocator and counts calls and bytes on every thread.
+//! Heap allocations are counted by [`CountingAlloc`] once a binary installs it as its
+//! global allocator (linking this crate installs nothing, so your own allocator stays
+//! yours).
 //!
 //! # Example
 //!
 //! ```no_run
 //! use circlefit::prelude::*;
-//! use circlefit_benches::{Scene, bench_render};
+//! use circlefit_benches::{CountingAlloc, Scene, bench_render};
 //! use criterion::Criterion;
+//!
+//! #[global_allocator]
+//! static ALLOC: CountingAlloc = CountingAlloc;
 //!
 //! let mut c = Criterion::default();
 //! let scene = Scene::new(256, 256, 30, 1);
 //! bench_render(&mut c, "my-renderer", &scene, CpuRenderer::new());
 //! ```
 
-// The global allocator needs `unsafe`; it only forwards to `System` and counts.
+// The counting allocator needs `unsafe`; it only forwards to `System` and counts.
 #![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use circlefit::SplitMix64;
@@ -34,43 +36,9 @@ use circlefit::engine::Evaluator;
 use circlefit::prelude::*;
 use criterion::{Criterion, Throughput};
 
-/// A global allocator that counts allocations and allocated bytes, on every thread.
-#[derive(Debug)]
-pub struct CountingAlloc;
+mod alloc;
 
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-static BYTES: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every method forwards to the system allocator with the caller's arguments.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
-        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
-
-/// Allocations and bytes allocated so far, process-wide.
-pub fn alloc_snapshot() -> (u64, u64) {
-    (
-        ALLOCS.load(Ordering::Relaxed),
-        BYTES.load(Ordering::Relaxed),
-    )
-}
+pub use alloc::CountingAlloc;
 
 /// Wraps a renderer and hides its span description, forcing strategies onto the generic
 /// full path (copy the kept canvas, draw, score the whole image): the baseline the
@@ -158,7 +126,19 @@ impl Scene {
 
 /// Times `op` with criterion and records allocations per call in the same run; prints
 /// `allocs/op` and `bytes/op` after criterion's line.
-pub fn bench_op(c: &mut Criterion, group: &str, id: &str, elements: u64, mut op: impl FnMut()) {
+pub fn bench_op(c: &mut Criterion, group: &str, id: &str, elements: u64, op: impl FnMut()) {
+    bench_sampled(c, group, id, elements, None, op);
+}
+
+/// [`bench_op`] with criterion's sample size set (`None`: criterion's default).
+fn bench_sampled(
+    c: &mut Criterion,
+    group: &str,
+    id: &str,
+    elements: u64,
+    samples: Option<usize>,
+    mut op: impl FnMut(),
+) {
     // Warm up first, so buffers reach their steady-state size before anything is counted
     // (criterion's `--test` mode runs the routine only once).
     for _ in 0..3 {
@@ -166,16 +146,19 @@ pub fn bench_op(c: &mut Criterion, group: &str, id: &str, elements: u64, mut op:
     }
     let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(elements));
+    if let Some(n) = samples {
+        g.sample_size(n);
+    }
     let mut per_op = (0.0, 0.0);
     g.bench_function(id, |b| {
         b.iter_custom(|iters| {
-            let (a0, b0) = alloc_snapshot();
+            let (a0, b0) = CountingAlloc::snapshot();
             let t0 = Instant::now();
             for _ in 0..iters {
                 op();
             }
             let elapsed: Duration = t0.elapsed();
-            let (a1, b1) = alloc_snapshot();
+            let (a1, b1) = CountingAlloc::snapshot();
             per_op = (
                 (a1 - a0) as f64 / iters as f64,
                 (b1 - b0) as f64 / iters as f64,
@@ -184,10 +167,14 @@ pub fn bench_op(c: &mut Criterion, group: &str, id: &str, elements: u64, mut op:
         })
     });
     g.finish();
-    println!(
-        "{group}/{id}: allocs/op = {:.3}, bytes/op = {:.1}",
-        per_op.0, per_op.1
-    );
+    if CountingAlloc::installed() {
+        println!(
+            "{group}/{id}: allocs/op = {:.3}, bytes/op = {:.1}",
+            per_op.0, per_op.1
+        );
+    } else {
+        println!("{group}/{id}: allocs/op = n/a (install CountingAlloc to count)");
+    }
 }
 
 /// Benchmarks a full render of the scene's circles over its base with `renderer`.
@@ -298,6 +285,51 @@ pub fn bench_closed_form<R: Renderer, C: CostFunc>(
         let circle = shape.with_color(color).expect("valid colour");
         black_box(eval.cost_with(&[circle]).expect("eval"));
         i += 1;
+    });
+}
+
+/// Benchmarks a whole fit of `reference` with `fitter` (any renderer, cost, optimizer,
+/// schedule and thread count), as evaluations per second, with criterion's smallest
+/// sample size (10: a fit takes a while).
+///
+/// # Panics
+/// If the fit fails.
+pub fn bench_fit<R: Renderer, C: CostFunc, O: Optimizer>(
+    c: &mut Criterion,
+    name: &str,
+    reference: &Canvas,
+    fitter: &mut Fitter<R, C, O>,
+) {
+    let evaluations = fitter.fit(reference.as_ref()).expect("fit").evaluations;
+    bench_sampled(c, "fit", name, evaluations, Some(10), || {
+        black_box(fitter.fit(reference.as_ref()).expect("fit"));
+    });
+}
+
+/// Benchmarks `optimizer` minimising `f` over `bounds` with seed 1 (Mayfly or your own:
+/// the optimizer's own overhead per evaluation when `f` is cheap).
+///
+/// # Panics
+/// If the optimizer fails.
+pub fn bench_optimizer<O: Optimizer>(
+    c: &mut Criterion,
+    name: &str,
+    optimizer: &mut O,
+    f: fn(&[f64]) -> f64,
+    bounds: &Bounds,
+) {
+    let problem = Problem::new(bounds, 1);
+    let mut objective = f;
+    let evaluations = optimizer
+        .minimize(&mut objective, &problem)
+        .expect("optimizer")
+        .evaluations;
+    bench_op(c, "optimizer", name, evaluations, || {
+        black_box(
+            optimizer
+                .minimize(&mut objective, &problem)
+                .expect("optimizer"),
+        );
     });
 }
 

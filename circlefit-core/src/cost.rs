@@ -124,12 +124,32 @@ pub trait PixelSumCost: Sync {
         }
     }
 
-    /// Whether the per-pixel term is exactly the squared R, G, B error
-    /// `(ΔR² + ΔG² + ΔB²)` (alpha ignored). Renderers can then fuse compositing and scoring
-    /// ([`SpanRenderer::composited_squared_error`](crate::SpanRenderer::composited_squared_error)).
-    fn is_squared_rgb_error(&self) -> bool {
-        false
+    /// What the per-pixel term is, as far as the engine's shortcuts care (see
+    /// [`PixelTerm`]). The provided version says [`PixelTerm::Other`], which is always
+    /// correct; claiming [`PixelTerm::SquaredRgb`] for a term that is not exactly
+    /// `ΔR² + ΔG² + ΔB²` makes fits report wrong costs.
+    fn term(&self) -> PixelTerm {
+        PixelTerm::Other
     }
+}
+
+/// The per-pixel term of a [`PixelSumCost`], as a contract the engine relies on.
+///
+/// | term | fused blend + error kernel | residual seeds from the cache | closed-form colour |
+/// |---|---|---|---|
+/// | `SquaredRgb` | yes (the renderer's [`composited_squared_error`](crate::SpanRenderer::composited_squared_error)) | yes | the exact optimum |
+/// | `Other` | no: candidates are composited into a copy and summed with [`sum`](PixelSumCost::sum) (still exact, 4–11× slower) | summed again pixel by pixel | a heuristic (the squared-error optimum) |
+///
+/// A cost with a weight or a mask per pixel is `Other`: `sum` sees pixel values, not
+/// coordinates, so a mask has to travel in the reference's alpha byte (which squared R,
+/// G, B error ignores).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PixelTerm {
+    /// Exactly `(ΔR² + ΔG² + ΔB²)` per pixel, alpha ignored: the fused kernel applies.
+    SquaredRgb,
+    /// Anything else.
+    Other,
 }
 
 impl<C: CostFunc + ?Sized> CostFunc for &C {

@@ -30,7 +30,7 @@ mod mse;
 mod simd;
 mod ssim;
 
-pub use mse::{Mse, psnr, sum_squared_error};
+pub use mse::{Mse, mse_for_psnr, psnr, sum_squared_error};
 pub use ssim::{Ssim, ssim};
 
 use circlefit_core::CanvasRef;

@@ -69,6 +69,18 @@ pub fn psnr(mse: f64) -> f64 {
     }
 }
 
+/// The MSE (0..255 scale) whose PSNR is `psnr` dB, the inverse of [`psnr`]:
+/// `255² / 10^(psnr/10)`; 0 for `+∞`.
+///
+/// ```
+/// use circlefit_cost::{mse_for_psnr, psnr};
+/// assert!((psnr(mse_for_psnr(23.5)) - 23.5).abs() < 1e-12);
+/// assert_eq!(mse_for_psnr(f64::INFINITY), 0.0);
+/// ```
+pub fn mse_for_psnr(psnr: f64) -> f64 {
+    255.0 * 255.0 / 10f64.powf(psnr / 10.0)
+}
+
 impl Mse {
     /// The MSE of two same-sized images.
     ///
@@ -117,8 +129,8 @@ impl PixelSumCost for Mse {
         }
     }
 
-    fn is_squared_rgb_error(&self) -> bool {
-        true
+    fn term(&self) -> circlefit_core::PixelTerm {
+        circlefit_core::PixelTerm::SquaredRgb
     }
 }
 

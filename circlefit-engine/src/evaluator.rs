@@ -222,7 +222,7 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
     /// added) otherwise.
     pub(crate) fn block_squared_errors(&self, block: u32, err: &mut [u64]) -> bool {
         match (&self.incremental, self.cost.as_pixel_sum()) {
-            (Some(inc), Some(pc)) if pc.is_squared_rgb_error() => {
+            (Some(inc), Some(pc)) if pc.term() == circlefit_core::PixelTerm::SquaredRgb => {
                 inc.block_sums(block, err);
                 true
             }

@@ -8,10 +8,10 @@
 //! sums make the result identical to a full render and a full cost.
 
 use circlefit_core::Circle;
-use circlefit_core::PixelSumCost;
 use circlefit_core::SpanRenderer;
 use circlefit_core::raster::Span;
 use circlefit_core::{BYTES_PER_PIXEL, CanvasRef};
+use circlefit_core::{PixelSumCost, PixelTerm};
 
 /// Row `y` of a table with `stride` entries per row.
 #[inline]
@@ -201,7 +201,7 @@ impl IncrementalScorer {
         cost: &dyn PixelSumCost,
     ) -> u64 {
         self.collect_spans(std::slice::from_ref(circle), renderer);
-        let fused = if cost.is_squared_rgb_error() {
+        let fused = if cost.term() == PixelTerm::SquaredRgb {
             renderer.composited_squared_error(circle, &self.spans, kept, reference)
         } else {
             None

@@ -2,49 +2,21 @@
 
 // These tests check exactness: comparing floats bit for bit is the point.
 #![allow(clippy::float_cmp)]
-// A global allocator cannot be written without `unsafe`; it only forwards and counts.
-#![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use circlefit_benches::CountingAlloc;
 
 #[path = "engine/common.rs"]
 mod common;
 
 use common::*;
 
-struct Counting;
-
-thread_local! {
-    // Per thread, so the test harness's own threads do not count. `const` initialisation
-    // of a type without `Drop` makes the first access allocation-free.
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn allocations() -> u64 {
-    ALLOCS.with(Cell::get)
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static ALLOC: CountingAlloc = CountingAlloc;
+
+/// Allocations of this thread so far (the harness's other threads do not count).
+fn allocations() -> u64 {
+    CountingAlloc::thread_allocations()
+}
 
 fn circles(n: usize, seed: u64) -> Vec<Circle> {
     (0..n)
@@ -84,6 +56,10 @@ fn assert_steady_state_free<R: Renderer, C: CostFunc>(mut eval: Evaluator<R, C>)
 
 #[test]
 fn evaluations_do_not_allocate_once_warm() {
+    // The counter sees this thread's allocations (so a zero below means something).
+    let before = allocations();
+    drop(std::hint::black_box(vec![1u8; 10]));
+    assert!(allocations() > before);
     let reference = test_image(64, 48);
     let base = Canvas::white(64, 48).unwrap();
     let fast = Evaluator::new(CpuRenderer::new(), Mse, reference.as_ref(), base.as_ref()).unwrap();

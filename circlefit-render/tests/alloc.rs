@@ -1,46 +1,17 @@
-//! Steady-state rendering makes no heap allocation (counted by a global allocator).
+//! Steady-state rendering makes no heap allocation (counted by the bench library's `CountingAlloc`).
 
-// A global allocator cannot be written without `unsafe`; it only forwards and counts.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use circlefit_benches::CountingAlloc;
 
 use circlefit_core::{Canvas, Circle, Renderer};
 use circlefit_render::CpuRenderer;
 
-struct Counting;
-
-thread_local! {
-    // Per thread, so the test harness's own threads do not count. `const` initialisation
-    // of a type without `Drop` makes the first access allocation-free.
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn allocations() -> u64 {
-    ALLOCS.with(Cell::get)
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static ALLOC: CountingAlloc = CountingAlloc;
+
+/// Allocations of this thread so far (the harness's other threads do not count).
+fn allocations() -> u64 {
+    CountingAlloc::thread_allocations()
+}
 
 #[test]
 fn render_and_draw_do_not_allocate_once_warm() {

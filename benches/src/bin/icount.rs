@@ -12,6 +12,9 @@ use circlefit::engine::Evaluator;
 use circlefit::prelude::*;
 use circlefit_benches::{FullPath, Scene};
 
+#[global_allocator]
+static ALLOC: circlefit_benches::CountingAlloc = circlefit_benches::CountingAlloc;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let workload = args.next().unwrap_or_default();

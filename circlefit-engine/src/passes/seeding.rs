@@ -156,8 +156,8 @@ mod tests {
         fn finish(&self, s: u64, n: u64) -> f64 {
             s as f64 / n as f64
         }
-        fn is_squared_rgb_error(&self) -> bool {
-            true
+        fn term(&self) -> circlefit_core::PixelTerm {
+            circlefit_core::PixelTerm::SquaredRgb
         }
     }
     impl CostFunc for Sse {

@@ -7,4 +7,5 @@ mod common;
 mod parallel;
 mod pinned;
 mod schedule;
+mod settings;
 mod strategies;
