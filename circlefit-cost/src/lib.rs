@@ -21,13 +21,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
+// The squared-error kernels (and their SIMD copies) live in `circlefit-simd`, shared with
+// the renderer's fused kernel.
 mod mse;
-// The only `unsafe` in this crate: the call into the AVX2 copy after run-time detection.
-#[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
-mod simd;
 mod ssim;
 
 pub use mse::{Mse, mse_for_psnr, psnr, sum_squared_error};

@@ -9,55 +9,7 @@ use crate::{Error, check_same_size};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Mse;
 
-/// The sum of squared R, G, B differences of two equally long runs of RGBA pixels.
-///
-/// Runs an AVX-512BW or AVX2 copy of the loop where the CPU has it (detected at run time),
-/// else the baseline build's; all compute the same integer.
-///
-/// # Panics
-/// If the runs differ in length.
-pub fn sum_squared_error(candidate: &[u8], reference: &[u8]) -> u64 {
-    assert_eq!(
-        candidate.len(),
-        reference.len(),
-        "pixel runs differ in length"
-    );
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512bw") {
-        return crate::simd::sse_avx512(candidate, reference);
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        return crate::simd::sse_avx2(candidate, reference);
-    }
-    sse_body(candidate, reference)
-}
-
-/// 1 for R, G, B lanes, 0 for alpha lanes.
-const RGB_MASK: [u32; 16] = [1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0];
-
-#[inline(always)]
-pub(crate) fn sse_body(candidate: &[u8], reference: &[u8]) -> u64 {
-    let mut total = 0u64;
-    // Blocks of 4096 pixels keep each u32 lane below 4096·255² < 2³².
-    for (cb, rb) in candidate.chunks(16 * 4096).zip(reference.chunks(16 * 4096)) {
-        let mut acc = [0u32; 16];
-        let mut cc = cb.chunks_exact(16);
-        let mut rc = rb.chunks_exact(16);
-        for (c, r) in (&mut cc).zip(&mut rc) {
-            for j in 0..16 {
-                let d = i32::from(c[j]) - i32::from(r[j]);
-                acc[j] += (d * d) as u32 * RGB_MASK[j];
-            }
-        }
-        for (j, (&c, &r)) in cc.remainder().iter().zip(rc.remainder()).enumerate() {
-            let d = i32::from(c) - i32::from(r);
-            acc[j] += (d * d) as u32 * RGB_MASK[j];
-        }
-        total += acc.iter().map(|&v| u64::from(v)).sum::<u64>();
-    }
-    total
-}
+pub use circlefit_simd::sum_squared_error;
 
 /// Peak signal-to-noise ratio in dB for an MSE on the 0..255 scale:
 /// `20·log10(255 / √mse)`; `+∞` for `mse == 0`.
@@ -166,45 +118,6 @@ mod tests {
             prop_assert!((got - want).abs() <= 1e-9 * want.max(1.0), "{} vs {}", got, want);
             prop_assert!(got >= 0.0);
             prop_assert_eq!(got == 0.0, a.chunks(4).zip(b.chunks(4)).all(|(p, q)| p[..3] == q[..3]));
-        }
-    }
-
-    #[test]
-    fn every_kernel_copy_matches_the_naive_sum() {
-        let cases = [0usize, 1, 3, 4, 5, 15, 16, 17, 33, 1000, 70_000]
-            .into_iter()
-            .map(|n| {
-                (
-                    (0..4 * n)
-                        .map(|i| (i * 131 % 251) as u8)
-                        .collect::<Vec<u8>>(),
-                    (0..4 * n)
-                        .map(|i| (i * 71 % 241) as u8)
-                        .collect::<Vec<u8>>(),
-                )
-            })
-            // Largest differences over several accumulator flushes.
-            .chain([(vec![0u8; 4 * 300_001], vec![255u8; 4 * 300_001])]);
-        for (a, b) in cases {
-            let want: u64 = a
-                .chunks(4)
-                .zip(b.chunks(4))
-                .map(|(p, q)| {
-                    (0..3)
-                        .map(|k| (i64::from(p[k]) - i64::from(q[k])).pow(2) as u64)
-                        .sum::<u64>()
-                })
-                .sum();
-            assert_eq!(sse_body(&a, &b), want);
-            assert_eq!(sum_squared_error(&a, &b), want);
-            #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") {
-                assert_eq!(crate::simd::sse_avx2(&a, &b), want);
-            }
-            #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx512bw") {
-                assert_eq!(crate::simd::sse_avx512(&a, &b), want);
-            }
         }
     }
 

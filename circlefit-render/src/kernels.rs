@@ -29,9 +29,6 @@ impl Blend16 {
     }
 }
 
-/// 1 for R, G, B lanes, 0 for alpha lanes.
-const RGB_MASK: [u32; 16] = [1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0];
-
 /// The runs of the kept canvas and of the reference under a circle's spans.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SpanRows<'a> {
@@ -71,25 +68,7 @@ fn blend_body(pixels: &mut [u8], b: &Blend16) {
 /// Σ (blend(kept) − reference)² over R, G, B; nothing is written.
 #[inline(always)]
 fn blend_sse_body(kept: &[u8], reference: &[u8], b: &Blend16) -> u64 {
-    let mut total = 0u64;
-    // Blocks of 4096 pixels keep each u32 lane below 4096·255² < 2³².
-    for (kb, rb) in kept.chunks(16 * 4096).zip(reference.chunks(16 * 4096)) {
-        let mut acc = [0u32; 16];
-        let mut kc = kb.chunks_exact(16);
-        let mut rc = rb.chunks_exact(16);
-        for (k, r) in (&mut kc).zip(&mut rc) {
-            for j in 0..16 {
-                let d = i32::from(b.apply(j, k[j])) - i32::from(r[j]);
-                acc[j] += (d * d) as u32 * RGB_MASK[j];
-            }
-        }
-        for (j, (&k, &r)) in kc.remainder().iter().zip(rc.remainder()).enumerate() {
-            let d = i32::from(b.apply(j, k)) - i32::from(r);
-            acc[j] += (d * d) as u32 * RGB_MASK[j];
-        }
-        total += acc.iter().map(|&v| u64::from(v)).sum::<u64>();
-    }
-    total
+    circlefit_simd::squared_error_with(kept, reference, |j, p| b.apply(j, p))
 }
 
 #[inline(always)]
@@ -126,33 +105,16 @@ pub(crate) fn channel_sums(pixels: &[u8], sums: &mut [u64; 3]) {
 mod avx2 {
     use std::arch::x86_64::*;
 
+    use circlefit_simd::avx2::{
+        MASK, add_squared_diffs, hsum, load, load_tail, load16, pixel_mask,
+    };
+
     use super::{Blend16, SpanRows, blend_body, blend_sse_body};
 
     /// Pixels between flushes of the 32-bit accumulators: each 8-pixel step adds at most
     /// 4·255² = 260,100 per lane, so 32,768 pixels plus one run of at most 16,384 stay
     /// below 2³¹.
     const FLUSH_PIXELS: usize = 32_768;
-
-    /// 0xFFFF on R, G, B lanes, 0 on alpha lanes (unpacked bytes keep the RGBA period).
-    const MASK: [u16; 16] = [
-        0xFFFF, 0xFFFF, 0xFFFF, 0, 0xFFFF, 0xFFFF, 0xFFFF, 0, 0xFFFF, 0xFFFF, 0xFFFF, 0, 0xFFFF,
-        0xFFFF, 0xFFFF, 0,
-    ];
-
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn load16(v: &[u16; 16]) -> __m256i {
-        // SAFETY: `v` is 32 readable bytes; the load is unaligned.
-        unsafe { _mm256_loadu_si256(v.as_ptr().cast()) }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn load(bytes: &[u8]) -> __m256i {
-        assert!(bytes.len() >= 32);
-        // SAFETY: at least 32 readable bytes, checked above; the load is unaligned.
-        unsafe { _mm256_loadu_si256(bytes.as_ptr().cast()) }
-    }
 
     /// The blended 16-bit lanes (low and high halves of each 128-bit lane) of 32 bytes.
     #[inline]
@@ -164,50 +126,6 @@ mod avx2 {
         let lo = _mm256_srli_epi16(_mm256_add_epi16(_mm256_mullo_epi16(lo, mul), add), 8);
         let hi = _mm256_srli_epi16(_mm256_add_epi16(_mm256_mullo_epi16(hi, mul), add), 8);
         (lo, hi)
-    }
-
-    /// All-ones 32-bit lanes for the first `n` (< 8) pixels.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn pixel_mask(n: usize) -> __m256i {
-        _mm256_cmpgt_epi32(
-            _mm256_set1_epi32(n as i32),
-            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-        )
-    }
-
-    /// Loads the first `n` (< 8) pixels of `bytes` (exactly `4n` long); the rest read 0.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn load_tail(bytes: &[u8], mask: __m256i) -> __m256i {
-        // SAFETY: only lanes selected by `mask` are read, and they lie inside `bytes`.
-        unsafe { _mm256_maskload_epi32(bytes.as_ptr().cast(), mask) }
-    }
-
-    /// `acc` plus the squared differences between blended 16-bit lanes `(lo, hi)` and the
-    /// reference bytes `rv`, lanes selected by `(mlo, mhi)`, summed in pairs by `madd`.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn add_squared_diffs(
-        acc: __m256i,
-        (lo, hi): (__m256i, __m256i),
-        rv: __m256i,
-        (mlo, mhi): (__m256i, __m256i),
-    ) -> __m256i {
-        let zero = _mm256_setzero_si256();
-        let dlo = _mm256_and_si256(_mm256_sub_epi16(lo, _mm256_unpacklo_epi8(rv, zero)), mlo);
-        let dhi = _mm256_and_si256(_mm256_sub_epi16(hi, _mm256_unpackhi_epi8(rv, zero)), mhi);
-        let acc = _mm256_add_epi32(acc, _mm256_madd_epi16(dlo, dlo));
-        _mm256_add_epi32(acc, _mm256_madd_epi16(dhi, dhi))
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn hsum(acc: __m256i) -> u64 {
-        let mut lanes = [0i32; 8];
-        // SAFETY: `lanes` is 32 writable bytes; the store is unaligned.
-        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), acc) };
-        lanes.iter().map(|&v| v as u64).sum()
     }
 
     #[target_feature(enable = "avx2")]
@@ -231,7 +149,8 @@ mod avx2 {
             return circlefit_core::raster::add_channel_sums(pixels, sums);
         }
         if !tail.is_empty() {
-            let v = load_tail(tail, pixel_mask(tail.len() / 4));
+            // SAFETY: the mask selects `tail.len() / 4` pixels, all inside `tail`.
+            let v = unsafe { load_tail(tail, pixel_mask(tail.len() / 4)) };
             for k in 0..3 {
                 acc[k] =
                     _mm256_add_epi64(acc[k], _mm256_sad_epu8(_mm256_and_si256(v, masks[k]), zero));
@@ -260,7 +179,8 @@ mod avx2 {
         }
         if !tail.is_empty() {
             let m = pixel_mask(tail.len() / 4);
-            let (lo, hi) = blend_lanes(load_tail(tail, m), mul, add);
+            // SAFETY: `m` selects `tail.len() / 4` pixels, all inside `tail`.
+            let (lo, hi) = blend_lanes(unsafe { load_tail(tail, m) }, mul, add);
             // SAFETY: only lanes selected by `m` are written, and they lie inside `tail`.
             unsafe {
                 _mm256_maskstore_epi32(tail.as_mut_ptr().cast(), m, _mm256_packus_epi16(lo, hi))
@@ -285,8 +205,10 @@ mod avx2 {
         let (kt, rt) = (kc.remainder(), rc.remainder());
         if !kt.is_empty() {
             let m = pixel_mask(kt.len() / 4);
-            let (lo, hi) = blend_lanes(load_tail(kt, m), mul, add);
-            let rv = load_tail(rt, m);
+            // SAFETY: `m` selects `kt.len() / 4` pixels; both tails are that long (the
+            // runs are equally long and the whole chunks were the same).
+            let (kv, rv) = unsafe { (load_tail(kt, m), load_tail(rt, m)) };
+            let (lo, hi) = blend_lanes(kv, mul, add);
             let mlo = _mm256_and_si256(mask, _mm256_unpacklo_epi8(m, m));
             let mhi = _mm256_and_si256(mask, _mm256_unpackhi_epi8(m, m));
             acc = add_squared_diffs(acc, (lo, hi), rv, (mlo, mhi));
@@ -322,6 +244,8 @@ mod avx2 {
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
+
+    use circlefit_simd::avx512::{first_bytes, load_masked, load64};
 
     use super::{Blend16, SpanRows};
 
@@ -370,33 +294,9 @@ mod avx512 {
 
     #[inline]
     #[target_feature(enable = "avx512bw")]
-    fn load64(bytes: &[u8]) -> __m512i {
-        assert!(bytes.len() >= 64);
-        // SAFETY: at least 64 readable bytes, checked above; the load is unaligned.
-        unsafe { _mm512_loadu_si512(bytes.as_ptr().cast()) }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512bw")]
     fn load_lanes(v: &[u16; 32]) -> __m512i {
         // SAFETY: `v` is 64 readable bytes; the load is unaligned.
         unsafe { _mm512_loadu_si512(v.as_ptr().cast()) }
-    }
-
-    /// The first `n` (< 64) bytes selected.
-    #[inline]
-    fn first_bytes(n: usize) -> u64 {
-        (1u64 << n) - 1
-    }
-
-    /// The bytes of `bytes` selected by `mask` (a run of low bits), zeros elsewhere.
-    #[inline]
-    #[target_feature(enable = "avx512bw")]
-    fn load_masked(bytes: &[u8], mask: u64) -> __m512i {
-        assert!(64 - mask.leading_zeros() as usize <= bytes.len());
-        // SAFETY: only the bytes selected by `mask` are read, and the highest of them lies
-        // inside `bytes` (checked above); masked-off bytes do not fault.
-        unsafe { _mm512_maskz_loadu_epi8(mask, bytes.as_ptr().cast()) }
     }
 
     /// A vector with `[u16; 16]`'s first 8 lanes (two RGBA pixels' constants) repeated.
@@ -553,34 +453,7 @@ mod avx512 {
     }
 }
 
-/// Whether the AVX-512 copies may run here (detected once by std, then a cached load).
-#[inline]
-pub(crate) fn has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512bw")
-            && std::arch::is_x86_feature_detected!("avx512vbmi")
-            && std::arch::is_x86_feature_detected!("avx512vnni")
-            && std::arch::is_x86_feature_detected!("bmi2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// Whether the AVX2 copies may run here (detected once by std, then a cached load).
-#[inline]
-pub(crate) fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
+pub(crate) use circlefit_simd::{has_avx2, has_avx512_fused as has_avx512};
 
 /// Blends a run of RGBA pixels in place.
 #[inline]
