@@ -325,10 +325,15 @@ fn try_main() -> Result<bool, Box<dyn std::error::Error>> {
     if let Some(s) = saved {
         fitter = fitter.resume(s.resume_circles, s.stages_done);
     }
-    // Ctrl-C stops the fit at the optimizer's next check; what was found so far is written.
+    // Ctrl-C stops the fit at the optimizer's next check (polishing too); what was found so
+    // far is written. A second Ctrl-C ends the process at once, writing nothing.
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&cancel);
-    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))?;
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+    })?;
     let fitter = fitter.cancel_on(cancel);
 
     let started = Instant::now();

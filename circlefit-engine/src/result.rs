@@ -123,7 +123,8 @@ pub struct FitResult {
     /// Slots polishing searched.
     #[cfg_attr(feature = "serde", serde(default))]
     pub polished_slots: usize,
-    /// How the stages scored their candidates.
+    /// How the stages scored their candidates (polishing always scores incrementally: a
+    /// fit that asks for it on the full path is refused before it starts).
     #[cfg_attr(feature = "serde", serde(default))]
     pub path: EvalPath,
 }
