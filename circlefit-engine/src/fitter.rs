@@ -360,6 +360,22 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 reason: "the saved fit is longer than the fit asked for",
             });
         }
+        // The first `done` stages can have kept at most their planned circles (counted as
+        // if none had been kept, which is when a refilling schedule plans the most).
+        let most: usize = (0..done)
+            .map(|i| {
+                schedule
+                    .next_stage(&state.at(i, 0))
+                    .map_or(0, |p| p.circles)
+            })
+            .sum();
+        if kept > most {
+            return Err(Error::InvalidSetting {
+                field: "resume",
+                value: format!("{kept} circles after {done} stages"),
+                reason: "those stages cannot have kept that many circles",
+            });
+        }
         if let Some(plan) = schedule.next_stage(&state) {
             check_plan(&plan, &state)?;
         }

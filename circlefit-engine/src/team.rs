@@ -164,10 +164,19 @@ struct Task {
     result: Result<()>,
 }
 
+/// The hand-off flags and the task. The flags get a cache line of their own: the main
+/// thread spins on `state` while the helper writes its answers into the task, and sharing a
+/// line made every write a cache miss for the spinner (measured 5 % slower 2-thread fits).
+#[repr(C)]
 struct Shared {
+    flags: Flags,
+    task: Mutex<Task>,
+}
+
+#[repr(C, align(128))]
+struct Flags {
     state: AtomicU8,
     parked: AtomicBool,
-    task: Mutex<Task>,
 }
 
 impl Shared {
@@ -214,8 +223,10 @@ impl<'scope> Helper<'scope> {
         cursor: Arc<AtomicUsize>,
     ) -> Self {
         let shared = Arc::new(Shared {
-            state: AtomicU8::new(IDLE),
-            parked: AtomicBool::new(false),
+            flags: Flags {
+                state: AtomicU8::new(IDLE),
+                parked: AtomicBool::new(false),
+            },
             task: Mutex::new(Task {
                 kind: Kind::Score,
                 bounds: None,
@@ -236,7 +247,7 @@ impl<'scope> Helper<'scope> {
                     return;
                 }
                 perform(&mut *work, &cursor, &mut theirs.task());
-                theirs.state.store(DONE, Ordering::SeqCst);
+                theirs.flags.state.store(DONE, Ordering::SeqCst);
             }
         });
         Self {
@@ -251,8 +262,8 @@ impl<'scope> Helper<'scope> {
     fn post(&mut self, fill: impl FnOnce(&mut Task)) {
         fill(&mut self.shared.task());
         self.pending = true;
-        self.shared.state.store(POSTED, Ordering::SeqCst);
-        if self.shared.parked.load(Ordering::SeqCst) {
+        self.shared.flags.state.store(POSTED, Ordering::SeqCst);
+        if self.shared.flags.parked.load(Ordering::SeqCst) {
             self.thread.unpark();
         }
     }
@@ -265,7 +276,7 @@ impl<'scope> Helper<'scope> {
         self.pending = false;
         wait_for_done(&self.shared, &self.handle);
         let value = read(&mut self.shared.task());
-        self.shared.state.store(IDLE, Ordering::SeqCst);
+        self.shared.flags.state.store(IDLE, Ordering::SeqCst);
         Some(value)
     }
 }
@@ -275,12 +286,12 @@ impl Drop for Helper<'_> {
         // A task still running would overwrite the exit request with its answer: let it
         // finish first (or the thread end, if a component panicked there).
         while self.pending
-            && self.shared.state.load(Ordering::SeqCst) != DONE
+            && self.shared.flags.state.load(Ordering::SeqCst) != DONE
             && !self.handle.is_finished()
         {
             thread::yield_now();
         }
-        self.shared.state.store(EXIT, Ordering::SeqCst);
+        self.shared.flags.state.store(EXIT, Ordering::SeqCst);
         self.thread.unpark();
     }
 }
@@ -302,7 +313,7 @@ fn pause(spins: u32) {
 /// answer, so its end turns into a panic here; the scope then re-raises the original one.
 fn wait_for_done(shared: &Shared, handle: &ScopedJoinHandle<'_, ()>) {
     let mut spins = 0u32;
-    while shared.state.load(Ordering::SeqCst) != DONE {
+    while shared.flags.state.load(Ordering::SeqCst) != DONE {
         spins = spins.wrapping_add(1);
         if spins.is_multiple_of(4096) && handle.is_finished() {
             panic!("a helper thread of the parallel fit stopped (a component panicked there)");
@@ -315,7 +326,7 @@ fn wait_for_done(shared: &Shared, handle: &ScopedJoinHandle<'_, ()>) {
 /// a safety net). Returns the state that ended the wait.
 fn wait_while(shared: &Shared, idle: impl Fn(u8) -> bool) -> u8 {
     for spins in 0..SPINS {
-        let s = shared.state.load(Ordering::SeqCst);
+        let s = shared.flags.state.load(Ordering::SeqCst);
         if !idle(s) {
             return s;
         }
@@ -323,16 +334,16 @@ fn wait_while(shared: &Shared, idle: impl Fn(u8) -> bool) -> u8 {
     }
     // Idle for a while (the main thread is between stages): stop spinning.
     loop {
-        shared.parked.store(true, Ordering::SeqCst);
+        shared.flags.parked.store(true, Ordering::SeqCst);
         // Re-check after announcing the park, so a post in between is not missed.
-        let s = shared.state.load(Ordering::SeqCst);
+        let s = shared.flags.state.load(Ordering::SeqCst);
         if !idle(s) {
-            shared.parked.store(false, Ordering::SeqCst);
+            shared.flags.parked.store(false, Ordering::SeqCst);
             return s;
         }
         thread::park_timeout(Duration::from_millis(1));
-        shared.parked.store(false, Ordering::SeqCst);
-        let s = shared.state.load(Ordering::SeqCst);
+        shared.flags.parked.store(false, Ordering::SeqCst);
+        let s = shared.flags.state.load(Ordering::SeqCst);
         if !idle(s) {
             return s;
         }

@@ -389,3 +389,48 @@ fn joint_fits_can_be_polished() {
     assert!(polished.cost <= plain.cost);
     assert_eq!(polished.resume_point().0.len(), plain.circles.len());
 }
+
+#[test]
+fn inconsistent_resume_points_are_refused() {
+    let reference = test_image(16, 16);
+    let circles = |n: usize| -> Vec<Circle> {
+        (0..n)
+            .map(|i| Circle::new(2.0 + i as f64, 3.0, 2.0, [0.5; 3], 0.5).unwrap())
+            .collect()
+    };
+    let resume = |strategy: Strategy, total: usize, kept: usize, done: usize| {
+        Fitter::new(CpuRenderer::new(), Mse, small_mayfly(2))
+            .strategy(strategy)
+            .circles(total)
+            .resume(circles(kept), done)
+            .fit(reference.as_ref())
+    };
+    for (strategy, total, kept, done) in [
+        // No stage done, yet circles kept.
+        (Strategy::Sequential, 12, 6, 0),
+        (Strategy::Sequential, 3, 2, 0),
+        // More circles than the stages done can hold.
+        (Strategy::Sequential, 10, 4, 3),
+        (Strategy::batch(2), 10, 5, 2),
+        // Longer than the fit.
+        (Strategy::Sequential, 2, 0, 5),
+        (Strategy::Sequential, 3, 4, 3),
+    ] {
+        let e = resume(strategy, total, kept, done).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::InvalidSetting {
+                    field: "resume",
+                    ..
+                }
+            ),
+            "{strategy} {kept} after {done}: {e}"
+        );
+    }
+    // Consistent points are accepted and end with the asked number of circles at most.
+    let r = resume(Strategy::batch(2), 6, 3, 2).unwrap();
+    assert!(r.circles.len() <= 6);
+    let r = resume(Strategy::Sequential, 5, 2, 3).unwrap();
+    assert!(r.circles.len() <= 5 && r.stages.len() == 2);
+}
