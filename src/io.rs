@@ -57,6 +57,15 @@ fn decode(bytes: &[u8], path: &Path) -> Result<Canvas, Error> {
     })
 }
 
+/// Decodes PNG or JPEG bytes as an RGBA8 canvas; `name` names them in errors.
+///
+/// # Errors
+/// [`Error::Decode`] if they are not a supported, intact image, [`Error::Canvas`] if it is
+/// empty or too large.
+pub fn decode_image(bytes: &[u8], name: &Path) -> Result<Canvas, Error> {
+    decode(bytes, name)
+}
+
 /// Loads a PNG or JPEG file as an RGBA8 canvas.
 ///
 /// # Errors

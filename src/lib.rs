@@ -36,6 +36,8 @@ pub use circlefit_mayfly as mayfly;
 pub use circlefit_render as render;
 pub use image;
 
+#[cfg(feature = "serde")]
+pub mod checkpoint;
 pub mod diagnostics;
 mod error;
 pub mod io;

@@ -1,0 +1,223 @@
+//! The command line, as clap reads it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The most threads `-j` accepts (more than the cores are capped to the cores anyway).
+pub(crate) const MAX_THREADS: usize = 1024;
+
+/// Approximate images with coloured, alpha-blended circles found by the Mayfly
+/// metaheuristic.
+///
+/// With no subcommand, fits each INPUT (or the bundled 256×256 cat photo) and writes the
+/// outputs named by -o (and --out PREFIX: PREFIX.png, .svg, .json). Results are identical
+/// for any thread count. Ctrl-C stops the fit and writes the best result so far (exit
+/// 130); a second Ctrl-C exits at once.
+#[derive(Debug, Parser)]
+#[command(
+    name = "circlefit",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+    #[command(flatten)]
+    pub(crate) fit: FitArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Fit images with circles (what `circlefit` does without a subcommand).
+    Fit(Box<FitArgs>),
+    /// Draw the circles of a saved fit (its JSON) again, at any size.
+    Render(RenderArgs),
+    /// Score the circles of a saved fit against a reference image: MSE, PSNR, SSIM.
+    Score(ScoreArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Mode {
+    Joint,
+    Sequential,
+    Batch,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ColorArg {
+    /// The optimizer searches the colour.
+    Search,
+    /// The colour is solved exactly for each candidate.
+    ClosedForm,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Males {
+    Synchronous,
+    OneAtATime,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OnOff {
+    On,
+    Off,
+}
+
+/// What to fit and how.
+#[derive(Clone, Debug, Default, Args)]
+pub(crate) struct FitArgs {
+    /// Images to fit (PNG or JPEG), one after another; none: the bundled cat photo.
+    #[arg(value_name = "INPUT")]
+    pub(crate) inputs: Vec<PathBuf>,
+    /// An image to fit (repeatable; the same as a positional INPUT).
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "INPUT",
+        help_heading = "Input and output"
+    )]
+    pub(crate) input_flags: Vec<PathBuf>,
+    /// An output file, its format chosen by the extension: .png, .jpg, .svg, .json, .gif
+    /// (an animation of the circles being added). Repeatable; `{name}` is replaced by the
+    /// input's file stem.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "OUTPUT",
+        help_heading = "Input and output"
+    )]
+    pub(crate) outputs: Vec<String>,
+    /// Also write PREFIX.png, PREFIX.svg and PREFIX.json (`{name}` allowed). Default when no
+    /// -o is given: out/fit for one input, out/{name} for several.
+    #[arg(long = "out", value_name = "PREFIX", help_heading = "Input and output")]
+    pub(crate) out: Option<String>,
+    /// Fit a copy resized so its longer side is SIZE (never upscaled); 0 = full size.
+    #[arg(
+        short = 'r',
+        long = "resize",
+        value_name = "SIZE",
+        default_value_t = 256,
+        help_heading = "Input and output"
+    )]
+    pub(crate) resize: u32,
+    /// The longer side of raster outputs (default: the input's); circles are drawn scaled
+    /// and anti-aliased, and at the fit's own size the PNG is exactly the fit's raster.
+    #[arg(
+        short = 's',
+        long = "size",
+        value_name = "SIZE",
+        help_heading = "Input and output"
+    )]
+    pub(crate) size: Option<u32>,
+    /// Also write PREFIX-diff.png (per-pixel error through viridis; needs --out).
+    #[arg(long, help_heading = "Input and output")]
+    pub(crate) diff: bool,
+    /// Also write PREFIX-snap-NNNN.png every N kept circles (needs --out).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        help_heading = "Input and output"
+    )]
+    pub(crate) snapshots: usize,
+    /// Continue the fit saved in this JSON (same image; --circles may raise the total).
+    #[arg(long, value_name = "FILE.json", help_heading = "Input and output")]
+    pub(crate) resume: Option<PathBuf>,
+
+    /// Circles to place (at most 100000).
+    #[arg(short = 'n', long = "circles", value_name = "N", help_heading = "Fit")]
+    pub(crate) circles: Option<usize>,
+    /// How circles are grouped into stages.
+    #[arg(long, value_enum, help_heading = "Fit")]
+    pub(crate) mode: Option<Mode>,
+    /// Circles per stage in batch mode.
+    #[arg(long = "batch-size", value_name = "B", help_heading = "Fit")]
+    pub(crate) batch_size: Option<usize>,
+    /// The seed of the whole fit.
+    #[arg(long, help_heading = "Fit")]
+    pub(crate) seed: Option<u64>,
+    /// How colours are found (default: closed-form; search in joint mode).
+    #[arg(long, value_enum, help_heading = "Fit")]
+    pub(crate) color: Option<ColorArg>,
+    /// The base canvas: white, mean (the reference's mean colour) or an image file.
+    #[arg(long, value_name = "white|mean|FILE", help_heading = "Fit")]
+    pub(crate) background: Option<String>,
+    /// Evaluation threads, at most 1024 (0 = every core; results are identical for any).
+    #[arg(
+        short = 'j',
+        long = "threads",
+        value_name = "N",
+        default_value_t = 0,
+        help_heading = "Fit"
+    )]
+    pub(crate) threads: usize,
+
+    /// Mayfly iterations per stage.
+    #[arg(long, value_name = "T", help_heading = "Optimizer")]
+    pub(crate) iters: Option<u64>,
+    /// Mayfly population per sex.
+    #[arg(long, value_name = "P", help_heading = "Optimizer")]
+    pub(crate) pop: Option<usize>,
+    /// Mayfly's males move together (default) or one at a time as in the reference code.
+    #[arg(long, value_enum, help_heading = "Optimizer")]
+    pub(crate) males: Option<Males>,
+    /// End a stage's run after N iterations without a better point.
+    #[arg(long, value_name = "N", help_heading = "Optimizer")]
+    pub(crate) stagnation: Option<u64>,
+
+    /// Residual seeds per stage (default 10, 0 in joint mode; at most 1000).
+    #[arg(long, value_name = "N", help_heading = "Quality")]
+    pub(crate) seeds: Option<usize>,
+    /// Optimizer runs per stage, each restarting from the best so far (at most 1000).
+    #[arg(long, value_name = "E", help_heading = "Quality")]
+    pub(crate) epochs: Option<usize>,
+    /// At most N evaluations per stage over all its runs.
+    #[arg(long = "stage-budget", value_name = "N", help_heading = "Quality")]
+    pub(crate) stage_budget: Option<u64>,
+    /// Polishing passes over the kept circles (default 8, 0 in joint mode; 0 = off; at most
+    /// 1000).
+    #[arg(long, value_name = "N", help_heading = "Quality")]
+    pub(crate) polish: Option<u32>,
+    /// Evaluations per polished slot (default 150; at most 1000000).
+    #[arg(long = "polish-evals", value_name = "B", help_heading = "Quality")]
+    pub(crate) polish_evals: Option<u64>,
+    /// Batch mode: drop batch circles that do not help and refill them (default on).
+    #[arg(long, value_enum, help_heading = "Quality")]
+    pub(crate) prune: Option<OnOff>,
+    /// Stop once K stages in a row each gain less than --min-gain.
+    #[arg(long, value_name = "K", help_heading = "Quality")]
+    pub(crate) patience: Option<usize>,
+    /// The relative gain below which a stage is stale.
+    #[arg(long = "min-gain", value_name = "X", help_heading = "Quality")]
+    pub(crate) min_gain: Option<f64>,
+    /// Stop the stages once the fit reaches this PSNR.
+    #[arg(long = "target-psnr", value_name = "DB", help_heading = "Quality")]
+    pub(crate) target_psnr: Option<f64>,
+}
+
+/// `circlefit render`.
+#[derive(Debug, Args)]
+pub(crate) struct RenderArgs {
+    /// A fit's JSON (as `-o x.json` or `--out` writes it).
+    #[arg(value_name = "CIRCLES.json")]
+    pub(crate) circles: PathBuf,
+    /// Output files (.png, .jpg, .svg, .gif), repeatable.
+    #[arg(short = 'o', long = "output", value_name = "OUTPUT", required = true)]
+    pub(crate) outputs: Vec<String>,
+    /// The longer side of raster outputs (default: the fit's size).
+    #[arg(short = 's', long = "size", value_name = "SIZE")]
+    pub(crate) size: Option<u32>,
+}
+
+/// `circlefit score`.
+#[derive(Debug, Args)]
+pub(crate) struct ScoreArgs {
+    /// A fit's JSON.
+    #[arg(value_name = "CIRCLES.json")]
+    pub(crate) circles: PathBuf,
+    /// The reference image (resized to the fit's size if it is larger, as the fit did).
+    #[arg(value_name = "REFERENCE")]
+    pub(crate) reference: PathBuf,
+}

@@ -1,0 +1,155 @@
+//! Raster pictures of a fit at any size: exactly the fit's raster at its own size, and
+//! scaled, anti-aliased circles (tiny-skia) at any other.
+
+use circlefit::prelude::*;
+use circlefit::raster::{quantize_alpha, quantize_channel};
+use tiny_skia::{FillRule, Paint, PathBuilder, Pixmap, PixmapPaint, Transform};
+
+use crate::error::CliError;
+
+/// The largest raster output side (the canvas limit of the library).
+pub(crate) const MAX_OUTPUT_SIDE: u32 = circlefit::MAX_DIMENSION;
+
+/// The size of a picture whose longer side is `side`, for a fit of `w` × `h`.
+pub(crate) fn scaled_size(w: u32, h: u32, side: u32) -> (u32, u32) {
+    let long = w.max(h);
+    let scale = |v: u32| {
+        ((u64::from(v) * u64::from(side) + u64::from(long) / 2) / u64::from(long)).max(1) as u32
+    };
+    (scale(w), scale(h))
+}
+
+/// `circles` over `base` (the fit's size), drawn with the longer side `side`.
+///
+/// # Errors
+/// [`CliError::Usage`] for a side of 0 or above [`MAX_OUTPUT_SIDE`].
+pub(crate) fn picture(
+    base: CanvasRef<'_>,
+    circles: &[Circle],
+    side: u32,
+) -> Result<Canvas, CliError> {
+    if side == 0 || side > MAX_OUTPUT_SIDE {
+        return Err(CliError::usage(format!(
+            "-s {side}: the output size must be between 1 and {MAX_OUTPUT_SIDE}"
+        )));
+    }
+    let (w, h) = (base.width(), base.height());
+    if side == w.max(h) {
+        let mut out = base.to_canvas();
+        let Ok(()) = CpuRenderer::new().draw(out.as_mut(), circles);
+        return Ok(out);
+    }
+    let (ow, oh) = scaled_size(w, h, side);
+    let mut pixmap = Pixmap::new(ow, oh).ok_or_else(|| CliError::usage("output too large"))?;
+    let (sx, sy) = (f64::from(ow) / f64::from(w), f64::from(oh) / f64::from(h));
+    draw_base(&mut pixmap, base, sx, sy);
+    for c in circles {
+        let Some(path) = PathBuilder::from_circle(
+            (c.x() * sx) as f32,
+            (c.y() * sy) as f32,
+            (c.radius() * sx.max(sy)) as f32,
+        ) else {
+            continue;
+        };
+        let [r, g, b] = c.color().map(quantize_channel);
+        // The raster model's alpha is a/256; tiny-skia's is 8-bit.
+        let a = (f64::from(quantize_alpha(c.alpha())) * 255.0 / 256.0).round() as u8;
+        let mut paint = Paint::default();
+        paint.set_color_rgba8(r, g, b, a);
+        paint.anti_alias = true;
+        pixmap.fill_path(
+            &path,
+            &paint,
+            FillRule::Winding,
+            Transform::identity(),
+            None,
+        );
+    }
+    // The base is opaque, so the premultiplied pixels are the straight ones.
+    Ok(Canvas::from_vec(ow, oh, pixmap.take())?)
+}
+
+/// The base scaled to the pixmap: one colour filled, or the image drawn bilinearly.
+fn draw_base(pixmap: &mut Pixmap, base: CanvasRef<'_>, sx: f64, sy: f64) {
+    match circlefit::io::Background::of(base) {
+        circlefit::io::Background::White => pixmap.fill(tiny_skia::Color::WHITE),
+        circlefit::io::Background::Solid([r, g, b]) => {
+            pixmap.fill(tiny_skia::Color::from_rgba8(r, g, b, 255));
+        }
+        _ => {
+            let mut opaque = base.to_canvas();
+            for px in opaque.as_mut().as_bytes_mut().chunks_exact_mut(4) {
+                px[3] = 255;
+            }
+            if let Some(src) = Pixmap::from_vec(
+                opaque.as_ref().as_bytes().to_vec(),
+                tiny_skia::IntSize::from_wh(base.width(), base.height())
+                    .expect("a canvas is never empty"),
+            ) {
+                let paint = PixmapPaint {
+                    quality: tiny_skia::FilterQuality::Bilinear,
+                    ..PixmapPaint::default()
+                };
+                pixmap.draw_pixmap(
+                    0,
+                    0,
+                    src.as_ref(),
+                    &paint,
+                    Transform::from_scale(sx as f32, sy as f32),
+                    None,
+                );
+            }
+        }
+    }
+}
+
+/// The most frames a GIF gets (one per circle up to this, else one per step of circles).
+pub(crate) const MAX_GIF_FRAMES: usize = 60;
+/// The largest GIF side (frames are drawn at most this large, whatever -s says).
+pub(crate) const MAX_GIF_SIDE: u32 = 512;
+
+/// How many circles each frame of a GIF of `n` circles shows: 0 (the base) up to `n`.
+pub(crate) fn gif_steps(n: usize) -> Vec<usize> {
+    let frames = n.clamp(1, MAX_GIF_FRAMES);
+    (0..=frames).map(|k| k * n / frames).collect()
+}
+
+/// An animated GIF of the circles being added, longer side `side` (at most
+/// [`MAX_GIF_SIDE`]), the last frame held for two seconds.
+///
+/// # Errors
+/// [`CliError::Output`] if encoding fails.
+pub(crate) fn gif(
+    base: CanvasRef<'_>,
+    circles: &[Circle],
+    side: u32,
+    path: &str,
+) -> Result<Vec<u8>, CliError> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    use image::{Delay, Frame};
+    let side = side.min(MAX_GIF_SIDE);
+    let encode = |e: image::ImageError| CliError::Output {
+        path: path.into(),
+        message: format!("cannot encode GIF: {e}"),
+    };
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = GifEncoder::new_with_speed(&mut bytes, 10);
+        encoder.set_repeat(Repeat::Infinite).map_err(encode)?;
+        let steps = gif_steps(circles.len());
+        for (i, &k) in steps.iter().enumerate() {
+            let frame = picture(base, &circles[..k], side)?;
+            let ms = if i + 1 == steps.len() { 2000 } else { 80 };
+            let img = image::RgbaImage::from(frame.as_ref());
+            encoder
+                .encode_frame(Frame::from_parts(
+                    img,
+                    0,
+                    0,
+                    Delay::from_numer_denom_ms(ms, 1),
+                ))
+                .map_err(encode)?;
+        }
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,82 @@
+//! Progress on stderr: an indicatif bar on a terminal (stages, then polishing, with PSNR,
+//! evaluations/s and ETA), plain lines at every tenth of the way otherwise.
+
+use std::io::IsTerminal;
+use std::ops::ControlFlow;
+
+use circlefit::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Reports one fit's progress.
+pub(crate) struct Reporter {
+    bar: Option<ProgressBar>,
+    label: String,
+    last_tenth: Option<(bool, usize)>,
+}
+
+impl Reporter {
+    /// A reporter for the fit labelled `label` (the input, and its place among several).
+    pub(crate) fn new(label: String) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(1);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:24}] {pos}/{len} {msg} ({elapsed}, ETA {eta})",
+                )
+                .expect("a valid template")
+                .progress_chars("#>-"),
+            );
+            bar.set_prefix(label.clone());
+            bar
+        });
+        Self {
+            bar,
+            label,
+            last_tenth: None,
+        }
+    }
+
+    /// The observer: draws the bar or prints a line at each tenth; never stops the fit.
+    pub(crate) fn observe(&mut self, p: &Progress<'_>) -> ControlFlow<()> {
+        let (polishing, done, total, what) = match p.phase {
+            Phase::Polishing { slot, slots } => (true, slot, slots, "polishing slots"),
+            _ => (
+                false,
+                p.stage + usize::from(p.finished.is_some()),
+                p.stages,
+                "stages",
+            ),
+        };
+        let secs = p.elapsed.as_secs_f64().max(1e-9);
+        let msg = format!(
+            "{what}, {} circles, psnr {:.2} dB, {:.0} evals/s",
+            p.circles_kept,
+            psnr(p.best_cost),
+            p.evaluations as f64 / secs
+        );
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(total.max(1) as u64);
+                bar.set_position(done as u64);
+                bar.set_message(msg);
+            }
+            None => {
+                let tenth = done * 10 / total.max(1);
+                let key = (polishing, tenth);
+                let at_end = p.finished.is_some() || polishing;
+                if at_end && self.last_tenth != Some(key) {
+                    eprintln!("{}: {done}/{total} {msg}, {secs:.1}s", self.label);
+                    self.last_tenth = Some(key);
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Clears the bar.
+    pub(crate) fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

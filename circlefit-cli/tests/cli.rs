@@ -1,0 +1,309 @@
+//! The `circlefit` binary, run as a user would: exit codes, messages, every output format,
+//! resizing, several inputs, resume, render, score and Ctrl-C.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// Quick fits: few circles, a small optimizer.
+const QUICK: &[&str] = &["-n", "6", "--iters", "4", "--pop", "10", "--polish", "1"];
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_circlefit"))
+}
+
+/// A fresh, empty folder for one test.
+fn dir(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("cli")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run(args: &[&str], cwd: &Path) -> Output {
+    bin().args(args).current_dir(cwd).output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A `w` × `h` PNG with a gradient and a disc, written to `path`.
+fn photo(path: &Path, w: u32, h: u32) {
+    let img = image::RgbaImage::from_fn(w, h, |x, y| {
+        let inside = (x as f64 - w as f64 * 0.4).powi(2) + (y as f64 - h as f64 * 0.5).powi(2)
+            < (w.min(h) as f64 * 0.25).powi(2);
+        if inside {
+            image::Rgba([200, 60, 40, 255])
+        } else {
+            image::Rgba([(x * 255 / w) as u8, (y * 255 / h) as u8, 120, 255])
+        }
+    });
+    img.save(path).unwrap();
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn help_and_version_succeed() {
+    for flag in ["--help", "-h", "--version"] {
+        let out = bin().arg(flag).output().unwrap();
+        assert!(out.status.success(), "{flag}: {:?}", out.status);
+        assert!(!out.stdout.is_empty());
+    }
+    let help = text(&bin().arg("--help").output().unwrap().stdout);
+    for needle in [
+        "-o, --output",
+        "-n, --circles",
+        "-j, --threads",
+        "-r, --resize",
+        "-s, --size",
+        "render",
+        "score",
+        "Quality:",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}");
+    }
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_code_2() {
+    let d = dir("bad");
+    std::fs::write(d.join("corrupt.png"), b"not an image").unwrap();
+    photo(&d.join("small.png"), 20, 20);
+    std::fs::create_dir_all(d.join("adir.png")).unwrap();
+    let cases: &[&[&str]] = &[
+        &["missing.png"],
+        &["corrupt.png"],
+        &["-n", "0"],
+        &["-n", "abc"],
+        &["-n", "100001"],
+        &["--mode", "batch", "--batch-size", "0"],
+        &["--mode", "nonsense"],
+        &["--pop", "1"],
+        &["--iters", "0"],
+        &["--seeds", "18446744073709551615"],
+        &["--seeds", "1000000000"],
+        &["--polish", "18446744073709551615"],
+        &["--polish", "100000"],
+        &["--polish-evals", "0"],
+        &["--threads", "5000"],
+        &["-o", "out.bmp"],
+        &["-o", ".png"],
+        &["-o", "adir.png"],
+        &["--out", ""],
+        &["--background", "missing.png"],
+        &["small.png", "--background", "corrupt.png"],
+        &["--target-psnr", "-3"],
+        &["--resume", "missing.json"],
+        &["--resume", "corrupt.png"],
+        &["-s", "0"],
+    ];
+    for case in cases {
+        let mut args = case.to_vec();
+        args.extend_from_slice(&["--iters", "2", "--pop", "4"]);
+        if case.contains(&"--iters") || case.contains(&"--pop") {
+            args.truncate(case.len());
+        }
+        let out = run(&args, &d);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{case:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{case:?}: {err}");
+        assert!(err.starts_with("error"), "{case:?}: {err}");
+        assert!(out.stdout.is_empty(), "{case:?}");
+    }
+    // Nothing was written for them (the folder holds only what the test made).
+    let mut names: Vec<String> = std::fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["adir.png", "corrupt.png", "small.png"]);
+}
+
+#[test]
+fn every_output_format_is_written_and_decodes() {
+    let d = dir("formats");
+    let mut args = QUICK.to_vec();
+    args.extend_from_slice(&[
+        "-o", "f.png", "-o", "f.jpg", "-o", "f.svg", "-o", "f.json", "-o", "f.gif",
+    ]);
+    let out = run(&args, &d);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    assert!(line.starts_with("circles=6 cost="), "{line}");
+    let png = image::open(d.join("f.png")).unwrap();
+    assert_eq!((png.width(), png.height()), (256, 256));
+    let jpg = image::open(d.join("f.jpg")).unwrap();
+    assert_eq!((jpg.width(), jpg.height()), (256, 256));
+    let svg = std::fs::read_to_string(d.join("f.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let circles = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("circle"))
+        .count();
+    let cp = json(&d.join("f.json"));
+    assert_eq!(cp["format"], "circlefit-checkpoint");
+    assert_eq!(cp["circles"].as_array().unwrap().len(), circles);
+    assert!(cp["ssim"].as_f64().is_some() && cp["psnr"].as_f64().is_some());
+    for key in [
+        "cost",
+        "settings",
+        "seed",
+        "background",
+        "history",
+        "mayfly",
+    ] {
+        assert!(!cp[key].is_null(), "{key}");
+    }
+    use image::AnimationDecoder;
+    let gif = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(
+        std::fs::File::open(d.join("f.gif")).unwrap(),
+    ))
+    .unwrap();
+    // One frame per circle plus the bare base.
+    assert_eq!(gif.into_frames().count(), circles + 1);
+    // The PNG at the fit's own size is the fit's raster: scoring it gives the JSON's cost.
+    let score = run(&["score", "f.json", "f.png"], &d);
+    assert!(
+        text(&score.stdout).starts_with("mse=0.0000"),
+        "{}",
+        text(&score.stdout)
+    );
+}
+
+#[test]
+fn resize_fits_small_and_size_sets_the_outputs() {
+    let d = dir("sizes");
+    photo(&d.join("wide.png"), 600, 400);
+    let mut args = vec!["wide.png", "-r", "120", "-o", "default.png", "-o", "w.json"];
+    args.extend_from_slice(QUICK);
+    let out = run(&args, &d);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cp = json(&d.join("w.json"));
+    assert_eq!(
+        (cp["width"].as_u64(), cp["height"].as_u64()),
+        (Some(120), Some(80))
+    );
+    // Raster outputs default to the input's size.
+    let png = image::open(d.join("default.png")).unwrap();
+    assert_eq!((png.width(), png.height()), (600, 400));
+    let mut args = vec![
+        "wide.png", "-r", "120", "-s", "300", "-o", "s.png", "-o", "s.gif",
+    ];
+    args.extend_from_slice(QUICK);
+    assert!(run(&args, &d).status.success());
+    let png = image::open(d.join("s.png")).unwrap();
+    assert_eq!((png.width(), png.height()), (300, 200));
+    // render redraws at any size, anti-aliased.
+    let out = run(&["render", "w.json", "-o", "big.png", "-s", "900"], &d);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let big = image::open(d.join("big.png")).unwrap();
+    assert_eq!((big.width(), big.height()), (900, 600));
+    // score resizes the full-size reference to the fit's size, as the fit did.
+    let score = run(&["score", "w.json", "wide.png"], &d);
+    let line = text(&score.stdout);
+    let mse: f64 = line.split(['=', ' ']).nth(1).unwrap().parse().unwrap();
+    assert!((mse - cp["cost"].as_f64().unwrap()).abs() < 1e-4, "{line}");
+}
+
+#[test]
+fn several_inputs_are_fitted_in_turn_and_a_bad_one_is_reported() {
+    let d = dir("several");
+    photo(&d.join("a.png"), 40, 30);
+    photo(&d.join("b.png"), 30, 40);
+    let mut args = vec![
+        "a.png",
+        "missing.png",
+        "b.png",
+        "-o",
+        "out/{name}.svg",
+        "-o",
+        "out/{name}.json",
+    ];
+    args.extend_from_slice(QUICK);
+    let out = run(&args, &d);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("missing.png"), "{err}");
+    assert_eq!(text(&out.stdout).lines().count(), 2);
+    for f in ["out/a.svg", "out/a.json", "out/b.svg", "out/b.json"] {
+        assert!(d.join(f).is_file(), "{f}");
+    }
+}
+
+#[test]
+fn a_resumed_fit_equals_the_uninterrupted_one_and_refuses_changed_settings() {
+    let d = dir("resume");
+    let fit = |n: &str, out: &str| {
+        let args = [
+            "-n", n, "--iters", "4", "--pop", "10", "--polish", "2", "--out", out,
+        ];
+        let o = run(&args, &d);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    };
+    fit("8", "whole");
+    fit("4", "half");
+    let o = run(&["--resume", "half.json", "-n", "8", "--out", "rest"], &d);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let (a, b) = (json(&d.join("whole.json")), json(&d.join("rest.json")));
+    assert_eq!(a["circles"], b["circles"]);
+    assert_eq!(a["cost"], b["cost"]);
+    for conflict in [
+        &["--mode", "batch"][..],
+        &["--seed", "9"],
+        &["--iters", "7"],
+        &["--color", "search"],
+    ] {
+        let mut args = vec!["--resume", "half.json"];
+        args.extend_from_slice(conflict);
+        let o = run(&args, &d);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{conflict:?}");
+        assert!(
+            err.contains(conflict[0]) && err.contains("--resume"),
+            "{err}"
+        );
+    }
+    // Another image is refused by name.
+    photo(&d.join("other.png"), 256, 256);
+    let o = run(&["other.png", "--resume", "half.json"], &d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("reference image"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_writes_the_best_result_so_far_and_exits_130() {
+    let d = dir("ctrl_c");
+    let mut child = bin()
+        .args(["-n", "5000", "--out", "int"])
+        .current_dir(&d)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first progress line, so the handler is installed and stages are done.
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut err, &mut first).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let cp = json(&d.join("int.json"));
+    assert!(!cp["circles"].as_array().unwrap().is_empty());
+    assert!(d.join("int.png").is_file() && d.join("int.svg").is_file());
+}
