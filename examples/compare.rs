@@ -30,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let reference = match &input {
         Some(p) => circlefit::io::load_image(p)?,
-        None => circlefit::io::default_image()?,
+        None => circlefit::io::load_image("assets/chelsea_256.png")?,
     };
     let [r, g, b, _] = reference.mean_color();
     let base = Canvas::filled(reference.width(), reference.height(), [r, g, b, 255])?;

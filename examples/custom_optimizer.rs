@@ -152,7 +152,7 @@ fn run<O: Optimizer>(
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let circles = arg("--circles", 50)? as usize;
     let iters = arg("--iters", 30)?;
-    let reference = circlefit::io::default_image()?;
+    let reference = circlefit::io::load_image("assets/chelsea_256.png")?;
     let mayfly = Mayfly::builder().iterations(iters).build()?;
     let budget = mayfly.config().total_evaluations();
     println!("{circles} circles, sequential, {budget} evaluations per stage\n");

@@ -61,7 +61,7 @@ fn arg(name: &str, default: u64) -> Result<u64, String> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let circles = arg("--circles", 40)? as usize;
     let iters = arg("--iters", 20)?;
-    let reference = circlefit::io::default_image()?;
+    let reference = circlefit::io::load_image("assets/chelsea_256.png")?;
     println!("| renderer | PSNR | evaluations | seconds |");
     println!("|---|---:|---:|---:|");
     let mayfly = || Mayfly::builder().population(20).iterations(iters).build();

@@ -11,7 +11,8 @@
 /// use circlefit::prelude::*;
 ///
 /// fn run() -> Result<f64, circlefit::Error> {
-///     let reference = circlefit::io::default_image()?; // io error
+///     let png = circlefit::io::encode_png(Canvas::filled(16, 16, [9, 99, 199, 255])?.as_ref())?;
+///     let reference = circlefit::io::decode_image(&png, "photo.png".as_ref())?; // io error
 ///     let mayfly = Mayfly::builder().iterations(2).build()?; // optimizer settings
 ///     let result = Fitter::new(CpuRenderer::new(), Mse, mayfly)
 ///         .circles(2)

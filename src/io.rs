@@ -6,10 +6,6 @@ use std::path::{Path, PathBuf};
 use circlefit_core::raster::{quantize_alpha, quantize_channel};
 use circlefit_core::{Canvas, CanvasRef, Circle};
 
-/// The bundled default image: a 256×256 photo of a cat (Chelsea, CC0, from scikit-image's
-/// sample data), PNG-encoded.
-pub const DEFAULT_IMAGE_PNG: &[u8] = include_bytes!("../assets/chelsea_256.png");
-
 /// Errors of image and file I/O.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -79,14 +75,6 @@ pub fn load_image(path: impl AsRef<Path>) -> Result<Canvas, Error> {
         source,
     })?;
     decode(&bytes, path)
-}
-
-/// The bundled default image, decoded.
-///
-/// # Errors
-/// Only if the bundled bytes were damaged at build time.
-pub fn default_image() -> Result<Canvas, Error> {
-    decode(DEFAULT_IMAGE_PNG, Path::new("<bundled chelsea_256.png>"))
 }
 
 /// Encodes a canvas as PNG.
@@ -243,9 +231,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_image_decodes() {
-        let img = default_image().unwrap();
-        assert_eq!((img.width(), img.height()), (256, 256));
+    fn a_png_decodes_from_bytes() {
+        let png = encode_png(Canvas::filled(5, 3, [1, 2, 3, 255]).unwrap().as_ref()).unwrap();
+        let img = decode_image(&png, Path::new("x.png")).unwrap();
+        assert_eq!((img.width(), img.height()), (5, 3));
     }
 
     #[test]
@@ -257,7 +246,8 @@ mod tests {
             Err(Error::Io { .. })
         ));
         let corrupt = dir.join("corrupt.png");
-        std::fs::write(&corrupt, &DEFAULT_IMAGE_PNG[..200]).unwrap();
+        let png = encode_png(Canvas::white(64, 64).unwrap().as_ref()).unwrap();
+        std::fs::write(&corrupt, &png[..png.len() / 2]).unwrap();
         assert!(matches!(load_image(&corrupt), Err(Error::Decode { .. })));
         let text = dir.join("text.png");
         std::fs::write(&text, b"hello").unwrap();

@@ -11,7 +11,7 @@
 //! ```
 //! use circlefit::prelude::*;
 //!
-//! let reference = circlefit::io::default_image()?; // the bundled 256×256 photo
+//! let reference = Canvas::filled(64, 48, [200, 120, 40, 255])?; // or io::load_image(path)?
 //! let mayfly = Mayfly::builder().iterations(5).build()?;
 //! let mut fitter = Fitter::new(CpuRenderer::new(), Mse, mayfly)
 //!     .strategy(Strategy::Sequential)

@@ -31,7 +31,11 @@ fn fitter(
 }
 
 fn parallel(c: &mut Criterion) {
-    let reference = circlefit::io::default_image().expect("bundled image");
+    let reference = circlefit::io::decode_image(
+        include_bytes!("../../assets/chelsea_256.png"),
+        "chelsea_256.png".as_ref(),
+    )
+    .expect("bundled image");
     let cases = [
         (
             "sequential_20c",
