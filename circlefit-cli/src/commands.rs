@@ -10,10 +10,7 @@ use crate::error::CliError;
 use crate::outputs::{self, Format, Produced};
 
 fn load(path: &std::path::Path) -> Result<Checkpoint, CliError> {
-    Checkpoint::load(path).map_err(|source| CliError::Checkpoint {
-        path: path.display().to_string(),
-        source,
-    })
+    Checkpoint::load(path).map_err(|source| CliError::checkpoint(path, source))
 }
 
 /// The saved fit's base: its colour, or the background image it names (at fit size).

@@ -32,6 +32,20 @@ impl CliError {
     pub(crate) fn usage(message: impl Into<String>) -> Self {
         Self::Usage(message.into())
     }
+
+    /// A checkpoint error for the file `path` (an I/O error names the path itself).
+    pub(crate) fn checkpoint(
+        path: &std::path::Path,
+        source: circlefit::checkpoint::CheckpointError,
+    ) -> Self {
+        match source {
+            circlefit::checkpoint::CheckpointError::Io(e) => Self::Circlefit(e.into()),
+            source => Self::Checkpoint {
+                path: path.display().to_string(),
+                source,
+            },
+        }
+    }
 }
 
 impl From<circlefit::core::Error> for CliError {

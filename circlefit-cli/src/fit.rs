@@ -30,10 +30,10 @@ pub(crate) enum Outcome {
 }
 
 /// Fits every input in turn. An input that fails is reported and skipped; the run then
-/// ends with the first such error after the others are done.
+/// ends with an error counting them after the others are done.
 ///
 /// # Errors
-/// A usage error before any work, or the first input's failure.
+/// A usage error before any work, the only input's failure, or the count of failed ones.
 pub(crate) fn run(args: &FitArgs, cancel: &Arc<AtomicBool>) -> Result<Outcome, CliError> {
     check_flags(args)?;
     let inputs: Vec<Option<PathBuf>> = {
@@ -62,7 +62,7 @@ pub(crate) fn run(args: &FitArgs, cancel: &Arc<AtomicBool>) -> Result<Outcome, C
     }
     // Every output name is checked before the first fit starts.
     outputs::plan(&args.outputs, prefix.as_deref(), "x")?;
-    let mut first_error = None;
+    let mut failed = 0usize;
     for (k, input) in inputs.iter().enumerate() {
         let label = match (inputs.len(), input) {
             (1, _) => name_of(input.as_deref()),
@@ -73,12 +73,18 @@ pub(crate) fn run(args: &FitArgs, cancel: &Arc<AtomicBool>) -> Result<Outcome, C
             Ok(false) => return Ok(Outcome::Interrupted),
             Err(e) if inputs.len() > 1 => {
                 eprintln!("error: {label}: {e}");
-                first_error.get_or_insert(e);
+                failed += 1;
             }
             Err(e) => return Err(e),
         }
     }
-    first_error.map_or(Ok(Outcome::Done), Err)
+    if failed > 0 {
+        return Err(CliError::usage(format!(
+            "{failed} of {} inputs failed (reported above)",
+            inputs.len()
+        )));
+    }
+    Ok(Outcome::Done)
 }
 
 /// The file stem of an input (`{name}` in output names).
@@ -267,12 +273,7 @@ fn fit_one(
     let saved = args
         .resume
         .as_ref()
-        .map(|p| {
-            Checkpoint::load(p).map_err(|source| CliError::Checkpoint {
-                path: p.display().to_string(),
-                source,
-            })
-        })
+        .map(|p| Checkpoint::load(p).map_err(|source| CliError::checkpoint(p, source)))
         .transpose()?;
     let (reference, settings, mayfly, background) = match &saved {
         Some(cp) => {
