@@ -147,6 +147,10 @@ impl<'de> serde::Deserialize<'de> for Circle {
     }
 }
 
+/// The most numbers [`Bounds::for_circles`] lays out (a million: 142,857 searched circles,
+/// more than any fit asks for).
+pub const MAX_BOUNDS_DIM: usize = 1_000_000;
+
 /// Per-dimension box bounds: `lower[i] <= x[i] <= upper[i]`.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -160,8 +164,9 @@ impl Bounds {
     ///
     /// # Errors
     /// [`Error::InvalidSetting`] for an empty box or lengths that differ;
-    /// [`Error::NonFinite`] for a NaN or infinite limit; [`Error::OutOfRange`] where
-    /// `lower[i] > upper[i]`.
+    /// [`Error::NonFinite`] for a NaN or infinite limit, or a range `upper[i] − lower[i]`
+    /// too wide for an `f64` (such as ±1e308, where optimizers' steps overflow);
+    /// [`Error::OutOfRange`] where `lower[i] > upper[i]`.
     pub fn new(lower: Vec<f64>, upper: Vec<f64>) -> Result<Self> {
         if lower.is_empty() || lower.len() != upper.len() {
             return Err(Error::InvalidSetting {
@@ -181,6 +186,7 @@ impl Bounds {
                     max: hi,
                 });
             }
+            check_finite("bounds range (upper - lower)", hi - lo)?;
         }
         Ok(Self { lower, upper })
     }
@@ -198,7 +204,8 @@ impl Bounds {
     /// `[1, max(W, H)]`, colour channels in `[0, 1]`, alpha in `[MIN_ALPHA, 1]`.
     ///
     /// # Errors
-    /// [`Error::InvalidSetting`] for zero circles or a zero-sized canvas.
+    /// [`Error::InvalidSetting`] for zero circles or more than [`MAX_BOUNDS_DIM`] numbers;
+    /// [`Error::EmptyImage`] for a zero-sized canvas.
     pub fn for_circles(circles: usize, width: u32, height: u32) -> Result<Self> {
         if width == 0 || height == 0 {
             return Err(Error::EmptyImage { width, height });
@@ -206,8 +213,15 @@ impl Bounds {
         let (w, h) = (f64::from(width), f64::from(height));
         let lo = [-0.5 * w, -0.5 * h, 1.0, 0.0, 0.0, 0.0, MIN_ALPHA];
         let hi = [1.5 * w, 1.5 * h, w.max(h), 1.0, 1.0, 1.0, 1.0];
-        let lower = lo.iter().copied().cycle().take(circles * 7).collect();
-        let upper = hi.iter().copied().cycle().take(circles * 7).collect();
+        let Some(dim) = circles.checked_mul(PARAMS_PER_CIRCLE).filter(|&d| d <= MAX_BOUNDS_DIM) else {
+            return Err(Error::InvalidSetting {
+                field: "circles",
+                value: circles.to_string(),
+                reason: "too many circles for one parameter box (at most 1000000 numbers)",
+            });
+        };
+        let lower = lo.iter().copied().cycle().take(dim).collect();
+        let upper = hi.iter().copied().cycle().take(dim).collect();
         Self::new(lower, upper).map_err(|_| Error::InvalidSetting {
             field: "circles",
             value: circles.to_string(),

@@ -100,7 +100,7 @@ mod render;
 mod splitmix;
 
 pub use canvas::{BYTES_PER_PIXEL, Canvas, CanvasMut, CanvasRef, MAX_DIMENSION};
-pub use circle::{Bounds, Circle, MAX_COORDINATE, MIN_ALPHA, PARAMS_PER_CIRCLE};
+pub use circle::{Bounds, Circle, MAX_BOUNDS_DIM, MAX_COORDINATE, MIN_ALPHA, PARAMS_PER_CIRCLE};
 pub use cost::{CostFunc, PixelSumCost, PixelTerm};
 pub use error::{BoxError, Error, Result};
 pub use optimize::{Objective, OptimizeReport, Optimizer, Problem, StopReason};

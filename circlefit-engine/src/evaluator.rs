@@ -88,9 +88,7 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
                 actual_h: base.height(),
             });
         }
-        let kept_cost = cost
-            .cost(base, reference)
-            .map_err(|e| Error::Cost(Box::new(e)))?;
+        let kept_cost = crate::checked::cost_of(&cost, base, reference)?;
         let incremental = match (renderer.as_span_renderer(), cost.as_pixel_sum()) {
             (Some(_), Some(pc)) => Some(IncrementalScorer::new(base, reference, pc, true)),
             _ => None,
@@ -146,8 +144,8 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
     /// canvas does not change.
     ///
     /// # Errors
-    /// [`Error::Renderer`] or [`Error::Cost`] if a component fails (full path only; the
-    /// incremental path cannot fail).
+    /// [`Error::Renderer`] or [`Error::Cost`] if a component fails, or the cost is NaN,
+    /// infinite or negative ([`InvalidCost`](crate::InvalidCost)).
     pub fn cost_with(&mut self, candidates: &[Circle]) -> Result<f64> {
         let pixels = self.reference.as_ref().pixel_count();
         // Several candidates covering much of the image are cheaper to score whole: one
@@ -163,7 +161,7 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
             if let [one] = candidates {
                 let sum =
                     inc.score_single(one, self.kept.as_ref(), self.reference.as_ref(), sr, pc);
-                return Ok(pc.finish(sum, pixels));
+                return crate::checked::usable(pc.finish(sum, pixels));
             }
             inc.prepare_many(candidates, self.kept.as_ref(), &mut self.scratch, sr);
             self.renderer
@@ -174,15 +172,13 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
                 self.cost.as_pixel_sum().expect("checked above"),
             );
             let sum = inc.finish_many(self.scratch.as_ref(), self.reference.as_ref(), pc);
-            return Ok(pc.finish(sum, pixels));
+            return crate::checked::usable(pc.finish(sum, pixels));
         }
         self.scratch.copy_from(self.kept.as_ref());
         self.renderer
             .draw(self.scratch.as_mut(), candidates)
             .map_err(|e| Error::Renderer(Box::new(e)))?;
-        self.cost
-            .cost(self.scratch.as_ref(), self.reference.as_ref())
-            .map_err(|e| Error::Cost(Box::new(e)))
+        crate::checked::cost_of(&self.cost, self.scratch.as_ref(), self.reference.as_ref())
     }
 
     /// The colour that minimises the squared error of `circle` (its geometry and alpha)
@@ -246,10 +242,8 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
         {
             inc.update_rows(first, last, self.kept.as_ref(), self.reference.as_ref(), pc);
         }
-        self.kept_cost = self
-            .cost
-            .cost(self.kept.as_ref(), self.reference.as_ref())
-            .map_err(|e| Error::Cost(Box::new(e)))?;
+        self.kept_cost =
+            crate::checked::cost_of(&self.cost, self.kept.as_ref(), self.reference.as_ref())?;
         Ok(self.kept_cost)
     }
 }

@@ -578,10 +578,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             result.unpolished = Some(before);
         }
         let canvas = render_new(&mut self.renderer, base, &result.circles)?;
-        result.cost = self
-            .cost
-            .cost(canvas.as_ref(), reference)
-            .map_err(|e| Error::Cost(Box::new(e)))?;
+        result.cost = crate::checked::cost_of(&self.cost, canvas.as_ref(), reference)?;
         Ok(())
     }
 }

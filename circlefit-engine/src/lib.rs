@@ -101,6 +101,7 @@
 
 #![forbid(unsafe_code)]
 
+mod checked;
 mod evaluator;
 mod fitter;
 mod hill_climb;
@@ -114,6 +115,7 @@ mod stages;
 mod strategy;
 mod team;
 
+pub use checked::InvalidCost;
 pub use evaluator::Evaluator;
 pub use fitter::Fitter;
 pub use hill_climb::HillClimber;

@@ -638,8 +638,10 @@ impl<'a, R: Rng + SeedableRng> Run<'a, R> {
                 } else {
                     reduce
                 };
-                for r in &mut self.desma_radius {
-                    *r *= factor;
+                // Capped at each dimension's range: an enlarge factor above 1 used to grow
+                // the radius to infinity, and the candidates to NaN.
+                for (j, r) in self.desma_radius.iter_mut().enumerate() {
+                    *r = (*r * factor).min(self.hi[j] - self.lo[j]);
                 }
                 self.desma(&mut males, elites)
                     .map_err(halt)

@@ -417,3 +417,72 @@ fn variant_settings_are_validated() {
         }
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+
+    /// The optimizer contract for every variant and setting: every evaluated point lies in
+    /// the bounds and is finite. (DESMA with `enlarge: 1.5` once grew its radius to
+    /// infinity and evaluated NaN.)
+    #[test]
+    fn every_variant_evaluates_only_finite_points_inside_the_bounds(
+        which in 0u8..3,
+        elites in 1usize..8,
+        range in 0.01f64..1.0,
+        enlarge in 1.0f64..2.0,
+        reduce in 0.5f64..1.0,
+        fraction in 0.05f64..1.0,
+        factor in 0.0f64..1.0,
+        seed in 0u64..1000,
+    ) {
+        let variant = match which {
+            0 => Variant::Standard,
+            1 => Variant::Desma { elites, initial_range: range, enlarge, reduce },
+            _ => Variant::Olce { elite_fraction: fraction, orthogonal_factor: factor, chaos_radius: range },
+        };
+        let Ok(mut m) = Mayfly::builder().iterations(3000).variant(variant).build() else {
+            return Ok(());
+        };
+        let mut lo = vec![-3.0, 0.0, 5.0, -1e6];
+        let mut hi = vec![3.0, 1.0, 5.0, 1e6];
+        lo.resize(12, -100.0);
+        hi.resize(12, 100.0);
+        let b = Bounds::new(lo, hi).unwrap();
+        let mut bad = 0u64;
+        let mut f = |x: &[f64]| {
+            if !(b.contains(x) && x.iter().all(|v| v.is_finite())) {
+                bad += 1;
+            }
+            sphere(x)
+        };
+        m.minimize(&mut f, &Problem::new(&b, seed)).unwrap();
+        proptest::prop_assert_eq!(bad, 0, "{:?}", variant);
+    }
+}
+
+#[test]
+fn desma_with_a_large_enlarge_factor_stays_in_the_box() {
+    // The probe's case: 30-D sphere, enlarge 1.5, 3000 iterations (5,965 bad points before).
+    let b = Bounds::uniform(30, -100.0, 100.0).unwrap();
+    let variant = Variant::Desma {
+        elites: 5,
+        initial_range: 0.1,
+        enlarge: 1.5,
+        reduce: 0.95,
+    };
+    let mut m = Mayfly::builder()
+        .iterations(3000)
+        .variant(variant)
+        .build()
+        .unwrap();
+    let mut bad = 0u64;
+    let mut f = |x: &[f64]| {
+        if !(b.contains(x) && x.iter().all(|v| v.is_finite())) {
+            bad += 1;
+        }
+        sphere(x)
+    };
+    let r = m.minimize(&mut f, &Problem::new(&b, 0)).unwrap();
+    assert_eq!(bad, 0);
+    assert!(r.best_f.is_finite());
+}

@@ -193,9 +193,7 @@ fn search_slot<R: Renderer, C: CostFunc>(
     renderer
         .draw(full.as_mut(), &circles[i..])
         .map_err(|e| Error::Renderer(Box::new(e)))?;
-    let current = cost
-        .cost(full.as_ref(), reference)
-        .map_err(|e| Error::Cost(Box::new(e)))?;
+    let current = crate::checked::cost_of(cost, full.as_ref(), reference)?;
     let old = circles[i];
     let (later, scorer) = (
         &circles[i + 1..],

@@ -434,3 +434,34 @@ fn inconsistent_resume_points_are_refused() {
     let r = resume(Strategy::Sequential, 5, 2, 3).unwrap();
     assert!(r.circles.len() <= 5 && r.stages.len() == 2);
 }
+
+/// A cost that returns `value` for everything but the base.
+#[derive(Debug)]
+struct Broken {
+    value: f64,
+}
+
+impl CostFunc for Broken {
+    type Error = std::convert::Infallible;
+    fn cost(&self, a: CanvasRef<'_>, b: CanvasRef<'_>) -> Result<f64, Self::Error> {
+        let Ok(mse) = Mse.cost(a, b).map_err(|_| ()) else {
+            return Ok(f64::NAN);
+        };
+        // The base itself scores normally, so the error comes from a candidate.
+        Ok(if a.as_bytes().iter().all(|&v| v == 255) { mse } else { self.value })
+    }
+}
+
+#[test]
+fn a_cost_that_returns_nan_or_a_negative_value_is_an_error_naming_it() {
+    let reference = test_image(16, 16);
+    for value in [f64::NAN, -1.0, f64::INFINITY] {
+        let e = Fitter::new(CpuRenderer::new(), Broken { value }, small_mayfly(2))
+            .circles(2)
+            .fit(reference.as_ref())
+            .unwrap_err();
+        assert!(matches!(e, Error::Cost(_)), "{value}: {e}");
+        let text = e.to_string();
+        assert!(text.contains("cost function") && text.contains("finite"), "{text}");
+    }
+}
