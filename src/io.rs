@@ -42,7 +42,43 @@ pub enum Error {
     },
 }
 
+/// The largest image file [`load_image`] reads (larger ones, `/dev/zero` included, are
+/// refused before they fill memory).
+pub const MAX_FILE_BYTES: u64 = 512 << 20;
+
+/// The width and height an encoded image declares in its header, without decoding it.
+///
+/// # Errors
+/// [`Error::Decode`] if the header is not a supported image's.
+pub fn image_dimensions(bytes: &[u8], name: &Path) -> Result<(u32, u32), Error> {
+    image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| Error::Decode {
+            path: name.to_owned(),
+            source: image::ImageError::IoError(e),
+        })?
+        .into_dimensions()
+        .map_err(|source| Error::Decode {
+            path: name.to_owned(),
+            source,
+        })
+}
+
 fn decode(bytes: &[u8], path: &Path) -> Result<Canvas, Error> {
+    // The declared size is checked before the pixels are decoded, so a small file that
+    // claims a huge image costs nothing.
+    let (w, h) = image_dimensions(bytes, path)?;
+    let max = circlefit_core::MAX_DIMENSION;
+    if w > max || h > max {
+        return Err(Error::Canvas {
+            path: path.to_owned(),
+            source: circlefit_core::Error::ImageTooLarge {
+                width: w,
+                height: h,
+                max,
+            },
+        });
+    }
     let img = image::load_from_memory(bytes).map_err(|source| Error::Decode {
         path: path.to_owned(),
         source,
@@ -65,16 +101,38 @@ pub fn decode_image(bytes: &[u8], name: &Path) -> Result<Canvas, Error> {
 /// Loads a PNG or JPEG file as an RGBA8 canvas.
 ///
 /// # Errors
-/// [`Error::Io`] if the file cannot be read, [`Error::Decode`] if it is not a supported,
-/// intact image, [`Error::Canvas`] if it is empty or larger than
-/// [`MAX_DIMENSION`](circlefit_core::MAX_DIMENSION).
+/// [`Error::Io`] if the file cannot be read or is larger than [`MAX_FILE_BYTES`],
+/// [`Error::Decode`] if it is not a supported, intact image, [`Error::Canvas`] if it is
+/// empty or declares a side larger than [`MAX_DIMENSION`](circlefit_core::MAX_DIMENSION)
+/// (checked before decoding).
 pub fn load_image(path: impl AsRef<Path>) -> Result<Canvas, Error> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    decode(&read_limited(path)?, path)
+}
+
+/// The bytes of `path`, at most [`MAX_FILE_BYTES`] of them.
+///
+/// # Errors
+/// [`Error::Io`] if it cannot be read or is larger.
+pub fn read_limited(path: &Path) -> Result<Vec<u8>, Error> {
+    use std::io::Read as _;
+    let io_err = |source| Error::Io {
         path: path.to_owned(),
         source,
-    })?;
-    decode(&bytes, path)
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io_err)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(io_err(std::io::Error::other(format!(
+            "larger than {} MiB, the most an image file may be",
+            MAX_FILE_BYTES >> 20
+        ))));
+    }
+    Ok(bytes)
 }
 
 /// Encodes a canvas as PNG.

@@ -144,6 +144,10 @@ pub(crate) struct FitArgs {
     /// The base canvas: white, mean (the reference's mean colour) or an image file.
     #[arg(long, value_name = "white|mean|FILE", help_heading = "Fit")]
     pub(crate) background: Option<String>,
+    /// The most memory a fit may take, in GiB (checked against the image's declared size
+    /// before decoding it; see `Fitter::memory_estimate`).
+    #[arg(long = "max-memory", value_name = "GIB", default_value_t = 8.0, help_heading = "Fit")]
+    pub(crate) max_memory: f64,
     /// Evaluation threads, at most 1024 (0 = every core; results are identical for any).
     #[arg(
         short = 'j',

@@ -98,6 +98,12 @@ fn name_of(input: Option<&Path>) -> String {
 
 /// Flags that cannot work together, refused before any work.
 fn check_flags(args: &FitArgs) -> Result<(), CliError> {
+    if !(args.max_memory.is_finite() && args.max_memory > 0.0) {
+        return Err(CliError::usage(format!(
+            "--max-memory {}: must be a positive number of GiB",
+            args.max_memory
+        )));
+    }
     if args.threads > MAX_THREADS {
         return Err(CliError::usage(format!(
             "--threads {}: at most {MAX_THREADS}",
@@ -155,12 +161,46 @@ fn check_flags(args: &FitArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The input image, decoded.
-fn load(input: Option<&Path>) -> Result<Canvas, CliError> {
-    Ok(match input {
-        Some(p) => io::load_image(p)?,
-        None => io::decode_image(BUNDLED, Path::new("<bundled chelsea_256.png>"))?,
-    })
+/// The input image, decoded once its declared size passes the memory budget: decoding
+/// (8 bytes per pixel of the full image) plus the fit at its fit size.
+fn load(input: Option<&Path>, args: &FitArgs, fit_side: u32) -> Result<Canvas, CliError> {
+    let (bytes, name) = match input {
+        Some(p) => (io::read_limited(p)?, p.to_owned()),
+        None => (BUNDLED.to_vec(), PathBuf::from("<bundled chelsea_256.png>")),
+    };
+    let (w, h) = io::image_dimensions(&bytes, &name)?;
+    let (fw, fh) = if fit_side == 0 || w.max(h) <= fit_side {
+        (w, h)
+    } else {
+        crate::draw::scaled_size(w, h, fit_side)
+    };
+    let probe = Fitter::new(CpuRenderer::new(), Mse, Mayfly::builder().build()?).threads(args.threads);
+    let needed = 8 * u64::from(w) * u64::from(h) + probe.memory_estimate(fw, fh);
+    let limit = (args.max_memory.max(0.0) * f64::from(1u32 << 30)) as u64;
+    if needed > limit {
+        return Err(CliError::usage(format!(
+            "{}: fitting this {w}x{h} image at {fw}x{fh} needs about {:.1} GiB, above --max-memory {} GiB; fit a smaller copy with -r",
+            name.display(),
+            needed as f64 / f64::from(1u32 << 30),
+            args.max_memory
+        )));
+    }
+    Ok(opaque_over_white(io::decode_image(&bytes, &name)?))
+}
+
+/// Transparent pixels composited over white (what viewers show), so that invisible colours
+/// neither get fitted nor count in the mean background; opaque images are unchanged.
+pub(crate) fn opaque_over_white(mut image: Canvas) -> Canvas {
+    for px in image.as_bytes_mut().chunks_exact_mut(4) {
+        let a = u32::from(px[3]);
+        if a < 255 {
+            for c in &mut px[..3] {
+                *c = ((u32::from(*c) * a + 255 * (255 - a) + 127) / 255) as u8;
+            }
+            px[3] = 255;
+        }
+    }
+    image
 }
 
 /// A copy of `image` whose longer side is `side` (never upscaled; 0 = as it is).
@@ -193,7 +233,8 @@ fn base_for(spec: &str, reference: &Canvas, original: (u32, u32)) -> Result<Canv
             Ok(Canvas::filled(w, h, [r, g, b, 255])?)
         }
         path => {
-            let image = io::load_image(path)?;
+            // The base's own alpha would otherwise leak into the output pictures.
+            let image = opaque_over_white(io::load_image(path)?);
             let size = (image.width(), image.height());
             if size == (w, h) {
                 Ok(image)
@@ -268,13 +309,18 @@ fn fit_one(
 ) -> Result<bool, CliError> {
     let name = name_of(input);
     let outs = outputs::plan(&args.outputs, prefix, &name)?;
-    let full = load(input)?;
-    let original = (full.width(), full.height());
     let saved = args
         .resume
         .as_ref()
         .map(|p| Checkpoint::load(p).map_err(|source| CliError::checkpoint(p, source)))
         .transpose()?;
+    let fit_side = match &saved {
+        Some(cp) => cp.width.max(cp.height),
+        None => args.resize,
+    };
+    let full = load(input, args, fit_side)?;
+    let original = (full.width(), full.height());
+
     let (reference, settings, mayfly, background) = match &saved {
         Some(cp) => {
             if cp.settings.strategy == Strategy::Joint {

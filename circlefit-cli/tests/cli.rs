@@ -307,3 +307,71 @@ fn ctrl_c_writes_the_best_result_so_far_and_exits_130() {
     assert!(!cp["circles"].as_array().unwrap().is_empty());
     assert!(d.join("int.png").is_file() && d.join("int.svg").is_file());
 }
+
+/// CRC-32 (IEEE), bit by bit: enough for one PNG chunk.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 == 1 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+        }
+    }
+    !c
+}
+
+/// A small, valid PNG whose header claims `w` × `h` (its pixel data is for 8×8).
+fn lying_png(path: &Path, w: u32, h: u32) {
+    let mut png = Vec::new();
+    image::RgbaImage::from_pixel(8, 8, image::Rgba([1, 2, 3, 255]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    // IHDR data starts at byte 16 (8 signature + 4 length + 4 type); its CRC follows it.
+    png[16..20].copy_from_slice(&w.to_be_bytes());
+    png[20..24].copy_from_slice(&h.to_be_bytes());
+    let crc = crc32(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    std::fs::write(path, png).unwrap();
+}
+
+#[test]
+fn huge_images_are_refused_by_their_declared_size_before_decoding() {
+    let d = dir("huge");
+    lying_png(&d.join("big.png"), 16_000, 16_000);
+    lying_png(&d.join("toobig.png"), 17_000, 100);
+    // At full size the fit would need ~18 GiB: refused with the amount, before decoding.
+    let o = run(&["big.png", "-r", "0", "-o", "x.png"], &d);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("GiB") && err.contains("-r") && err.contains("16000x16000"), "{err}");
+    // A side above the documented maximum is refused from the header too.
+    let o = run(&["toobig.png", "-o", "x.png"], &d);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("too large") || err.contains("16384"), "{err}");
+    // A raised limit lets the budget pass; the lie is then found by the decoder.
+    let o = run(&["big.png", "-r", "0", "--max-memory", "64", "-o", "x.png"], &d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("decode"), "{}", text(&o.stderr));
+    assert!(!d.join("x.png").exists());
+}
+
+#[test]
+fn transparent_inputs_and_backgrounds_are_composited_over_white() {
+    let d = dir("alpha");
+    // Left half transparent (with a colour that must not count), right half opaque grey.
+    let img = image::RgbaImage::from_fn(20, 10, |x, _| {
+        if x < 10 { image::Rgba([255, 0, 0, 0]) } else { image::Rgba([100, 100, 100, 255]) }
+    });
+    img.save(d.join("half.png")).unwrap();
+    let mut args = vec!["half.png", "--background", "half.png", "-o", "h.png", "-o", "h.json"];
+    args.extend_from_slice(QUICK);
+    let o = run(&args, &d);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = image::open(d.join("h.png")).unwrap().to_rgba8();
+    assert!(out.pixels().all(|p| p[3] == 255), "the output is opaque");
+    // The fit started from the composited image: its initial cost is 0 (base = reference).
+    let cp = json(&d.join("h.json"));
+    assert_eq!(cp["initial_cost"].as_f64(), Some(0.0));
+    assert_eq!(out.get_pixel(2, 2).0, [255, 255, 255, 255]);
+}
