@@ -134,6 +134,11 @@ pub struct Checkpoint {
     pub resume_exact: Vec<String>,
     /// Stages completed, counting resumed ones.
     pub stages_done: usize,
+    /// The files written with this checkpoint, by file name, with their content hashes
+    /// ([`content_hash`]): a reader can tell whether the pictures beside it are the ones it
+    /// describes.
+    #[serde(default)]
+    pub files: std::collections::BTreeMap<String, String>,
 }
 
 /// FNV-1a of `bytes`, as 16 hex digits.
@@ -197,6 +202,7 @@ impl Checkpoint {
             resume_exact: exact(&resume_circles),
             resume_circles,
             stages_done,
+            files: std::collections::BTreeMap::new(),
         }
     }
 

@@ -175,6 +175,85 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<(), Error> {
     result.map_err(io_err)
 }
 
+/// Writes several files as one set: every file to a temporary beside it (synced) first,
+/// then each renamed over its target in the order given (put the file that describes the
+/// others last), then the folders synced. A failure before the renames leaves every old
+/// file as it was and no temporary; temporaries left by an earlier, killed run are removed
+/// first.
+///
+/// # Errors
+/// [`Error::Io`] naming the file whose step failed.
+pub fn write_set(files: &[(PathBuf, Vec<u8>)]) -> Result<(), Error> {
+    use std::io::Write as _;
+    for (path, _) in files {
+        remove_stale_temporaries(path);
+    }
+    let mut written: Vec<(PathBuf, &Path)> = Vec::with_capacity(files.len());
+    let fail = |written: &[(PathBuf, &Path)], path: &Path, source| {
+        for (tmp, _) in written {
+            let _ = std::fs::remove_file(tmp);
+        }
+        Error::Io {
+            path: path.to_owned(),
+            source,
+        }
+    };
+    for (path, bytes) in files {
+        let tmp = temporary(path);
+        let result = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(fail(&written, path, e));
+        }
+        written.push((tmp, path));
+    }
+    for (i, (tmp, path)) in written.iter().enumerate() {
+        if let Err(e) = std::fs::rename(tmp, path) {
+            return Err(fail(&written[i..], path, e));
+        }
+    }
+    let mut dirs: Vec<&Path> = files
+        .iter()
+        .map(|(p, _)| p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))
+        .collect();
+    dirs.dedup();
+    for dir in dirs {
+        // Makes the renames durable; not every platform can open a folder, so best effort.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// The temporary beside `path` that this process writes.
+fn temporary(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp-{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Removes `NAME.tmp-*` files beside `path` (left by a run that was killed mid-write).
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let prefix = format!("{}.tmp-", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// What the SVG draws under the circles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -293,6 +372,33 @@ mod tests {
         let png = encode_png(Canvas::filled(5, 3, [1, 2, 3, 255]).unwrap().as_ref()).unwrap();
         let img = decode_image(&png, Path::new("x.png")).unwrap();
         assert_eq!((img.width(), img.height()), (5, 3));
+    }
+
+    #[test]
+    fn a_set_is_replaced_whole_or_not_at_all() {
+        let dir = std::env::temp_dir().join(format!("circlefit-set-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.png"), dir.join("a.json"));
+        write_set(&[(a.clone(), b"old png".to_vec()), (b.clone(), b"old json".to_vec())]).unwrap();
+        // A stale temporary from a killed run is cleaned up by the next set.
+        std::fs::write(dir.join("a.png.tmp-999999"), b"junk").unwrap();
+        // The second file cannot be written (its folder is missing): neither is replaced.
+        let missing = dir.join("no-such-folder").join("a.json");
+        let e = write_set(&[(a.clone(), b"new png".to_vec()), (missing.clone(), b"x".to_vec())]);
+        assert!(matches!(e, Err(Error::Io { path, .. }) if path == missing));
+        assert_eq!(std::fs::read(&a).unwrap(), b"old png");
+        assert_eq!(std::fs::read(&b).unwrap(), b"old json");
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["a.json", "a.png"]);
+        write_set(&[(a.clone(), b"new png".to_vec()), (b.clone(), b"new json".to_vec())]).unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), b"new png");
+        assert_eq!(std::fs::read(&b).unwrap(), b"new json");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

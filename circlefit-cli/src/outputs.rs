@@ -123,13 +123,15 @@ pub(crate) struct Produced<'a> {
     pub(crate) reference: Option<CanvasRef<'a>>,
 }
 
-/// Writes every output: pictures first, each atomically, then the JSON (with SSIM computed
-/// after the pictures are safe) last.
+/// Writes every output as one set (`io::write_set`): all pictures are made first, then the
+/// SSIM, then the JSON naming each picture's content hash; nothing is renamed into place
+/// until everything is written, and the JSON is renamed last.
 ///
 /// # Errors
 /// The first failure, naming its path.
 pub(crate) fn write_all(outputs: &[Output], p: &mut Produced<'_>) -> Result<(), CliError> {
     let mut picture: Option<Canvas> = None;
+    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::with_capacity(outputs.len());
     for o in outputs.iter().filter(|o| o.format != Format::Json) {
         let path = o.path.display().to_string();
         let bytes = match o.format {
@@ -147,27 +149,31 @@ pub(crate) fn write_all(outputs: &[Output], p: &mut Produced<'_>) -> Result<(), 
             Format::Gif => draw::gif(p.base, p.circles, p.side, &path)?,
             Format::Json => unreachable!("filtered out above"),
         };
-        io::write_atomic(&o.path, &bytes)?;
+        files.push((o.path.clone(), bytes));
     }
-    let jsons: Vec<&Output> = outputs
-        .iter()
-        .filter(|o| o.format == Format::Json)
-        .collect();
+    let jsons: Vec<&Output> = outputs.iter().filter(|o| o.format == Format::Json).collect();
     if let (false, Some(cp)) = (jsons.is_empty(), p.checkpoint.as_mut()) {
         if let Some(reference) = p.reference {
             let mut fit = p.base.to_canvas();
             let Ok(()) = CpuRenderer::new().draw(fit.as_mut(), p.circles);
             cp.ssim = Some(ssim(fit.as_ref(), reference)?);
         }
+        cp.files = files
+            .iter()
+            .map(|(path, bytes)| {
+                let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                (name, circlefit::checkpoint::content_hash(bytes))
+            })
+            .collect();
         let text = cp.to_json().map_err(|e| CliError::Output {
             path: jsons[0].path.display().to_string(),
             message: e.to_string(),
         })?;
         for o in jsons {
-            io::write_atomic(&o.path, text.as_bytes())?;
+            files.push((o.path.clone(), text.clone().into_bytes()));
         }
     }
-    Ok(())
+    Ok(io::write_set(&files)?)
 }
 
 fn encode(canvas: CanvasRef<'_>, format: Format, path: &str) -> Result<Vec<u8>, CliError> {

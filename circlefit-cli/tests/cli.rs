@@ -164,6 +164,15 @@ fn every_output_format_is_written_and_decodes() {
         std::fs::File::open(d.join("f.gif")).unwrap(),
     ))
     .unwrap();
+    // The JSON names the content hash of every picture written with it.
+    for f in ["f.png", "f.jpg", "f.svg", "f.gif"] {
+        let bytes = std::fs::read(d.join(f)).unwrap();
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        for &b in &bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        assert_eq!(cp["files"][f], format!("{h:016x}"), "{f}");
+    }
     // One frame per circle plus the bare base.
     assert_eq!(gif.into_frames().count(), circles + 1);
     // The PNG at the fit's own size is the fit's raster: scoring it gives the JSON's cost.
