@@ -206,6 +206,63 @@ impl Checkpoint {
         }
     }
 
+    /// The same checkpoint with `earlier`'s history in front of its own: what a resumed
+    /// fit saves, so the history covers every stage from the first.
+    pub fn continued_from(mut self, earlier: &Checkpoint) -> Self {
+        // The earlier run's stages up to where this one started (a cut-short stage, or
+        // stages a changed total made this run plan again, are replaced by this run's).
+        let start = self.history.first().map_or(self.stages_done, |s| s.index);
+        let mut history: Vec<StageRecord> = earlier
+            .history
+            .iter()
+            .filter(|s| s.index < start)
+            .cloned()
+            .collect();
+        history.extend(self.history);
+        self.history = history;
+        self
+    }
+
+    /// The resume point for a fit of `circles` circles: the saved one, or, when the total
+    /// changes what the saved stages would have been (a last, smaller batch, say), the
+    /// point before the first stage the new total plans differently.
+    fn resume_point_for(&self, circles: usize) -> Result<(Vec<Circle>, usize), CheckpointError> {
+        use circlefit_engine::{FitState, Schedule};
+        let (old, done) = (self.settings.circles, self.stages_done);
+        if circles == old {
+            return Ok((self.resume_circles.clone(), done));
+        }
+        let complete: Vec<&StageRecord> = self.history.iter().filter(|s| s.complete).collect();
+        if complete.len() != done {
+            return Err(CheckpointError::Exact(format!(
+                "the history holds {} complete stages but {done} are done: the circle count cannot change",
+                complete.len()
+            )));
+        }
+        let schedule = self.settings.strategy;
+        let (at_old, at_new) = (
+            FitState::new(old, self.width, self.height),
+            FitState::new(circles, self.width, self.height),
+        );
+        let mut kept = 0usize;
+        for (i, stage) in complete.iter().enumerate() {
+            let (a, b) = (
+                schedule.next_stage(&at_old.at(i, kept)),
+                schedule.next_stage(&at_new.at(i, kept)),
+            );
+            if a != b {
+                return Ok((
+                    self.resume_circles[..kept.min(self.resume_circles.len())].to_vec(),
+                    i,
+                ));
+            }
+            if stage.kept {
+                kept += stage.circles - stage.pruned;
+            }
+        }
+        Ok((self.resume_circles.clone(), done))
+    }
+
     /// The checkpoint as pretty JSON.
     ///
     /// # Errors
@@ -311,8 +368,9 @@ impl Checkpoint {
 
     /// A fitter that continues this fit to `circles` circles (at least the saved count) on
     /// `reference` over `base`: the saved settings and Mayfly settings, resumed from the
-    /// completed stages, so it reaches exactly what one uninterrupted run of `circles`
-    /// circles would. Threads, a cancel flag and an observer can be added to it.
+    /// completed stages — back to before the first stage the new total plans differently,
+    /// such as a batch cut short by the old total — so it reaches exactly what one
+    /// uninterrupted run of `circles` circles would. Threads, a cancel flag and an observer can be added to it.
     ///
     /// # Errors
     /// [`CheckpointError::Mismatch`] if `reference` or `base` differ from the saved ones;
@@ -329,10 +387,11 @@ impl Checkpoint {
         settings.circles = circles;
         settings.validate()?;
         let mayfly = Mayfly::from_config(self.mayfly.clone())?;
+        let (circles, stages) = self.resume_point_for(circles)?;
         let fitter = Fitter::new(CpuRenderer::new(), Mse, mayfly)
             .settings(settings)
             .base(base)
-            .resume(self.resume_circles.clone(), self.stages_done);
+            .resume(circles, stages);
         fitter.check(reference)?;
         Ok(fitter)
     }

@@ -218,7 +218,11 @@ pub fn write_set(files: &[(PathBuf, Vec<u8>)]) -> Result<(), Error> {
     }
     let mut dirs: Vec<&Path> = files
         .iter()
-        .map(|(p, _)| p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))
+        .map(|(p, _)| {
+            p.parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+        })
         .collect();
     dirs.dedup();
     for dir in dirs {
@@ -242,7 +246,11 @@ fn remove_stale_temporaries(path: &Path) {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return;
     };
-    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     let prefix = format!("{}.tmp-", name.to_string_lossy());
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -380,12 +388,19 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let (a, b) = (dir.join("a.png"), dir.join("a.json"));
-        write_set(&[(a.clone(), b"old png".to_vec()), (b.clone(), b"old json".to_vec())]).unwrap();
+        write_set(&[
+            (a.clone(), b"old png".to_vec()),
+            (b.clone(), b"old json".to_vec()),
+        ])
+        .unwrap();
         // A stale temporary from a killed run is cleaned up by the next set.
         std::fs::write(dir.join("a.png.tmp-999999"), b"junk").unwrap();
         // The second file cannot be written (its folder is missing): neither is replaced.
         let missing = dir.join("no-such-folder").join("a.json");
-        let e = write_set(&[(a.clone(), b"new png".to_vec()), (missing.clone(), b"x".to_vec())]);
+        let e = write_set(&[
+            (a.clone(), b"new png".to_vec()),
+            (missing.clone(), b"x".to_vec()),
+        ]);
         assert!(matches!(e, Err(Error::Io { path, .. }) if path == missing));
         assert_eq!(std::fs::read(&a).unwrap(), b"old png");
         assert_eq!(std::fs::read(&b).unwrap(), b"old json");
@@ -395,7 +410,11 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, ["a.json", "a.png"]);
-        write_set(&[(a.clone(), b"new png".to_vec()), (b.clone(), b"new json".to_vec())]).unwrap();
+        write_set(&[
+            (a.clone(), b"new png".to_vec()),
+            (b.clone(), b"new json".to_vec()),
+        ])
+        .unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), b"new png");
         assert_eq!(std::fs::read(&b).unwrap(), b"new json");
         std::fs::remove_dir_all(&dir).unwrap();

@@ -129,3 +129,40 @@ fn resuming_from_saved_circles_equals_one_uninterrupted_run() {
         "{e}"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Any stop point — the observer's `Break` after a random number of reports, within a
+    /// stage, between stages or while polishing — resumes to exactly the uninterrupted fit.
+    #[test]
+    fn a_random_stop_point_resumes_to_the_uninterrupted_result(
+        after in 1usize..120, mode in 0u8..3, seed in 0u64..50,
+    ) {
+        let reference = test_image(24, 20);
+        let strategy = match mode {
+            0 => Strategy::Sequential,
+            1 => Strategy::batch(3),
+            _ => Strategy::Batch { size: 2, prune: true },
+        };
+        let fitter = || {
+            Fitter::new(CpuRenderer::new(), Mse, small_mayfly(4))
+                .strategy(strategy)
+                .circles(7)
+                .seed(seed)
+                .polish(Polish::passes(1))
+        };
+        let full = fitter().fit(reference.as_ref()).unwrap();
+        let mut calls = 0;
+        let part = fitter()
+            .fit_observed(reference.as_ref(), &mut |_| {
+                calls += 1;
+                if calls >= after { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            })
+            .unwrap();
+        let (circles, done) = part.resume_point();
+        let rest = fitter().resume(circles, done).fit(reference.as_ref()).unwrap();
+        proptest::prop_assert_eq!(&rest.circles, &full.circles);
+        proptest::prop_assert_eq!(rest.cost.to_bits(), full.cost.to_bits());
+    }
+}

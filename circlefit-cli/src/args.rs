@@ -146,7 +146,12 @@ pub(crate) struct FitArgs {
     pub(crate) background: Option<String>,
     /// The most memory a fit may take, in GiB (checked against the image's declared size
     /// before decoding it; see `Fitter::memory_estimate`).
-    #[arg(long = "max-memory", value_name = "GIB", default_value_t = 8.0, help_heading = "Fit")]
+    #[arg(
+        long = "max-memory",
+        value_name = "GIB",
+        default_value_t = 8.0,
+        help_heading = "Fit"
+    )]
     pub(crate) max_memory: f64,
     /// Evaluation threads, at most 1024 (0 = every core; results are identical for any).
     #[arg(

@@ -174,7 +174,8 @@ fn load(input: Option<&Path>, args: &FitArgs, fit_side: u32) -> Result<Canvas, C
     } else {
         crate::draw::scaled_size(w, h, fit_side)
     };
-    let probe = Fitter::new(CpuRenderer::new(), Mse, Mayfly::builder().build()?).threads(args.threads);
+    let probe =
+        Fitter::new(CpuRenderer::new(), Mse, Mayfly::builder().build()?).threads(args.threads);
     let needed = 8 * u64::from(w) * u64::from(h) + probe.memory_estimate(fw, fh);
     let limit = (args.max_memory.max(0.0) * f64::from(1u32 << 30)) as u64;
     if needed > limit {
@@ -375,7 +376,7 @@ fn fit_one(
     reporter.finish();
     let seconds = started.elapsed().as_secs_f64();
     let side = args.size.unwrap_or(original.0.max(original.1));
-    let checkpoint = Checkpoint::new(
+    let mut checkpoint = Checkpoint::new(
         &result,
         *fitter.current_settings(),
         &mayfly,
@@ -383,6 +384,9 @@ fn fit_one(
         reference.as_ref(),
         base.as_ref(),
     );
+    if let Some(cp) = &saved {
+        checkpoint = checkpoint.continued_from(cp);
+    }
     let mut produced = Produced {
         base: base.as_ref(),
         circles: &result.circles,

@@ -123,9 +123,9 @@ pub(crate) struct Produced<'a> {
     pub(crate) reference: Option<CanvasRef<'a>>,
 }
 
-/// Writes every output as one set (`io::write_set`): all pictures are made first, then the
-/// SSIM, then the JSON naming each picture's content hash; nothing is renamed into place
-/// until everything is written, and the JSON is renamed last.
+/// Writes every output: the pictures as one set (`io::write_set`: nothing is renamed into
+/// place until all are written), then — the pictures safe on disk before any optional
+/// metric runs — the SSIM, then the JSON naming each picture's content hash, last.
 ///
 /// # Errors
 /// The first failure, naming its path.
@@ -151,7 +151,11 @@ pub(crate) fn write_all(outputs: &[Output], p: &mut Produced<'_>) -> Result<(), 
         };
         files.push((o.path.clone(), bytes));
     }
-    let jsons: Vec<&Output> = outputs.iter().filter(|o| o.format == Format::Json).collect();
+    io::write_set(&files)?;
+    let jsons: Vec<&Output> = outputs
+        .iter()
+        .filter(|o| o.format == Format::Json)
+        .collect();
     if let (false, Some(cp)) = (jsons.is_empty(), p.checkpoint.as_mut()) {
         if let Some(reference) = p.reference {
             let mut fit = p.base.to_canvas();
@@ -161,7 +165,11 @@ pub(crate) fn write_all(outputs: &[Output], p: &mut Produced<'_>) -> Result<(), 
         cp.files = files
             .iter()
             .map(|(path, bytes)| {
-                let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                let name = path
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
                 (name, circlefit::checkpoint::content_hash(bytes))
             })
             .collect();
@@ -169,11 +177,13 @@ pub(crate) fn write_all(outputs: &[Output], p: &mut Produced<'_>) -> Result<(), 
             path: jsons[0].path.display().to_string(),
             message: e.to_string(),
         })?;
-        for o in jsons {
-            files.push((o.path.clone(), text.clone().into_bytes()));
-        }
+        let set: Vec<(PathBuf, Vec<u8>)> = jsons
+            .iter()
+            .map(|o| (o.path.clone(), text.clone().into_bytes()))
+            .collect();
+        io::write_set(&set)?;
     }
-    Ok(io::write_set(&files)?)
+    Ok(())
 }
 
 fn encode(canvas: CanvasRef<'_>, format: Format, path: &str) -> Result<Vec<u8>, CliError> {

@@ -323,7 +323,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         c ^= u32::from(b);
         for _ in 0..8 {
-            c = if c & 1 == 1 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+            c = if c & 1 == 1 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
         }
     }
     !c
@@ -352,14 +356,20 @@ fn huge_images_are_refused_by_their_declared_size_before_decoding() {
     let o = run(&["big.png", "-r", "0", "-o", "x.png"], &d);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("GiB") && err.contains("-r") && err.contains("16000x16000"), "{err}");
+    assert!(
+        err.contains("GiB") && err.contains("-r") && err.contains("16000x16000"),
+        "{err}"
+    );
     // A side above the documented maximum is refused from the header too.
     let o = run(&["toobig.png", "-o", "x.png"], &d);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("too large") || err.contains("16384"), "{err}");
     // A raised limit lets the budget pass; the lie is then found by the decoder.
-    let o = run(&["big.png", "-r", "0", "--max-memory", "64", "-o", "x.png"], &d);
+    let o = run(
+        &["big.png", "-r", "0", "--max-memory", "64", "-o", "x.png"],
+        &d,
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("decode"), "{}", text(&o.stderr));
     assert!(!d.join("x.png").exists());
@@ -370,10 +380,22 @@ fn transparent_inputs_and_backgrounds_are_composited_over_white() {
     let d = dir("alpha");
     // Left half transparent (with a colour that must not count), right half opaque grey.
     let img = image::RgbaImage::from_fn(20, 10, |x, _| {
-        if x < 10 { image::Rgba([255, 0, 0, 0]) } else { image::Rgba([100, 100, 100, 255]) }
+        if x < 10 {
+            image::Rgba([255, 0, 0, 0])
+        } else {
+            image::Rgba([100, 100, 100, 255])
+        }
     });
     img.save(d.join("half.png")).unwrap();
-    let mut args = vec!["half.png", "--background", "half.png", "-o", "h.png", "-o", "h.json"];
+    let mut args = vec![
+        "half.png",
+        "--background",
+        "half.png",
+        "-o",
+        "h.png",
+        "-o",
+        "h.json",
+    ];
     args.extend_from_slice(QUICK);
     let o = run(&args, &d);
     assert!(o.status.success(), "{}", text(&o.stderr));
@@ -383,4 +405,45 @@ fn transparent_inputs_and_backgrounds_are_composited_over_white() {
     let cp = json(&d.join("h.json"));
     assert_eq!(cp["initial_cost"].as_f64(), Some(0.0));
     assert_eq!(out.get_pixel(2, 2).0, [255, 255, 255, 255]);
+}
+
+#[test]
+fn raising_the_circle_count_of_a_batch_fit_resumes_to_the_uninterrupted_result() {
+    let d = dir("batch_resume");
+    let fit = |n: &str, out: &str| {
+        let args = [
+            "-n",
+            n,
+            "--mode",
+            "batch",
+            "--batch-size",
+            "2",
+            "--iters",
+            "4",
+            "--pop",
+            "10",
+            "--polish",
+            "1",
+            "--out",
+            out,
+        ];
+        let o = run(&args, &d);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    };
+    // 5 circles end with a batch of 1, which a 10-circle fit plans as a batch of 2.
+    fit("10", "whole");
+    fit("5", "five");
+    let o = run(&["--resume", "five.json", "-n", "10", "--out", "rest"], &d);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let (a, b) = (json(&d.join("whole.json")), json(&d.join("rest.json")));
+    assert_eq!(a["circles"], b["circles"]);
+    assert_eq!(a["cost"], b["cost"]);
+    // The history covers every stage once.
+    let idx: Vec<u64> = b["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(idx, (0..idx.len() as u64).collect::<Vec<_>>());
 }

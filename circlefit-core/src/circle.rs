@@ -213,7 +213,10 @@ impl Bounds {
         let (w, h) = (f64::from(width), f64::from(height));
         let lo = [-0.5 * w, -0.5 * h, 1.0, 0.0, 0.0, 0.0, MIN_ALPHA];
         let hi = [1.5 * w, 1.5 * h, w.max(h), 1.0, 1.0, 1.0, 1.0];
-        let Some(dim) = circles.checked_mul(PARAMS_PER_CIRCLE).filter(|&d| d <= MAX_BOUNDS_DIM) else {
+        let Some(dim) = circles
+            .checked_mul(PARAMS_PER_CIRCLE)
+            .filter(|&d| d <= MAX_BOUNDS_DIM)
+        else {
             return Err(Error::InvalidSetting {
                 field: "circles",
                 value: circles.to_string(),

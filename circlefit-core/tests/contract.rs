@@ -50,7 +50,13 @@ fn huge_circle_counts_and_ranges_are_refused_not_wrapped() {
         assert!(Bounds::for_circles(n, 10, 10).is_err(), "{n}");
         assert!(Bounds::for_circle_geometry(n, 10, 10).is_err(), "{n}");
     }
-    assert_eq!(Bounds::for_circles(MAX_BOUNDS_DIM / 7, 10, 10).unwrap().dim() % 7, 0);
+    assert_eq!(
+        Bounds::for_circles(MAX_BOUNDS_DIM / 7, 10, 10)
+            .unwrap()
+            .dim()
+            % 7,
+        0
+    );
     // ±1e308 is finite, but its range is not: optimizers would step to infinity.
     assert!(Bounds::uniform(3, -1e308, 1e308).is_err());
     assert!(Bounds::uniform(3, -1e307, 1e307).is_ok());

@@ -46,7 +46,13 @@ pub fn ssim(a: CanvasRef<'_>, b: CanvasRef<'_>) -> Result<f64, Error> {
         let mut blurred = [0.0f64; PLANES];
         for y in 0..h {
             for t in 0..WINDOW {
-                window.ensure(reflect(y as isize + t as isize - RADIUS as isize, h), a, b, ch, &kernel);
+                window.ensure(
+                    reflect(y as isize + t as isize - RADIUS as isize, h),
+                    a,
+                    b,
+                    ch,
+                    &kernel,
+                );
             }
             for x in 0..w {
                 for (p, out) in blurred.iter_mut().enumerate() {
@@ -110,7 +116,12 @@ impl Window {
             return;
         }
         let w = self.width;
-        for (x, (p, q)) in a.row(y as u32).chunks_exact(4).zip(b.row(y as u32).chunks_exact(4)).enumerate() {
+        for (x, (p, q)) in a
+            .row(y as u32)
+            .chunks_exact(4)
+            .zip(b.row(y as u32).chunks_exact(4))
+            .enumerate()
+        {
             let (u, v) = (f64::from(p[ch]), f64::from(q[ch]));
             let stats = [u, v, u * u, v * v, u * v];
             for (line, s) in self.line.iter_mut().zip(stats) {
@@ -210,14 +221,29 @@ mod tests {
         let mut total = 0.0;
         for ch in 0..3 {
             let px = |c: CanvasRef<'_>| -> Vec<f64> {
-                c.as_bytes().chunks_exact(4).map(|p| f64::from(p[ch])).collect()
+                c.as_bytes()
+                    .chunks_exact(4)
+                    .map(|p| f64::from(p[ch]))
+                    .collect()
             };
             let (x, y) = (px(a), px(b));
-            let sq = |u: &[f64], v: &[f64]| -> Vec<f64> { u.iter().zip(v).map(|(p, q)| p * q).collect() };
-            let (mx, my, xx, yy, xy) = (blur(&x), blur(&y), blur(&sq(&x, &x)), blur(&sq(&y, &y)), blur(&sq(&x, &y)));
+            let sq = |u: &[f64], v: &[f64]| -> Vec<f64> {
+                u.iter().zip(v).map(|(p, q)| p * q).collect()
+            };
+            let (mx, my, xx, yy, xy) = (
+                blur(&x),
+                blur(&y),
+                blur(&sq(&x, &x)),
+                blur(&sq(&y, &y)),
+                blur(&sq(&x, &y)),
+            );
             let mut sum = 0.0;
             for i in 0..n {
-                let (vx, vy, cov) = (xx[i] - mx[i] * mx[i], yy[i] - my[i] * my[i], xy[i] - mx[i] * my[i]);
+                let (vx, vy, cov) = (
+                    xx[i] - mx[i] * mx[i],
+                    yy[i] - my[i] * my[i],
+                    xy[i] - mx[i] * my[i],
+                );
                 sum += ((2.0 * mx[i] * my[i] + C1) * (2.0 * cov + C2))
                     / ((mx[i] * mx[i] + my[i] * my[i] + C1) * (vx + vy + C2));
             }
@@ -230,11 +256,17 @@ mod tests {
     fn the_windowed_ssim_equals_the_whole_image_one_bit_for_bit() {
         for (w, h) in [(1u32, 1u32), (3, 17), (17, 3), (12, 12), (40, 31), (6, 11)] {
             let bytes = |seed: u32| -> Vec<u8> {
-                (0..w * h * 4).map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 13) as u8).collect()
+                (0..w * h * 4)
+                    .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 13) as u8)
+                    .collect()
             };
             let a = Canvas::from_vec(w, h, bytes(1)).unwrap();
             let b = Canvas::from_vec(w, h, bytes(9)).unwrap();
-            assert_eq!(ssim(a.as_ref(), b.as_ref()).unwrap(), ssim_whole(a.as_ref(), b.as_ref()), "{w}x{h}");
+            assert_eq!(
+                ssim(a.as_ref(), b.as_ref()).unwrap(),
+                ssim_whole(a.as_ref(), b.as_ref()),
+                "{w}x{h}"
+            );
         }
     }
 

@@ -448,7 +448,11 @@ impl CostFunc for Broken {
             return Ok(f64::NAN);
         };
         // The base itself scores normally, so the error comes from a candidate.
-        Ok(if a.as_bytes().iter().all(|&v| v == 255) { mse } else { self.value })
+        Ok(if a.as_bytes().iter().all(|&v| v == 255) {
+            mse
+        } else {
+            self.value
+        })
     }
 }
 
@@ -462,6 +466,9 @@ fn a_cost_that_returns_nan_or_a_negative_value_is_an_error_naming_it() {
             .unwrap_err();
         assert!(matches!(e, Error::Cost(_)), "{value}: {e}");
         let text = e.to_string();
-        assert!(text.contains("cost function") && text.contains("finite"), "{text}");
+        assert!(
+            text.contains("cost function") && text.contains("finite"),
+            "{text}"
+        );
     }
 }
