@@ -83,6 +83,9 @@ fn bad_input_is_one_line_and_exit_code_2() {
         &["-n", "100001"],
         &["--mode", "batch", "--batch-size", "0"],
         &["--mode", "nonsense"],
+        // A flag's value never swallows the next flag.
+        &["--mode", "--out", "x"],
+        &["--background", "--seed", "3"],
         &["--pop", "1"],
         &["--iters", "0"],
         &["--seeds", "18446744073709551615"],
