@@ -563,6 +563,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 finished: None,
                 iteration: 0,
                 circles_kept: kept,
+                resume_point: None,
                 cost,
                 best_cost: cost,
                 evaluations,

@@ -232,6 +232,7 @@ impl<R: Renderer, C: CostFunc> Objective for ParamObjective<'_, '_, R, C> {
             finished: None,
             iteration,
             circles_kept: ctx.circles_kept,
+            resume_point: None,
             cost: kept,
             best_cost: best.min(kept),
             evaluations: ctx.evaluations_before + evaluations,

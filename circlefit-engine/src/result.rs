@@ -184,6 +184,11 @@ pub struct Progress<'a> {
     pub iteration: u64,
     /// Circles kept so far.
     pub circles_kept: usize,
+    /// After a finished stage: the resume point so far — the kept circles of the completed
+    /// stages and their count, what [`Fitter::resume`](crate::Fitter::resume) continues
+    /// from (a service can save it after every stage). `None` within a stage and while
+    /// polishing.
+    pub resume_point: Option<(&'a [circlefit_core::Circle], usize)>,
     /// The cost of the kept canvas (while polishing: at the end of the stages).
     pub cost: f64,
     /// The best cost seen so far in this stage (the kept cost if nothing better yet).

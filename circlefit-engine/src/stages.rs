@@ -120,24 +120,28 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, R, C, O> {
             let done = self.run_stage(stage, stages, &plan, result)?;
             let last = stage + 1 >= stages;
             let record = result.stages.last().expect("run_stage records the stage");
-            let progress = self.progress(result, stage, stages, record);
-            if done.is_break() {
-                let _ = (self.observer)(&progress);
-                result.end = FitEnd::Stopped;
-                return Ok(());
-            }
-            result.stages_done = stage + 1;
-            stale = if record.gain() < self.convergence_gain() {
+            let complete = done.is_continue();
+            let next_stale = if record.gain() < self.convergence_gain() {
                 stale + 1
             } else {
                 0
             };
-            if let Some(end) = self.early_end(result.cost, stale).filter(|_| !last) {
-                let _ = (self.observer)(&progress);
+            let early = self
+                .early_end(result.cost, next_stale)
+                .filter(|_| complete && !last);
+            let progress = self.progress(result, stage, stages, record);
+            let flow = (self.observer)(&progress);
+            if !complete {
+                result.end = FitEnd::Stopped;
+                return Ok(());
+            }
+            result.stages_done = stage + 1;
+            stale = next_stale;
+            if let Some(end) = early {
                 result.end = end;
                 return Ok(());
             }
-            if (self.observer)(&progress).is_break() || self.cancelled() {
+            if flow.is_break() || self.cancelled() {
                 result.end = FitEnd::Stopped;
                 return Ok(());
             }
@@ -166,7 +170,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, R, C, O> {
 
     fn progress<'r>(
         &self,
-        result: &FitResult,
+        result: &'r FitResult,
         stage: usize,
         stages: usize,
         record: &'r StageRecord,
@@ -178,6 +182,10 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, R, C, O> {
             finished: Some(record),
             iteration: 0,
             circles_kept: result.circles.len(),
+            resume_point: record.complete.then(|| {
+                let whole = result.circles.len() - result.partial;
+                (&result.circles[..whole], stage + 1)
+            }),
             cost: result.cost,
             best_cost: result.cost,
             evaluations: result.evaluations,
