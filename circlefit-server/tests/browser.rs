@@ -1,0 +1,136 @@
+//! The page in a real browser: headless Chromium driven over WebDriver (fantoccini). Needs
+//! Debian's `chromium` and `chromium-driver`; `.ci/run` installs them and runs this test
+//! with `--ignored` (the plain test command stays runnable with the Rust toolchain alone).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{ClientBuilder, Locator};
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+#[ignore = "needs chromium and chromium-driver (run by .ci/run)"]
+fn the_page_uploads_shows_progress_and_the_picture_and_offers_the_svg() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_circlefit-server"))
+        .args(["--bind", "127.0.0.1:0", "--workers", "1", "--db"])
+        .arg(dir.join("db"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _server = Killed(server);
+    let base = format!(
+        "http://{}",
+        line.split("http://")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+    );
+    let port = free_port();
+    let driver = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver (Debian's chromium-driver) must be installed");
+    let _driver = Killed(driver);
+    let image = std::fs::canonicalize(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/chelsea_256.png"
+    ))
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-background-networking", "--disable-component-update",
+                         "--disable-sync", "--no-first-run", "--disable-quic"]
+            }),
+        );
+        let t0 = Instant::now();
+        let client = loop {
+            match ClientBuilder::native().capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+                Ok(c) => break c,
+                Err(e) if t0.elapsed() < Duration::from_secs(20) => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("no WebDriver session: {e}"),
+            }
+        };
+        client.goto(&base).await.unwrap();
+        client.find(Locator::Css("#image")).await.unwrap().send_keys(image.to_str().unwrap()).await.unwrap();
+        let circles = client.find(Locator::Css("#circles")).await.unwrap();
+        circles.clear().await.unwrap();
+        circles.send_keys("10").await.unwrap();
+        client.find(Locator::Css("#start")).await.unwrap().click().await.unwrap();
+        // The status moves through the job's life and ends done.
+        let mut seen = Vec::new();
+        let t0 = Instant::now();
+        loop {
+            let text = client.find(Locator::Css("#status")).await.unwrap().text().await.unwrap();
+            if seen.last() != Some(&text) {
+                seen.push(text.clone());
+            }
+            if text.ends_with("done") {
+                break;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60), "{seen:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(seen.len() >= 2, "the progress changed: {seen:?}");
+        // The final picture appears.
+        let t0 = Instant::now();
+        loop {
+            let loaded = client
+                .execute("const i = document.getElementById('picture'); return i.complete && i.naturalWidth;", vec![])
+                .await
+                .unwrap();
+            if loaded.as_u64() == Some(256) {
+                break;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(20), "the picture never loaded: {loaded}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The SVG download link serves the SVG (fetched by the page itself).
+        let href = client.find(Locator::Css("#download-svg")).await.unwrap().attr("href").await.unwrap().unwrap();
+        let svg = client
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; fetch(arguments[0]).then(r => r.text()).then(done);",
+                vec![serde_json::Value::String(href)],
+            )
+            .await
+            .unwrap();
+        assert!(svg.as_str().unwrap().starts_with("<svg"), "{svg}");
+        client.close().await.unwrap();
+    });
+}
