@@ -492,3 +492,43 @@ fn fifty_jobs_from_ten_clients_all_end_and_memory_stays_bounded() {
     );
     assert!(hwm < 200 * 1024, "peak RSS {hwm} kB");
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn event_stream_clients_that_disconnect_leak_nothing() {
+    let d = tmp("sse_leak");
+    let s = start(&d.join("db"), &["--workers", "1"]);
+    let (_, body) = submit(&s, CAT, r#"{"circles": 2000, "iters": 40, "pop": 20}"#);
+    let id = body["id"].as_i64().unwrap();
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", s.child.id()))
+            .unwrap()
+            .count()
+    };
+    let open_and_drop = || {
+        let resp = agent()
+            .get(format!("{}/api/v1/jobs/{id}/events", s.base))
+            .call()
+            .unwrap();
+        let mut reader = BufReader::new(resp.into_body().into_reader());
+        let mut line = String::new();
+        // Wait for the first event (a kept stage), then hang up.
+        while !line.starts_with("event:") {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+        }
+    };
+    for _ in 0..5 {
+        open_and_drop();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let before = fds();
+    for _ in 0..100 {
+        open_and_drop();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let after = fds();
+    assert!(after <= before + 2, "file descriptors {before} -> {after}");
+    assert_eq!(post(&s, &format!("/api/v1/jobs/{id}/cancel"), "").0, 200);
+    assert_eq!(wait(&s, id)["status"], "cancelled");
+}
