@@ -1,6 +1,7 @@
 //! Evaluations per second: sequential (one circle over 50 kept, given and closed-form
 //! colour), batch (B = 5 over 50 kept), joint (K = 30 re-rendered), on the incremental path
-//! and on the generic full path.
+//! and on the generic full path; joint and batch also on the scene fits really see
+//! (`Scene::fit_bounds`: circles from the fit's own bounds).
 
 use circlefit::prelude::*;
 use circlefit_benches::{FullPath, Scene, bench_closed_form, bench_evaluations, bench_joint};
@@ -19,6 +20,12 @@ fn strategy(c: &mut Criterion) {
     let joint = Scene::new(256, 256, 30, 13);
     bench_joint(c, "incremental", &joint, CpuRenderer::new(), Mse);
     bench_joint(c, "full", &joint, FullPath(CpuRenderer::new()), Mse);
+    // What joint and batch fits really see: circles from the fit's own bounds (radius up
+    // to the image size), over the mean colour.
+    let real = Scene::fit_bounds(256, 256, 30, 17);
+    bench_joint(c, "fit_bounds", &real, CpuRenderer::new(), Mse);
+    let kept = Scene::fit_bounds(256, 256, 50, 19);
+    bench_evaluations(c, "fit_bounds", &kept, CpuRenderer::new(), Mse, 5);
 }
 
 criterion_group!(benches, strategy);

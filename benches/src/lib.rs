@@ -59,16 +59,21 @@ impl<R: Renderer> Renderer for FullPath<R> {
 
 /// A reproducible benchmark scene: a reference image and circles.
 ///
-/// Circles: centres uniform over the canvas, radius uniform in `[4, 64]`, alpha uniform in
-/// `[0.25, 1]`, colours uniform, from a fixed seed (SplitMix64).
+/// [`Scene::new`]: centres uniform over the canvas, radius uniform in `[4, 64]`, alpha
+/// uniform in `[0.25, 1]`, colours uniform, over white. [`Scene::fit_bounds`]: what a joint
+/// or batch fit really evaluates — every number uniform in the fit's own bounds
+/// ([`Bounds::for_circles`]: centres up to half a canvas outside, radius up to the image's
+/// longer side), over the reference's mean colour. Both from a fixed seed (SplitMix64).
 #[derive(Debug, Clone)]
 pub struct Scene {
     /// The reference image (a smooth procedural picture).
     pub reference: Canvas,
-    /// The base canvas (white).
+    /// The base canvas.
     pub base: Canvas,
     /// The circles.
     pub circles: Vec<Circle>,
+    /// Whether circles come from the fit's bounds ([`Scene::fit_bounds`]).
+    pub from_fit_bounds: bool,
 }
 
 impl Scene {
@@ -96,7 +101,37 @@ impl Scene {
             reference: Canvas::from_vec(width, height, data).expect("valid size"),
             base: Canvas::white(width, height).expect("valid size"),
             circles,
+            from_fit_bounds: false,
         }
+    }
+
+    /// A `width` × `height` scene with `n` circles drawn from the fit's own bounds, over
+    /// the reference's mean colour (what the seed report's joint workload evaluates).
+    ///
+    /// # Panics
+    /// If the size is not a valid canvas size.
+    pub fn fit_bounds(width: u32, height: u32, n: usize, seed: u64) -> Self {
+        let mut scene = Self::new(width, height, 0, seed);
+        let [r, g, b, _] = scene.reference.mean_color();
+        scene.base = Canvas::filled(width, height, [r, g, b, 255]).expect("valid size");
+        scene.from_fit_bounds = true;
+        scene.circles = scene.candidates(n, seed);
+        scene
+    }
+
+    fn bounded_circles(rng: &mut SplitMix64, w: u32, h: u32, n: usize) -> Vec<Circle> {
+        let bounds = Bounds::for_circles(1, w, h).expect("valid size");
+        (0..n)
+            .map(|_| {
+                let x: Vec<f64> = bounds
+                    .lower()
+                    .iter()
+                    .zip(bounds.upper())
+                    .map(|(lo, hi)| lo + (hi - lo) * rng.next_f64())
+                    .collect();
+                Circle::from_params(&x).expect("inside the bounds")
+            })
+            .collect()
     }
 
     fn random_circles(rng: &mut SplitMix64, w: u32, h: u32, n: usize) -> Vec<Circle> {
@@ -115,7 +150,12 @@ impl Scene {
     /// `n` more circles of the same distribution from another seed (candidates).
     pub fn candidates(&self, n: usize, seed: u64) -> Vec<Circle> {
         let mut rng = SplitMix64::new(seed ^ 0xC1C1_EF17);
-        Self::random_circles(&mut rng, self.reference.width(), self.reference.height(), n)
+        let (w, h) = (self.reference.width(), self.reference.height());
+        if self.from_fit_bounds {
+            Self::bounded_circles(&mut rng, w, h, n)
+        } else {
+            Self::random_circles(&mut rng, w, h, n)
+        }
     }
 
     /// Pixels in the image.
