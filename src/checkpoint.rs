@@ -150,7 +150,9 @@ pub fn content_hash(bytes: &[u8]) -> String {
     format!("{h:016x}")
 }
 
-fn exact(circles: &[Circle]) -> Vec<String> {
+/// The exact bits of `circles`' numbers: one line per circle, 7 × 16 hex digits (what
+/// [`Checkpoint::resume_exact`] holds), so they round-trip through any text format.
+pub fn exact_bits(circles: &[Circle]) -> Vec<String> {
     circles
         .iter()
         .map(|c| {
@@ -199,7 +201,7 @@ impl Checkpoint {
             initial_cost: result.initial_cost,
             evaluations: result.evaluations,
             history: result.stages.clone(),
-            resume_exact: exact(&resume_circles),
+            resume_exact: exact_bits(&resume_circles),
             resume_circles,
             stages_done,
             files: std::collections::BTreeMap::new(),
@@ -317,22 +319,33 @@ impl Checkpoint {
                 self.resume_circles.len()
             )));
         }
-        self.resume_exact
-            .iter()
-            .map(|line| {
-                let params = line
-                    .split(' ')
-                    .map(|h| u64::from_str_radix(h, 16).map(f64::from_bits))
-                    .collect::<Result<Vec<f64>, _>>()
-                    .map_err(|e| CheckpointError::Exact(format!("{line:?}: {e}")))?;
-                if params.len() != PARAMS_PER_CIRCLE {
-                    return Err(CheckpointError::Exact(format!("{line:?}: not 7 numbers")));
-                }
-                Ok(Circle::from_params(&params)?)
-            })
-            .collect()
+        from_exact_bits(&self.resume_exact)
     }
+}
 
+/// Circles back from [`exact_bits`] lines.
+///
+/// # Errors
+/// [`CheckpointError::Exact`] for a damaged line, [`CheckpointError::Core`] for numbers that
+/// are no valid circle.
+pub fn from_exact_bits(lines: &[String]) -> Result<Vec<Circle>, CheckpointError> {
+    lines
+        .iter()
+        .map(|line| {
+            let params = line
+                .split(' ')
+                .map(|h| u64::from_str_radix(h, 16).map(f64::from_bits))
+                .collect::<Result<Vec<f64>, _>>()
+                .map_err(|e| CheckpointError::Exact(format!("{line:?}: {e}")))?;
+            if params.len() != PARAMS_PER_CIRCLE {
+                return Err(CheckpointError::Exact(format!("{line:?}: not 7 numbers")));
+            }
+            Ok(Circle::from_params(&params)?)
+        })
+        .collect()
+}
+
+impl Checkpoint {
     /// Checks that `reference` and `base` are the images this checkpoint was saved with.
     ///
     /// # Errors

@@ -89,33 +89,6 @@ impl JobSettings {
     }
 }
 
-/// The exact bits of circles, as the checkpoint stores them.
-fn exact(circles: &[Circle]) -> Vec<String> {
-    circles
-        .iter()
-        .map(|c| {
-            c.to_params()
-                .iter()
-                .map(|v| format!("{:016x}", v.to_bits()))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect()
-}
-
-fn from_exact(lines: &[String]) -> Option<Vec<Circle>> {
-    lines
-        .iter()
-        .map(|l| {
-            let p: Vec<f64> = l
-                .split(' ')
-                .map(|h| u64::from_str_radix(h, 16).ok().map(f64::from_bits))
-                .collect::<Option<_>>()?;
-            Circle::from_params(&p).ok()
-        })
-        .collect()
-}
-
 /// A stage checkpoint: the resume point so far.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Progress {
@@ -186,7 +159,8 @@ fn fit(
     let fitter = if let Some(p) = &work.progress {
         // A server killed mid-job: continue from its last stage checkpoint.
         let p: Progress = serde_json::from_str(p).map_err(|e| e.to_string())?;
-        let circles = from_exact(&p.exact).ok_or("damaged stage checkpoint")?;
+        let circles =
+            circlefit::checkpoint::from_exact_bits(&p.exact).map_err(|e| e.to_string())?;
         fresh.resume(circles, p.stages_done)
     } else if let Some(parent) = &work.parent_checkpoint {
         let cp = Checkpoint::from_json(parent).map_err(|e| e.to_string())?;
@@ -202,7 +176,7 @@ fn fit(
             if let Some((circles, done)) = p.resume_point {
                 let progress = Progress {
                     stages_done: done,
-                    exact: exact(circles),
+                    exact: circlefit::checkpoint::exact_bits(circles),
                 };
                 let text = serde_json::to_string(&progress).unwrap_or_default();
                 let _ = shared.db.save_progress(id, &text, circles.len(), psnr(p.cost), p.evaluations);
