@@ -145,7 +145,7 @@ pub(crate) struct FitArgs {
     #[arg(long, value_name = "white|mean|FILE", help_heading = "Fit")]
     pub(crate) background: Option<String>,
     /// The most memory a fit may take, in GiB (checked against the image's declared size
-    /// before decoding it; see `Fitter::memory_estimate`).
+    /// before decoding it; see `circlefit::memory_estimate`).
     #[arg(
         long = "max-memory",
         value_name = "GIB",

@@ -174,9 +174,14 @@ fn load(input: Option<&Path>, args: &FitArgs, fit_side: u32) -> Result<Canvas, C
     } else {
         crate::draw::scaled_size(w, h, fit_side)
     };
-    let probe =
-        Fitter::new(CpuRenderer::new(), Mse, Mayfly::builder().build()?).threads(args.threads);
-    let needed = 8 * u64::from(w) * u64::from(h) + probe.memory_estimate(fw, fh);
+    // The threads the fit will use (`Fitter::threads` caps them to the cores).
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = if args.threads == 0 {
+        cores
+    } else {
+        args.threads.min(cores)
+    };
+    let needed = 8 * u64::from(w) * u64::from(h) + circlefit::memory_estimate(fw, fh, threads);
     let limit = (args.max_memory.max(0.0) * f64::from(1u32 << 30)) as u64;
     if needed > limit {
         return Err(CliError::usage(format!(

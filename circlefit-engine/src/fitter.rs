@@ -293,19 +293,9 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
     }
 
     /// An upper bound of the working memory, in bytes, that fitting a `width` × `height`
-    /// image takes with this fitter's thread count (the built-in renderer and cost; a
-    /// custom component's own buffers come on top).
-    ///
-    /// The budget per pixel: the base (4 bytes); per evaluator — one, plus one per helper
-    /// thread — the reference, kept and scratch canvases and the cost's row prefix sums
-    /// (20 bytes), plus the closed-form colour tables up to 2²⁰ pixels (24 bytes); and
-    /// polishing's canvases and sums for the two slots searched at once (40 bytes). So about
-    /// 64 bytes per pixel on one thread above a megapixel (measured: 32 on a 2048² fit).
+    /// image takes with this fitter's thread count (see [`memory_estimate`]).
     pub fn memory_estimate(&self, width: u32, height: u32) -> u64 {
-        let pixels = u64::from(width) * u64::from(height);
-        let tables = if pixels <= 1 << 20 { 24 } else { 0 };
-        let evaluators = self.threads.max(1) as u64;
-        pixels.saturating_mul(4 + evaluators * (20 + tables) + 40)
+        memory_estimate(width, height, self.threads)
     }
 
     /// The renderer.
@@ -598,6 +588,22 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
         result.cost = crate::checked::cost_of(&self.cost, canvas.as_ref(), reference)?;
         Ok(())
     }
+}
+
+/// An upper bound of the working memory, in bytes, that fitting a `width` × `height` image
+/// takes on `threads` threads (the built-in renderer and cost; a custom component's own
+/// buffers come on top).
+///
+/// The budget per pixel: the base (4 bytes); per evaluator — one, plus one per helper
+/// thread — the reference, kept and scratch canvases and the cost's row prefix sums
+/// (20 bytes), plus the closed-form colour tables up to 2²⁰ pixels (24 bytes); and
+/// polishing's canvases and sums for the two slots searched at once (40 bytes). So about
+/// 64 bytes per pixel on one thread above a megapixel (measured: 32 on a 2048² fit).
+pub fn memory_estimate(width: u32, height: u32, threads: usize) -> u64 {
+    let pixels = u64::from(width) * u64::from(height);
+    let tables = if pixels <= 1 << 20 { 24 } else { 0 };
+    let evaluators = threads.max(1) as u64;
+    pixels.saturating_mul(4 + evaluators * (20 + tables) + 40)
 }
 
 fn needs(field: &'static str, value: impl ToString, reason: &'static str) -> Error {

@@ -117,7 +117,7 @@ mod team;
 
 pub use checked::InvalidCost;
 pub use evaluator::Evaluator;
-pub use fitter::Fitter;
+pub use fitter::{Fitter, memory_estimate};
 pub use hill_climb::HillClimber;
 pub use result::{EvalPath, FitEnd, FitResult, Phase, Progress, StageRecord};
 pub use schedule::{Batch, FitState, Joint, Schedule, Sequential, StagePlan};
