@@ -94,6 +94,7 @@ mod cost;
 mod error;
 #[cfg(feature = "image")]
 mod image_conv;
+mod moments;
 mod optimize;
 pub mod raster;
 mod render;
@@ -103,6 +104,7 @@ pub use canvas::{BYTES_PER_PIXEL, Canvas, CanvasMut, CanvasRef, MAX_DIMENSION};
 pub use circle::{Bounds, Circle, MAX_BOUNDS_DIM, MAX_COORDINATE, MIN_ALPHA, PARAMS_PER_CIRCLE};
 pub use cost::{CostFunc, PixelSumCost, PixelTerm};
 pub use error::{BoxError, Error, Result};
+pub use moments::RowMoments;
 pub use optimize::{Objective, OptimizeReport, Optimizer, Problem, StopReason};
 pub use raster::Span;
 pub use render::{Renderer, SpanRenderer};

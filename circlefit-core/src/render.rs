@@ -2,6 +2,7 @@
 
 use crate::canvas::{Canvas, CanvasMut, CanvasRef};
 use crate::circle::Circle;
+use crate::moments::RowMoments;
 use crate::raster::Span;
 
 /// Draws circles over a canvas.
@@ -185,6 +186,29 @@ pub trait SpanRenderer: Sync {
         reference: CanvasRef<'_>,
     ) -> Option<u64> {
         let _ = (circle, spans, kept, reference);
+        None
+    }
+
+    /// Optional kernel for several circles over a uniform canvas: the sum of the squared
+    /// R, G, B differences between a canvas filled with `base` with `circles` composited
+    /// over it in order and the image `reference` describes, over the pixels of
+    /// `segments`, which it fills (after clearing) with one span per row that any circle
+    /// covers, top to bottom, each holding every pixel the circles cover in that row.
+    /// `None` if not provided (the provided version); then strategies draw the circles and
+    /// score the pixels.
+    ///
+    /// On a uniform canvas every pixel of a row covered by the same circles ends with the
+    /// same colour, so a kernel can work per run between span ends instead of per pixel
+    /// (see [`RowMoments`]). Must equal drawing the circles and summing
+    /// `(ΔR² + ΔG² + ΔB²)` over the segments exactly.
+    fn uniform_squared_error(
+        &self,
+        circles: &[Circle],
+        base: [u8; 4],
+        reference: &RowMoments,
+        segments: &mut Vec<Span>,
+    ) -> Option<u64> {
+        let _ = (circles, base, reference, segments);
         None
     }
 

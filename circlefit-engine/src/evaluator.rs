@@ -148,8 +148,18 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
     /// infinite or negative ([`InvalidCost`](crate::InvalidCost)).
     pub fn cost_with(&mut self, candidates: &[Circle]) -> Result<f64> {
         let pixels = self.reference.as_ref().pixel_count();
-        // Several candidates covering much of the image are cheaper to score whole: one
-        // copy and one full-image pass beat per-row bookkeeping. Both paths are exact.
+        if let (true, Some(inc), Some(sr), Some(pc)) = (
+            candidates.len() > 1,
+            self.incremental.as_mut(),
+            self.renderer.as_span_renderer(),
+            self.cost.as_pixel_sum(),
+        ) && let Some(sum) = inc.score_uniform(candidates, self.reference.as_ref(), sr, pc)
+        {
+            return crate::checked::usable(pc.finish(sum, pixels));
+        }
+        // Otherwise several candidates covering much of the image are
+        // cheaper to score whole: one copy and one full-image pass beat per-row
+        // bookkeeping. All paths are exact.
         let whole =
             candidates.len() > 1 && 2 * bounding_area(candidates, self.kept.as_ref()) > pixels;
         if let (false, Some(inc), Some(sr), Some(pc)) = (

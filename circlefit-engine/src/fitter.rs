@@ -601,7 +601,8 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
 /// 64 bytes per pixel on one thread above a megapixel (measured: 32 on a 2048² fit).
 pub fn memory_estimate(width: u32, height: u32, threads: usize) -> u64 {
     let pixels = u64::from(width) * u64::from(height);
-    let tables = if pixels <= 1 << 20 { 24 } else { 0 };
+    // Colour prefix sums (24 bytes per pixel) and the reference's row moments (16).
+    let tables = if pixels <= 1 << 20 { 40 } else { 0 };
     let evaluators = threads.max(1) as u64;
     pixels.saturating_mul(4 + evaluators * (20 + tables) + 40)
 }

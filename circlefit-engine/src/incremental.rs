@@ -11,7 +11,7 @@ use circlefit_core::Circle;
 use circlefit_core::SpanRenderer;
 use circlefit_core::raster::Span;
 use circlefit_core::{BYTES_PER_PIXEL, CanvasRef};
-use circlefit_core::{PixelSumCost, PixelTerm};
+use circlefit_core::{PixelSumCost, PixelTerm, RowMoments};
 
 /// Row `y` of a table with `stride` entries per row.
 #[inline]
@@ -36,6 +36,13 @@ pub(crate) struct IncrementalScorer {
     touched: Vec<u32>,
     /// Scratch for [`composite_clipped`](Self::composite_clipped).
     clipped: Vec<Span>,
+    /// The rows' union segments the renderer's runs kernel scored.
+    segments: Vec<Span>,
+    /// The kept canvas's one colour, while it has one.
+    uniform: Option<[u8; 4]>,
+    /// The reference's row moments for the runs kernel, built on first use (at most
+    /// [`COLOR_TABLE_PIXELS`] pixels).
+    moments: Option<RowMoments>,
     /// The circle (geometry and alpha bits) whose spans are in `spans`, if just one.
     spans_of: Option<[u64; 4]>,
     /// Per-row prefix sums of the R, G, B bytes of the kept canvas and of the reference,
@@ -76,6 +83,10 @@ impl IncrementalScorer {
             },
             ..Self::default()
         };
+        s.uniform = kept
+            .as_bytes()
+            .get(..BYTES_PER_PIXEL)
+            .map(|p| [p[0], p[1], p[2], p[3]]);
         s.update_rows(0, h - 1, kept, reference, cost);
         s
     }
@@ -112,6 +123,11 @@ impl IncrementalScorer {
         for y in first..=last {
             let row = &mut self.prefix[y as usize * stride..(y as usize + 1) * stride];
             let (k, r) = (kept.row(y), reference.row(y));
+            if let Some(c) = self.uniform
+                && k.chunks_exact(BYTES_PER_PIXEL).any(|p| p != c)
+            {
+                self.uniform = None;
+            }
             row[0] = 0;
             cost.running_sums(k, r, &mut row[1..]);
             if !self.color_prefix.is_empty() {
@@ -222,6 +238,37 @@ impl IncrementalScorer {
                 p[s.x1 as usize] - p[s.x0 as usize]
             })
             .sum()
+    }
+
+    /// Several circles through the renderer's runs kernel, while the kept canvas is one
+    /// colour (squared RGB error only): the total sum, or `None` if the kernel does not
+    /// apply (the canvas is not uniform, the image is too large for the moments table, or
+    /// the renderer has no such kernel).
+    pub(crate) fn score_uniform(
+        &mut self,
+        circles: &[Circle],
+        reference: CanvasRef<'_>,
+        renderer: &dyn SpanRenderer,
+        cost: &dyn PixelSumCost,
+    ) -> Option<u64> {
+        let base = self.uniform?;
+        if cost.term() != PixelTerm::SquaredRgb {
+            return None;
+        }
+        if self.moments.is_none() && reference.pixel_count() <= COLOR_TABLE_PIXELS {
+            self.moments = Some(RowMoments::new(reference));
+        }
+        let moments = self.moments.as_ref()?;
+        let new = renderer.uniform_squared_error(circles, base, moments, &mut self.segments)?;
+        let old: u64 = self
+            .segments
+            .iter()
+            .map(|s| {
+                let p = self.row_prefix(s.y);
+                p[s.x1 as usize] - p[s.x0 as usize]
+            })
+            .sum();
+        Some(self.kept_sum - old + new)
     }
 
     /// One circle: its covered pixels are gathered into one run and composited at once.

@@ -36,9 +36,14 @@
 // run-time detection.
 #[allow(unsafe_code)]
 mod kernels;
+// Also `unsafe`: the AVX-512 lanes of the runs kernel, after run-time detection.
+#[allow(unsafe_code)]
+mod runs;
 
 use circlefit_core::raster::RasterCircle;
-use circlefit_core::{Canvas, CanvasMut, CanvasRef, Circle, Renderer, Span, SpanRenderer};
+use circlefit_core::{
+    Canvas, CanvasMut, CanvasRef, Circle, Renderer, RowMoments, Span, SpanRenderer,
+};
 use kernels::Blend16;
 
 /// Errors of `circlefit-render`.
@@ -56,10 +61,25 @@ pub enum Error {
 /// The span buffer and the pooled canvas grow to the largest size seen and are then
 /// reused: steady-state [`draw`](Renderer::draw) and [`render`](CpuRenderer::render) calls
 /// make no heap allocation.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct CpuRenderer {
     spans: Vec<Span>,
     pooled: Option<Canvas>,
+    /// The runs kernel's buffers. A mutex because `SpanRenderer` methods take `&self`
+    /// (and must be `Sync`); each thread scores with its own renderer, so it is never
+    /// contended.
+    runs: std::sync::Mutex<runs::RunBuffers>,
+}
+
+impl Clone for CpuRenderer {
+    /// A renderer with the same pooled buffers and fresh kernel buffers.
+    fn clone(&self) -> Self {
+        Self {
+            spans: self.spans.clone(),
+            pooled: self.pooled.clone(),
+            runs: std::sync::Mutex::default(),
+        }
+    }
 }
 
 impl CpuRenderer {
@@ -159,6 +179,19 @@ impl SpanRenderer for CpuRenderer {
             reference,
         };
         Some(kernels::spans_blend_sse(&rows, &blend16(circle)))
+    }
+
+    fn uniform_squared_error(
+        &self,
+        circles: &[Circle],
+        base: [u8; 4],
+        reference: &RowMoments,
+        segments: &mut Vec<Span>,
+    ) -> Option<u64> {
+        // A poisoned lock only means another call panicked mid-way; every call rebuilds
+        // the buffers' contents, so they are still fine to use.
+        let mut buffers = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        runs::uniform_squared_error(&mut buffers, circles, base, reference, segments)
     }
 
     fn covered_sums(
