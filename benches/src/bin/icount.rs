@@ -92,9 +92,24 @@ fn main() {
                 black_box(eval.cost_with(black_box(&joint.circles)).unwrap());
             }
         }
+        "joint30_fit_bounds_eval" => {
+            // The seed workload's scene: circles from the fit's bounds over the mean
+            // colour (the runs kernel).
+            let real = Scene::fit_bounds(256, 256, 30, 17);
+            let mut eval = Evaluator::new(
+                CpuRenderer::new(),
+                Mse,
+                real.reference.as_ref(),
+                real.base.as_ref(),
+            )
+            .unwrap();
+            for _ in 0..=repeats {
+                black_box(eval.cost_with(black_box(&real.circles)).unwrap());
+            }
+        }
         other => {
             eprintln!(
-                "unknown workload '{other}': render30, mse, seq_eval, seq_eval_closed_form, seq_eval_full, batch5_eval, joint30_eval"
+                "unknown workload '{other}': render30, mse, seq_eval, seq_eval_closed_form, seq_eval_full, batch5_eval, joint30_eval, joint30_fit_bounds_eval"
             );
             std::process::exit(2);
         }
