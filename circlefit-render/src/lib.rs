@@ -39,6 +39,9 @@ mod kernels;
 // Also `unsafe`: the AVX-512 lanes of the runs kernel, after run-time detection.
 #[allow(unsafe_code)]
 mod runs;
+// And here: the AVX-512 span rows, after run-time detection.
+#[allow(unsafe_code)]
+mod spans;
 
 use circlefit_core::raster::RasterCircle;
 use circlefit_core::{
@@ -115,7 +118,7 @@ impl CpuRenderer {
         for circle in circles {
             let rc = RasterCircle::new(circle);
             self.spans.clear();
-            rc.spans(w, h, &mut self.spans);
+            spans::spans(&rc, w, h, &mut self.spans);
             let (mul, add) = rc.blend_constants();
             let b = Blend16::new(mul, add);
             for s in &self.spans {
@@ -152,7 +155,7 @@ impl Renderer for CpuRenderer {
 
 impl SpanRenderer for CpuRenderer {
     fn spans(&self, circle: &Circle, width: u32, height: u32, out: &mut Vec<Span>) {
-        RasterCircle::new(circle).spans(width, height, out);
+        spans::spans(&RasterCircle::new(circle), width, height, out);
     }
 
     fn composite(&self, circle: &Circle, pixels: &mut [u8]) {

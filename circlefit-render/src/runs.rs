@@ -87,7 +87,7 @@ impl RunBuffers {
         for circle in circles {
             let rc = RasterCircle::new(circle);
             let start = self.spans.len();
-            rc.spans(width, height, &mut self.spans);
+            crate::spans::spans(&rc, width, height, &mut self.spans);
             let Some((first, last)) = self
                 .spans
                 .get(start..)

@@ -1,0 +1,120 @@
+//! A circle's spans, eight rows at a time where AVX-512 is available: the same integers as
+//! [`RasterCircle::spans`] (one correctly rounded square root per row, truncated, in both),
+//! which stays the definition and the fallback.
+
+use circlefit_core::raster::{RasterCircle, Span};
+
+/// Below this `r²`, one rounded `f64` square root per row is exact (the bound
+/// [`RasterCircle::spans`] uses for its own fast case).
+const SQRT_EXACT_BELOW: i64 = 1 << 52;
+
+/// Appends `rc`'s spans on a `width` × `height` canvas to `out`, exactly as
+/// [`RasterCircle::spans`] does.
+pub(crate) fn spans(rc: &RasterCircle, width: u32, height: u32, out: &mut Vec<Span>) {
+    #[cfg(target_arch = "x86_64")]
+    if rc.r * rc.r < SQRT_EXACT_BELOW && avx512::available() {
+        // SAFETY: the CPU supports AVX-512F and DQ, checked just above.
+        unsafe { avx512::spans(rc, width, height, out) };
+        return;
+    }
+    rc.spans(width, height, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::{RasterCircle, Span};
+
+    pub(super) fn available() -> bool {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+    }
+
+    /// [`super::spans`] for `r² < 2⁵²`: per 8 rows, `rem = r² − dy²`, `h = ⌊√rem⌋` (exact
+    /// below 2⁵²), `x0 = ⌈(cx − h − ½)/256⌉`, `x1 = ⌊(cx + h − ½)/256⌋`, clipped; rows with
+    /// `rem < 0` or `x0 > x1` are skipped.
+    #[target_feature(enable = "avx512f,avx512dq")]
+    pub(super) fn spans(rc: &RasterCircle, width: u32, height: u32, out: &mut Vec<Span>) {
+        let Some((first, last)) = rc.rows(height) else {
+            return;
+        };
+        out.reserve((last - first + 1) as usize);
+        let set = _mm512_set1_epi64;
+        let lanes = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+        let (zero, half) = (_mm512_setzero_si512(), set(128));
+        let (r2, right) = (set(rc.r * rc.r), set(i64::from(width) - 1));
+        let (cx, cy) = (set(rc.cx), set(rc.cy));
+        let (mut rem, mut x0, mut x1) = ([0i64; 8], [0i64; 8], [0i64; 8]);
+        for y in (first..=last).step_by(8) {
+            let ys = _mm512_add_epi64(set(i64::from(y)), lanes);
+            let dy = _mm512_sub_epi64(_mm512_add_epi64(_mm512_slli_epi64(ys, 8), half), cy);
+            let r = _mm512_sub_epi64(r2, _mm512_mullo_epi64(dy, dy));
+            let root = _mm512_sqrt_pd(_mm512_cvtepi64_pd(_mm512_max_epi64(r, zero)));
+            let h = _mm512_cvttpd_epi64(root);
+            // ⌈a/256⌉ = −⌊−a/256⌋ with an arithmetic shift, as the scalar rule.
+            let a = _mm512_sub_epi64(_mm512_sub_epi64(cx, h), half);
+            let lo = _mm512_sub_epi64(zero, _mm512_srai_epi64(_mm512_sub_epi64(zero, a), 8));
+            let b = _mm512_sub_epi64(_mm512_add_epi64(cx, h), half);
+            let hi = _mm512_min_epi64(_mm512_srai_epi64(b, 8), right);
+            // SAFETY: each array is 64 writable bytes; the stores are unaligned.
+            unsafe {
+                _mm512_storeu_si512(rem.as_mut_ptr().cast(), r);
+                _mm512_storeu_si512(x0.as_mut_ptr().cast(), _mm512_max_epi64(lo, zero));
+                _mm512_storeu_si512(x1.as_mut_ptr().cast(), hi);
+            }
+            for i in 0..8 {
+                let row = y + i as u32;
+                if row > last {
+                    break;
+                }
+                if rem[i] >= 0 && x0[i] <= x1[i] {
+                    out.push(Span {
+                        y: row,
+                        x0: x0[i] as u32,
+                        x1: x1[i] as u32 + 1,
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn equal_the_raster_rule(
+            cx in -300_000i64..300_000,
+            cy in -300_000i64..300_000,
+            r in 0i64..400_000,
+            w in 1u32..1200,
+            h in 1u32..1200,
+        ) {
+            let rc = RasterCircle { cx, cy, r, rgb: [0; 3], alpha: 128 };
+            let (mut want, mut got) = (Vec::new(), Vec::new());
+            rc.spans(w, h, &mut want);
+            spans(&rc, w, h, &mut got);
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn equal_the_raster_rule_at_the_exactness_bound() {
+        for r in [0, 1, 127, 128, 129, 67_108_863, 67_108_864] {
+            let rc = RasterCircle {
+                cx: 1000,
+                cy: -5000,
+                r,
+                rgb: [0; 3],
+                alpha: 1,
+            };
+            let (mut want, mut got) = (Vec::new(), Vec::new());
+            rc.spans(16_384, 300, &mut want);
+            spans(&rc, 16_384, 300, &mut got);
+            assert_eq!(got, want, "r = {r}");
+        }
+    }
+}
