@@ -54,10 +54,20 @@ fn needs_spans() -> Error {
     }
 }
 
-/// Whether the bounding boxes of two circles overlap.
-fn boxes_overlap(a: &Circle, b: &Circle) -> bool {
-    let reach = a.radius() + b.radius() + 1.0;
-    (a.x() - b.x()).abs() <= reach && (a.y() - b.y()).abs() <= reach
+/// A circle's bounding box `[x0, y0, x1, y1]`, a pixel wider on every side.
+fn bounding_box(c: &Circle) -> [f64; 4] {
+    let r = c.radius() + 1.0;
+    [c.x() - r, c.y() - r, c.x() + r, c.y() + r]
+}
+
+/// The smallest box holding both.
+fn union_box(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
+    [
+        a[0].min(b[0]),
+        a[1].min(b[1]),
+        a[2].max(b[2]),
+        a[3].max(b[3]),
+    ]
 }
 
 impl<R: Renderer, C: CostFunc> SlotObjective<'_, R, C> {
@@ -81,11 +91,14 @@ impl<R: Renderer, C: CostFunc> SlotObjective<'_, R, C> {
             .map_err(|e| Error::Renderer(Box::new(e)))?;
         let sr = self.renderer.as_span_renderer().ok_or_else(needs_spans)?;
         // The later circles are redrawn only where the old or the new circle changed
-        // pixels: their spans are cached per slot and clipped to those segments.
-        let old = self.old;
+        // pixels: their spans are cached per slot and clipped to those segments. The
+        // segments span each row from the leftmost to the rightmost of the two circles'
+        // pixels, so a later circle between the two (touching neither) can reach them:
+        // the test is against the box holding both.
+        let changed = union_box(bounding_box(&self.old), bounding_box(&candidate));
         let mut start = 0;
         for (c, &end) in self.later.iter().zip(&self.later_ends) {
-            if boxes_overlap(c, &old) || boxes_overlap(c, &candidate) {
+            if !disjoint(&bounding_box(c), &changed) {
                 self.scorer.composite_clipped(
                     c,
                     &self.later_spans[start..end],
@@ -450,4 +463,125 @@ fn partner_of(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use circlefit_core::{CanvasMut, PixelSumCost as _};
+
+    /// A minimal span renderer (the raster model's rule, pixel by pixel per span).
+    #[derive(Clone, Debug, Default)]
+    struct Plain;
+
+    impl Renderer for Plain {
+        type Error = std::convert::Infallible;
+        fn draw(
+            &mut self,
+            mut canvas: CanvasMut<'_>,
+            circles: &[Circle],
+        ) -> Result<(), Self::Error> {
+            let (w, h) = (canvas.width(), canvas.height());
+            for c in circles {
+                let rc = circlefit_core::raster::RasterCircle::new(c);
+                let mut spans = Vec::new();
+                rc.spans(w, h, &mut spans);
+                for s in spans {
+                    rc.composite(canvas.row_segment_mut(s.y, s.x0, s.x1));
+                }
+            }
+            Ok(())
+        }
+        fn as_span_renderer(&self) -> Option<&dyn circlefit_core::SpanRenderer> {
+            Some(self)
+        }
+    }
+
+    impl circlefit_core::SpanRenderer for Plain {
+        fn spans(&self, c: &Circle, w: u32, h: u32, out: &mut Vec<circlefit_core::Span>) {
+            circlefit_core::raster::RasterCircle::new(c).spans(w, h, out);
+        }
+        fn composite(&self, c: &Circle, pixels: &mut [u8]) {
+            circlefit_core::raster::RasterCircle::new(c).composite(pixels);
+        }
+    }
+
+    /// Squared RGB error as a pixel sum.
+    #[derive(Clone, Debug)]
+    struct Sse;
+
+    impl CostFunc for Sse {
+        type Error = std::convert::Infallible;
+        fn cost(&self, a: CanvasRef<'_>, b: CanvasRef<'_>) -> Result<f64, Self::Error> {
+            Ok(self.sum(a.as_bytes(), b.as_bytes()) as f64)
+        }
+        fn as_pixel_sum(&self) -> Option<&dyn circlefit_core::PixelSumCost> {
+            Some(self)
+        }
+    }
+
+    impl circlefit_core::PixelSumCost for Sse {
+        fn sum(&self, a: &[u8], b: &[u8]) -> u64 {
+            a.iter()
+                .zip(b)
+                .enumerate()
+                .filter(|(i, _)| i % 4 != 3)
+                .map(|(_, (&p, &q))| (i64::from(p) - i64::from(q)).pow(2) as u64)
+                .sum()
+        }
+        fn finish(&self, sum: u64, _pixels: u64) -> f64 {
+            sum as f64
+        }
+        fn term(&self) -> circlefit_core::PixelTerm {
+            circlefit_core::PixelTerm::SquaredRgb
+        }
+    }
+
+    fn cost_of(circles: &[Circle], base: &Canvas, reference: &Canvas) -> f64 {
+        let mut canvas = base.clone();
+        Plain.draw(canvas.as_mut(), circles).unwrap();
+        Sse.cost(canvas.as_ref(), reference.as_ref()).unwrap()
+    }
+
+    /// A slot's candidate moved off its old place, with a later circle in the gap
+    /// between the two on their shared rows (overlapping neither's box): every score the
+    /// search sees is still the exact cost of rendering the whole modified list.
+    #[test]
+    fn slot_scores_are_exact_with_a_later_circle_between_old_and_new() {
+        let (w, h) = (400, 60);
+        let reference = Canvas::filled(w, h, [10, 200, 30, 255]).unwrap();
+        let base = Canvas::white(w, h).unwrap();
+        let c = |x, r, rgb| Circle::new(x, 30.0, r, rgb, 0.8).unwrap();
+        let circles = [
+            c(200.0, 150.0, [0.5, 0.5, 0.5]),
+            c(100.0, 2.0, [1.0, 0.0, 0.0]),
+            c(120.0, 3.0, [0.0, 0.0, 1.0]),
+        ];
+        let bounds = Bounds::for_circles(1, w, h).unwrap();
+        let local = local_box(&bounds, &circles[1]).unwrap();
+        let mut moved = circles[1].to_params();
+        moved[0] = 138.0;
+        let mut seen = Vec::new();
+        let mut minimize = |o: &mut dyn Objective, _: &Problem<'_>| {
+            seen.push(o.evaluate(&moved));
+            Ok(())
+        };
+        search_slot(
+            &mut Plain,
+            &Sse,
+            reference.as_ref(),
+            base.as_ref(),
+            &circles,
+            1,
+            &local,
+            1,
+            None,
+            &mut minimize,
+            None,
+        )
+        .unwrap();
+        let mut replaced = circles;
+        replaced[1] = Circle::from_params(&moved).unwrap();
+        assert_eq!(seen, [cost_of(&replaced, &base, &reference)]);
+    }
 }
