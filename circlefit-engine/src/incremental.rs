@@ -91,6 +91,11 @@ impl IncrementalScorer {
         s
     }
 
+    /// The sum of the kept canvas's terms.
+    pub(crate) fn total(&self) -> u64 {
+        self.kept_sum
+    }
+
     fn row_prefix(&self, y: u32) -> &[u64] {
         y_row(&self.prefix, y, self.width as usize + 1)
     }

@@ -48,6 +48,8 @@ pub(crate) trait HelperWork: Send {
 /// base canvas, with decoding buffers.
 pub(crate) struct Worker<R, C> {
     eval: Evaluator<R, C>,
+    /// The polishing canvases, kept from one slot job to the next.
+    slots: Option<crate::passes::polish::SlotCanvases>,
     base: circlefit_core::Canvas,
     cancel: Option<Arc<AtomicBool>>,
     x: Vec<f64>,
@@ -74,6 +76,7 @@ impl<R: Renderer + Send, C: CostFunc + Send> HelperWork for Worker<R, C> {
     fn polish_slot(&mut self, job: &SlotJob) -> Result<SlotOutcome> {
         let (renderer, cost, reference) = self.eval.parts();
         crate::passes::polish::search_slot_hill_climb(
+            &mut self.slots,
             renderer,
             cost,
             reference,
@@ -124,6 +127,7 @@ impl<R: Renderer + Clone + Send, C: CostFunc + Clone + Send> Forker<R, C> for Cl
     {
         Ok(Box::new(Worker {
             eval: Evaluator::new(renderer.clone(), cost.clone(), reference, base)?,
+            slots: None,
             base: base.to_canvas(),
             cancel,
             x: Vec::new(),

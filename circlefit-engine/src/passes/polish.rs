@@ -30,9 +30,8 @@ struct SlotObjective<'a, R: Renderer, C: CostFunc> {
     cost: &'a C,
     reference: CanvasRef<'a>,
     under: CanvasRef<'a>,
-    full: CanvasRef<'a>,
-    scorer: IncrementalScorer,
-    scratch: Canvas,
+    scorer: &'a mut IncrementalScorer,
+    scratch: &'a mut Canvas,
     old: Circle,
     later: &'a [Circle],
     /// The spans of each later circle: `later_spans[later_ends[k - 1]..later_ends[k]]`.
@@ -112,7 +111,7 @@ impl<R: Renderer, C: CostFunc> SlotObjective<'_, R, C> {
         let sum = self
             .scorer
             .finish_many(self.scratch.as_ref(), self.reference, pc);
-        let f = pc.finish(sum, self.full.pixel_count());
+        let f = pc.finish(sum, self.reference.pixel_count());
         if self.best.is_none_or(|(b, _)| f < b) {
             self.best = Some((f, candidate));
         }
@@ -180,10 +179,151 @@ pub(crate) struct SlotOutcome {
     pub(crate) evaluations: u64,
 }
 
+/// The canvases slot searches read, kept from one slot to the next: `full` (every circle,
+/// with the per-row prefix sums of its cost terms) follows the list by redrawing just the
+/// rows a replacement touched, and `under` (the circles before the slot) by drawing the
+/// circles between the last slot and this one. Building both afresh for every slot drew
+/// every kept circle twice per slot, which made polishing quadratic in the circle count.
+/// The pixels are the same either way (exact integer compositing in draw order).
+pub(crate) struct SlotCanvases {
+    /// The list `full` shows.
+    circles: Vec<Circle>,
+    full: Canvas,
+    scorer: IncrementalScorer,
+    under: Canvas,
+    /// `under` shows `base` + `circles[..k]`; `None` when a change below `k` made it stale.
+    under_upto: Option<usize>,
+    /// Pixels outside the segments a candidate prepares are never read.
+    scratch: Canvas,
+    spans: Vec<circlefit_core::raster::Span>,
+    clipped: Vec<circlefit_core::raster::Span>,
+}
+
+impl SlotCanvases {
+    /// The canvases for `circles` over `base`, built from scratch.
+    fn build<R: Renderer>(
+        renderer: &mut R,
+        pc: &dyn circlefit_core::PixelSumCost,
+        reference: CanvasRef<'_>,
+        base: CanvasRef<'_>,
+        circles: &[Circle],
+    ) -> Result<Self> {
+        let mut full = base.to_canvas();
+        renderer
+            .draw(full.as_mut(), circles)
+            .map_err(|e| Error::Renderer(Box::new(e)))?;
+        Ok(Self {
+            circles: circles.to_vec(),
+            scorer: IncrementalScorer::new(full.as_ref(), reference, pc, false),
+            full,
+            under: base.to_canvas(),
+            under_upto: Some(0),
+            scratch: base.to_canvas(),
+            spans: Vec::new(),
+            clipped: Vec::new(),
+        })
+    }
+
+    /// Brings `state` to `circles` with `under` at slot `i`, building it if needed.
+    pub(crate) fn sync<'s, R: Renderer>(
+        state: &'s mut Option<Self>,
+        renderer: &mut R,
+        pc: &dyn circlefit_core::PixelSumCost,
+        reference: CanvasRef<'_>,
+        base: CanvasRef<'_>,
+        circles: &[Circle],
+        i: usize,
+    ) -> Result<&'s mut Self> {
+        if state
+            .as_ref()
+            .is_none_or(|s| s.circles.len() != circles.len() || !s.full.as_ref().same_size(base))
+        {
+            *state = Some(Self::build(renderer, pc, reference, base, circles)?);
+        }
+        let s = state.as_mut().expect("built above");
+        for k in 0..circles.len() {
+            if s.circles[k] != circles[k] {
+                s.replace(renderer, pc, reference, base, k, circles[k])?;
+            }
+        }
+        s.under_at(renderer, base, i)?;
+        Ok(s)
+    }
+
+    /// Replaces circle `k` and redraws the rows of `full` its old or new self covers.
+    fn replace<R: Renderer>(
+        &mut self,
+        renderer: &mut R,
+        pc: &dyn circlefit_core::PixelSumCost,
+        reference: CanvasRef<'_>,
+        base: CanvasRef<'_>,
+        k: usize,
+        new: Circle,
+    ) -> Result<()> {
+        let sr = renderer.as_span_renderer().ok_or_else(needs_spans)?;
+        let (w, h) = (base.width(), base.height());
+        self.spans.clear();
+        sr.spans(&self.circles[k], w, h, &mut self.spans);
+        sr.spans(&new, w, h, &mut self.spans);
+        self.circles[k] = new;
+        if self.under_upto.is_some_and(|upto| k < upto) {
+            self.under_upto = None;
+        }
+        let (Some(y0), Some(y1)) = (
+            self.spans.iter().map(|s| s.y).min(),
+            self.spans.iter().map(|s| s.y).max(),
+        ) else {
+            return Ok(());
+        };
+        let stride = w as usize * circlefit_core::BYTES_PER_PIXEL;
+        let rows = y0 as usize * stride..(y1 as usize + 1) * stride;
+        self.full.as_bytes_mut()[rows.clone()].copy_from_slice(&base.as_bytes()[rows]);
+        let (top, bottom) = (f64::from(y0), f64::from(y1) + 1.0);
+        for c in &self.circles {
+            if c.y() + c.radius() + 1.0 < top || c.y() - c.radius() - 1.0 > bottom {
+                continue;
+            }
+            self.spans.clear();
+            sr.spans(c, w, h, &mut self.spans);
+            self.clipped.clear();
+            self.clipped
+                .extend(self.spans.iter().filter(|s| (y0..=y1).contains(&s.y)));
+            if !self.clipped.is_empty() {
+                sr.composite_runs(c, self.full.as_mut(), &self.clipped);
+            }
+        }
+        self.scorer
+            .update_rows(y0, y1, self.full.as_ref(), reference, pc);
+        Ok(())
+    }
+
+    /// Brings `under` to `base` + `circles[..i]`.
+    fn under_at<R: Renderer>(
+        &mut self,
+        renderer: &mut R,
+        base: CanvasRef<'_>,
+        i: usize,
+    ) -> Result<()> {
+        let from = match self.under_upto {
+            Some(upto) if upto <= i => upto,
+            _ => {
+                self.under.copy_from(base);
+                0
+            }
+        };
+        renderer
+            .draw(self.under.as_mut(), &self.circles[from..i])
+            .map_err(|e| Error::Renderer(Box::new(e)))?;
+        self.under_upto = Some(i);
+        Ok(())
+    }
+}
+
 /// One slot's search: the replacement of `circles[i]` within `local` if it lowers the
 /// total cost. `minimize` runs the search; `cancel` ends it early.
 #[allow(clippy::too_many_arguments)]
 fn search_slot<R: Renderer, C: CostFunc>(
+    canvases: &mut Option<SlotCanvases>,
     renderer: &mut R,
     cost: &C,
     reference: CanvasRef<'_>,
@@ -198,23 +338,19 @@ fn search_slot<R: Renderer, C: CostFunc>(
 ) -> Result<SlotOutcome> {
     let (w, h) = (reference.width(), reference.height());
     let pc = cost.as_pixel_sum().ok_or_else(needs_spans)?;
-    let mut under = base.to_canvas();
-    renderer
-        .draw(under.as_mut(), &circles[..i])
-        .map_err(|e| Error::Renderer(Box::new(e)))?;
-    let mut full = under.clone();
-    renderer
-        .draw(full.as_mut(), &circles[i..])
-        .map_err(|e| Error::Renderer(Box::new(e)))?;
-    let current = crate::checked::cost_of(cost, full.as_ref(), reference)?;
+    let state = SlotCanvases::sync(canvases, renderer, pc, reference, base, circles, i)?;
+    let current = crate::checked::usable(pc.finish(state.scorer.total(), reference.pixel_count()))?;
     let old = circles[i];
-    let (later, scorer) = (
-        &circles[i + 1..],
-        IncrementalScorer::new(full.as_ref(), reference, pc, false),
-    );
+    // Only later circles that can reach a pixel a candidate in `local` changes matter.
+    let reach = reach(local);
+    let later: Vec<Circle> = circles[i + 1..]
+        .iter()
+        .filter(|c| !disjoint(&bounding_box(c), &reach))
+        .copied()
+        .collect();
     let sr = renderer.as_span_renderer().ok_or_else(needs_spans)?;
     let (mut later_spans, mut later_ends) = (Vec::new(), Vec::with_capacity(later.len()));
-    for c in later {
+    for c in &later {
         sr.spans(c, w, h, &mut later_spans);
         later_ends.push(later_spans.len());
     }
@@ -222,12 +358,11 @@ fn search_slot<R: Renderer, C: CostFunc>(
         renderer: &mut *renderer,
         cost,
         reference,
-        under: under.as_ref(),
-        full: full.as_ref(),
-        scorer,
-        scratch: full.clone(),
+        under: state.under.as_ref(),
+        scorer: &mut state.scorer,
+        scratch: &mut state.scratch,
         old,
-        later,
+        later: &later,
         later_spans,
         later_ends,
         bounds: local,
@@ -257,6 +392,7 @@ fn search_slot<R: Renderer, C: CostFunc>(
 /// # Errors
 /// As the renderer and cost report them.
 pub(crate) fn search_slot_hill_climb<R: Renderer, C: CostFunc>(
+    canvases: &mut Option<SlotCanvases>,
     renderer: &mut R,
     cost: &C,
     reference: CanvasRef<'_>,
@@ -265,6 +401,7 @@ pub(crate) fn search_slot_hill_climb<R: Renderer, C: CostFunc>(
     cancel: Option<&AtomicBool>,
 ) -> Result<SlotOutcome> {
     search_slot(
+        canvases,
         renderer,
         cost,
         reference,
@@ -358,6 +495,7 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
     };
     let mut report = PolishReport::default();
     let mut done = vec![false; slots];
+    let mut canvases = None;
     for k in 0..slots {
         if done[k] {
             continue;
@@ -379,6 +517,7 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
         let shared: &[Circle] = circles;
         let mut here = |i: usize, local: &Bounds, k: usize| {
             search_slot(
+                &mut canvases,
                 renderer,
                 cost,
                 reference,
@@ -406,9 +545,15 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
                 // Without a helper, the partner is searched right after, on the same
                 // canvas state (it cannot see the first slot's change).
                 let second = match unposted {
-                    Some(job) => {
-                        search_slot_hill_climb(renderer, cost, reference, base, &job, cancel)
-                    }
+                    Some(job) => search_slot_hill_climb(
+                        &mut canvases,
+                        renderer,
+                        cost,
+                        reference,
+                        base,
+                        &job,
+                        cancel,
+                    ),
                     None => team.collect_slot(),
                 };
                 (first, Some((j, second)))
@@ -567,6 +712,7 @@ mod tests {
             Ok(())
         };
         search_slot(
+            &mut None,
             &mut Plain,
             &Sse,
             reference.as_ref(),
