@@ -84,7 +84,7 @@ impl<R: Renderer, C: CostFunc> SlotObjective<'_, R, C> {
             return Err(needs_spans());
         };
         self.scorer
-            .prepare_many(&[self.old, candidate], self.under, &mut self.scratch, sr);
+            .prepare_many(&[self.old, candidate], self.under, self.scratch, sr);
         self.renderer
             .draw(self.scratch.as_mut(), &[candidate])
             .map_err(|e| Error::Renderer(Box::new(e)))?;
@@ -98,12 +98,8 @@ impl<R: Renderer, C: CostFunc> SlotObjective<'_, R, C> {
         let mut start = 0;
         for (c, &end) in self.later.iter().zip(&self.later_ends) {
             if !disjoint(&bounding_box(c), &changed) {
-                self.scorer.composite_clipped(
-                    c,
-                    &self.later_spans[start..end],
-                    &mut self.scratch,
-                    sr,
-                );
+                self.scorer
+                    .composite_clipped(c, &self.later_spans[start..end], self.scratch, sr);
             }
             start = end;
         }
@@ -241,9 +237,9 @@ impl SlotCanvases {
             *state = Some(Self::build(renderer, pc, reference, base, circles)?);
         }
         let s = state.as_mut().expect("built above");
-        for k in 0..circles.len() {
-            if s.circles[k] != circles[k] {
-                s.replace(renderer, pc, reference, base, k, circles[k])?;
+        for (k, &c) in circles.iter().enumerate() {
+            if s.circles[k] != c {
+                s.replace(renderer, pc, reference, base, k, c)?;
             }
         }
         s.under_at(renderer, base, i)?;
