@@ -272,6 +272,11 @@ impl<'scope> Helper<'scope> {
         }
     }
 
+    /// Whether the posted task has been answered (collecting it would not wait).
+    fn is_done(&self) -> bool {
+        self.pending && self.shared.flags.state.load(Ordering::SeqCst) == DONE
+    }
+
     /// Waits for the posted task and reads its answer (nothing if none was posted).
     fn collect<T>(&mut self, read: impl FnOnce(&mut Task) -> T) -> Option<T> {
         if !self.pending {
@@ -490,6 +495,11 @@ impl<'scope> Team<'scope> {
             t.slot = Some(job);
         });
         None
+    }
+
+    /// Whether the slot search handed over by [`post_slot`](Self::post_slot) is finished.
+    pub(crate) fn slot_ready(&self) -> bool {
+        self.helpers.first().is_some_and(Helper::is_done)
     }
 
     /// Waits for the slot search handed over by [`post_slot`](Self::post_slot).
