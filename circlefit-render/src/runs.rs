@@ -352,20 +352,33 @@ pub(crate) fn uniform_squared_error(
     moments: &RowMoments,
     segments: &mut Vec<Span>,
 ) -> Option<u64> {
+    uniform_squared_error_on(buf, circles, base, moments, segments, true)
+}
+
+/// [`uniform_squared_error`], with the SIMD copies only if `simd` (the tests compare).
+fn uniform_squared_error_on(
+    buf: &mut RunBuffers,
+    circles: &[Circle],
+    base: [u8; 4],
+    moments: &RowMoments,
+    segments: &mut Vec<Span>,
+    simd: bool,
+) -> Option<u64> {
     segments.clear();
     if !prepare(buf, circles, moments) {
         return None;
     }
     #[cfg(target_arch = "x86_64")]
-    if avx512::available() {
+    if simd && avx512::available() {
         // SAFETY: the CPU supports AVX-512BW, BMI2 and POPCNT, checked just above.
         return Some(unsafe { avx512::rows(buf, base, moments, segments) });
     }
     #[cfg(target_arch = "x86_64")]
-    if circlefit_simd::has_avx2() {
+    if simd && circlefit_simd::has_avx2() {
         // SAFETY: the CPU supports AVX2, checked just above.
         return Some(unsafe { rows_avx2(buf, base, moments, segments) });
     }
+    let _ = simd;
     Some(rows(Portable, buf, base, moments, segments))
 }
 
@@ -407,22 +420,6 @@ fn rows_avx2(
     segments: &mut Vec<Span>,
 ) -> u64 {
     rows(Portable, buf, base, moments, segments)
-}
-
-/// The portable row loop, whatever the CPU (for the tests).
-#[cfg(test)]
-fn uniform_squared_error_portable(
-    buf: &mut RunBuffers,
-    circles: &[Circle],
-    base: [u8; 4],
-    moments: &RowMoments,
-    segments: &mut Vec<Span>,
-) -> Option<u64> {
-    segments.clear();
-    if !prepare(buf, circles, moments) {
-        return None;
-    }
-    Some(rows(Portable, buf, base, moments, segments))
 }
 
 /// AVX-512BW lane kernel: a row of up to 64 runs is composited in registers (up to
@@ -625,12 +622,13 @@ mod tests {
         let got = uniform_squared_error(&mut buf, circles, base, &moments, &mut segments).unwrap();
         check_segments(circles, w, h, &segments);
         let mut again = Vec::new();
-        let portable = uniform_squared_error_portable(
+        let portable = uniform_squared_error_on(
             &mut RunBuffers::default(),
             circles,
             base,
             &moments,
             &mut again,
+            false,
         );
         assert_eq!(portable, Some(got));
         assert_eq!(again, segments);
