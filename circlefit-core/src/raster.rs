@@ -102,8 +102,11 @@ fn isqrt(v: i64) -> i64 {
     s
 }
 
-/// Below this, one rounded `f64` square root is already exact (see [`sqrt_floor_small`]).
-const SQRT_EXACT_BELOW: i64 = 1 << 52;
+/// Below this, one rounded `f64` square root is already exact (see `sqrt_floor_small`):
+/// spans of circles with `r² <` this bound may be computed with one correctly rounded
+/// square root per row, truncated, by any implementation (as [`RasterCircle::spans`] and
+/// `circlefit-render`'s vector copy do).
+pub const SQRT_EXACT_BELOW: i64 = 1 << 52;
 
 /// Floor of the square root of `v` for `0 <= v < 2⁵²`, exact without fix-ups: `v` converts
 /// to `f64` exactly and the square root is correctly rounded; for `t = ⌊√v⌋ < 2²⁶` the

@@ -157,9 +157,9 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
         {
             return crate::checked::usable(pc.finish(sum, pixels));
         }
-        // Otherwise several candidates covering much of the image are
-        // cheaper to score whole: one copy and one full-image pass beat per-row
-        // bookkeeping. All paths are exact.
+        // Otherwise several candidates covering much of the image are cheaper to score
+        // whole: one copy and one full-image pass beat per-row bookkeeping. All paths are
+        // exact.
         let whole =
             candidates.len() > 1 && 2 * bounding_area(candidates, self.kept.as_ref()) > pixels;
         if let (false, Some(inc), Some(sr), Some(pc)) = (

@@ -236,7 +236,12 @@ impl IncrementalScorer {
 
     /// The kept canvas's terms over the collected spans.
     fn old_sum(&self) -> u64 {
-        self.spans
+        self.terms_over(&self.spans)
+    }
+
+    /// The kept canvas's terms over `spans`, from the row prefix sums.
+    fn terms_over(&self, spans: &[Span]) -> u64 {
+        spans
             .iter()
             .map(|s| {
                 let p = self.row_prefix(s.y);
@@ -265,15 +270,7 @@ impl IncrementalScorer {
         }
         let moments = self.moments.as_ref()?;
         let new = renderer.uniform_squared_error(circles, base, moments, &mut self.segments)?;
-        let old: u64 = self
-            .segments
-            .iter()
-            .map(|s| {
-                let p = self.row_prefix(s.y);
-                p[s.x1 as usize] - p[s.x0 as usize]
-            })
-            .sum();
-        Some(self.kept_sum - old + new)
+        Some(self.kept_sum - self.terms_over(&self.segments) + new)
     }
 
     /// One circle: its covered pixels are gathered into one run and composited at once.

@@ -2,11 +2,7 @@
 //! [`RasterCircle::spans`] (one correctly rounded square root per row, truncated, in both),
 //! which stays the definition and the fallback.
 
-use circlefit_core::raster::{RasterCircle, Span};
-
-/// Below this `r²`, one rounded `f64` square root per row is exact (the bound
-/// [`RasterCircle::spans`] uses for its own fast case).
-const SQRT_EXACT_BELOW: i64 = 1 << 52;
+use circlefit_core::raster::{RasterCircle, SQRT_EXACT_BELOW, Span};
 
 /// Appends `rc`'s spans on a `width` × `height` canvas to `out`, exactly as
 /// [`RasterCircle::spans`] does.

@@ -133,12 +133,10 @@ fn prepare(photo: &Path, size: u32, out: &Path) -> Result<PathBuf, Box<dyn std::
 /// PSNR of `output` against `reference` over R, G, B (alpha ignored): the one scoring
 /// function for both tools.
 fn score(output: &Path, reference: &Path) -> Result<f64, Box<dyn std::error::Error>> {
-    let load = |p: &Path| -> Result<Canvas, Box<dyn std::error::Error>> {
-        let img = image::open(p)?.to_rgba8();
-        let (w, h) = img.dimensions();
-        Ok(Canvas::from_vec(w, h, img.into_raw())?)
-    };
-    let (a, b) = (load(output)?, load(reference)?);
+    let (a, b) = (
+        circlefit::io::load_image(output)?,
+        circlefit::io::load_image(reference)?,
+    );
     if !a.as_ref().same_size(b.as_ref()) {
         return Err(format!("{} is not the reference's size", output.display()).into());
     }

@@ -636,79 +636,13 @@ fn extend_group(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use circlefit_core::{CanvasMut, PixelSumCost as _};
-
-    /// A minimal span renderer (the raster model's rule, pixel by pixel per span).
-    #[derive(Clone, Debug, Default)]
-    struct Plain;
-
-    impl Renderer for Plain {
-        type Error = std::convert::Infallible;
-        fn draw(
-            &mut self,
-            mut canvas: CanvasMut<'_>,
-            circles: &[Circle],
-        ) -> Result<(), Self::Error> {
-            let (w, h) = (canvas.width(), canvas.height());
-            for c in circles {
-                let rc = circlefit_core::raster::RasterCircle::new(c);
-                let mut spans = Vec::new();
-                rc.spans(w, h, &mut spans);
-                for s in spans {
-                    rc.composite(canvas.row_segment_mut(s.y, s.x0, s.x1));
-                }
-            }
-            Ok(())
-        }
-        fn as_span_renderer(&self) -> Option<&dyn circlefit_core::SpanRenderer> {
-            Some(self)
-        }
-    }
-
-    impl circlefit_core::SpanRenderer for Plain {
-        fn spans(&self, c: &Circle, w: u32, h: u32, out: &mut Vec<circlefit_core::Span>) {
-            circlefit_core::raster::RasterCircle::new(c).spans(w, h, out);
-        }
-        fn composite(&self, c: &Circle, pixels: &mut [u8]) {
-            circlefit_core::raster::RasterCircle::new(c).composite(pixels);
-        }
-    }
-
-    /// Squared RGB error as a pixel sum.
-    #[derive(Clone, Debug)]
-    struct Sse;
-
-    impl CostFunc for Sse {
-        type Error = std::convert::Infallible;
-        fn cost(&self, a: CanvasRef<'_>, b: CanvasRef<'_>) -> Result<f64, Self::Error> {
-            Ok(self.sum(a.as_bytes(), b.as_bytes()) as f64)
-        }
-        fn as_pixel_sum(&self) -> Option<&dyn circlefit_core::PixelSumCost> {
-            Some(self)
-        }
-    }
-
-    impl circlefit_core::PixelSumCost for Sse {
-        fn sum(&self, a: &[u8], b: &[u8]) -> u64 {
-            a.iter()
-                .zip(b)
-                .enumerate()
-                .filter(|(i, _)| i % 4 != 3)
-                .map(|(_, (&p, &q))| (i64::from(p) - i64::from(q)).pow(2) as u64)
-                .sum()
-        }
-        fn finish(&self, sum: u64, _pixels: u64) -> f64 {
-            sum as f64
-        }
-        fn term(&self) -> circlefit_core::PixelTerm {
-            circlefit_core::PixelTerm::SquaredRgb
-        }
-    }
+    use circlefit_cost::Mse;
+    use circlefit_render::CpuRenderer;
 
     fn cost_of(circles: &[Circle], base: &Canvas, reference: &Canvas) -> f64 {
         let mut canvas = base.clone();
-        Plain.draw(canvas.as_mut(), circles).unwrap();
-        Sse.cost(canvas.as_ref(), reference.as_ref()).unwrap()
+        CpuRenderer::new().draw(canvas.as_mut(), circles).unwrap();
+        Mse.cost(canvas.as_ref(), reference.as_ref()).unwrap()
     }
 
     /// A slot's candidate moved off its old place, with a later circle in the gap
@@ -736,8 +670,8 @@ mod tests {
         };
         search_slot(
             &mut None,
-            &mut Plain,
-            &Sse,
+            &mut CpuRenderer::new(),
+            &Mse,
             reference.as_ref(),
             base.as_ref(),
             &circles,
