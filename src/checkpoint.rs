@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use circlefit_core::{Canvas, CanvasRef, Circle, PARAMS_PER_CIRCLE};
+use circlefit_core::{Canvas, CanvasRef, Circle, Edges, PARAMS_PER_CIRCLE};
 use circlefit_cost::Mse;
 use circlefit_engine::{FitResult, FitSettings, Fitter, StageRecord};
 use circlefit_mayfly::{Mayfly, MayflyConfig};
@@ -139,6 +139,10 @@ pub struct Checkpoint {
     /// describes.
     #[serde(default)]
     pub files: std::collections::BTreeMap<String, String>,
+    /// The raster model the circles were fitted and are drawn with (`hard` in checkpoints
+    /// written before it existed).
+    #[serde(default)]
+    pub edges: Edges,
 }
 
 /// FNV-1a of `bytes`, as 16 hex digits.
@@ -205,7 +209,20 @@ impl Checkpoint {
             resume_circles,
             stages_done,
             files: std::collections::BTreeMap::new(),
+            edges: Edges::Hard,
         }
+    }
+
+    /// The same checkpoint for a fit drawn with `edges` (the renderer's
+    /// [`CpuRenderer::edges`]); [`resume`](Checkpoint::resume) continues with them.
+    pub fn with_edges(mut self, edges: Edges) -> Self {
+        self.edges = edges;
+        self
+    }
+
+    /// A renderer that draws these circles as they were fitted.
+    pub fn renderer(&self) -> CpuRenderer {
+        CpuRenderer::with_edges(self.edges)
     }
 
     /// The same checkpoint with `earlier`'s history in front of its own: what a resumed
@@ -401,7 +418,7 @@ impl Checkpoint {
         settings.validate()?;
         let mayfly = Mayfly::from_config(self.mayfly.clone())?;
         let (circles, stages) = self.resume_point_for(circles)?;
-        let fitter = Fitter::new(CpuRenderer::new(), Mse, mayfly)
+        let fitter = Fitter::new(self.renderer(), Mse, mayfly)
             .settings(settings)
             .base(base)
             .resume(circles, stages);

@@ -50,7 +50,7 @@ pub use recommended::recommended;
 pub mod prelude {
     pub use crate::io::Background;
     pub use circlefit_core::{
-        Bounds, Canvas, CanvasMut, CanvasRef, Circle, CostFunc, Objective, OptimizeReport,
+        Bounds, Canvas, CanvasMut, CanvasRef, Circle, CostFunc, Edges, Objective, OptimizeReport,
         Optimizer, Problem, Renderer, StopReason,
     };
     pub use circlefit_core::{PixelSumCost, SpanRenderer};

@@ -53,6 +53,24 @@ pub(crate) enum ColorArg {
     ClosedForm,
 }
 
+/// The raster model of `--edges`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EdgesArg {
+    /// Hard edges: a pixel is covered or not.
+    Hard,
+    /// Anti-aliased edges (a one-pixel ramp), as SVG viewers draw circles.
+    Smooth,
+}
+
+impl From<EdgesArg> for circlefit::Edges {
+    fn from(e: EdgesArg) -> Self {
+        match e {
+            EdgesArg::Hard => Self::Hard,
+            EdgesArg::Smooth => Self::Smooth,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Males {
     Synchronous,
@@ -144,6 +162,9 @@ pub(crate) struct FitArgs {
     /// The base canvas: white, mean (the reference's mean colour) or an image file.
     #[arg(long, value_name = "white|mean|FILE", help_heading = "Fit")]
     pub(crate) background: Option<String>,
+    /// The circles' edges, fitted and drawn (default: hard; a resumed fit keeps its own).
+    #[arg(long, value_enum, help_heading = "Fit")]
+    pub(crate) edges: Option<EdgesArg>,
     /// The most memory a fit may take, in GiB (checked against the image's declared size
     /// before decoding it; see `circlefit::memory_estimate`).
     #[arg(

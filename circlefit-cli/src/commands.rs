@@ -45,6 +45,7 @@ pub(crate) fn render(args: &RenderArgs) -> Result<(), CliError> {
     let mut produced = Produced {
         base: base.as_ref(),
         circles: &cp.circles,
+        edges: cp.edges,
         side: args.size.unwrap_or(cp.width.max(cp.height)),
         checkpoint: None,
         reference: None,
@@ -74,7 +75,7 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<(), CliError> {
     let reference = crate::fit::resized(&image, cp.width, cp.height)?;
     let base = base_of(&cp)?;
     let mut fit = base.clone();
-    let Ok(()) = CpuRenderer::new().draw(fit.as_mut(), &cp.circles);
+    let Ok(()) = cp.renderer().draw(fit.as_mut(), &cp.circles);
     let mse = Mse.cost(fit.as_ref(), reference.as_ref())?;
     let s = ssim(fit.as_ref(), reference.as_ref())?;
     println!(

@@ -1,5 +1,5 @@
-//! Raster pictures of a fit at any size: exactly the fit's raster at its own size, and
-//! scaled, anti-aliased circles (tiny-skia) at any other.
+//! Raster pictures of a fit at any size: exactly the fit's raster at its own size (hard or
+//! smooth edges, as fitted), and scaled, anti-aliased circles (tiny-skia) at any other.
 
 use circlefit::prelude::*;
 use circlefit::raster::{quantize_alpha, quantize_channel};
@@ -27,6 +27,7 @@ pub(crate) fn picture(
     base: CanvasRef<'_>,
     circles: &[Circle],
     side: u32,
+    edges: Edges,
 ) -> Result<Canvas, CliError> {
     if side == 0 || side > MAX_OUTPUT_SIDE {
         return Err(CliError::usage(format!(
@@ -36,7 +37,7 @@ pub(crate) fn picture(
     let (w, h) = (base.width(), base.height());
     if side == w.max(h) {
         let mut out = base.to_canvas();
-        let Ok(()) = CpuRenderer::new().draw(out.as_mut(), circles);
+        let Ok(()) = CpuRenderer::with_edges(edges).draw(out.as_mut(), circles);
         return Ok(out);
     }
     let (ow, oh) = scaled_size(w, h, side);
@@ -123,6 +124,7 @@ pub(crate) fn gif(
     base: CanvasRef<'_>,
     circles: &[Circle],
     side: u32,
+    edges: Edges,
     path: &str,
 ) -> Result<Vec<u8>, CliError> {
     use image::codecs::gif::{GifEncoder, Repeat};
@@ -138,7 +140,7 @@ pub(crate) fn gif(
         encoder.set_repeat(Repeat::Infinite).map_err(encode)?;
         let steps = gif_steps(circles.len());
         for (i, &k) in steps.iter().enumerate() {
-            let frame = picture(base, &circles[..k], side)?;
+            let frame = picture(base, &circles[..k], side, edges)?;
             let ms = if i + 1 == steps.len() { 2000 } else { 80 };
             let img = image::RgbaImage::from(frame.as_ref());
             encoder

@@ -305,6 +305,20 @@ fn settings_from(args: &FitArgs) -> Result<(FitSettings, MayflyConfig), CliError
     Ok((s, b.build()?.config().clone()))
 }
 
+/// The raster model: `--edges`, or a resumed fit's own (a different `--edges` is an error:
+/// the saved circles were fitted with theirs).
+fn edges_for(args: &FitArgs, saved: Option<&Checkpoint>) -> Result<Edges, CliError> {
+    let asked = args.edges.map(Edges::from);
+    match (saved, asked) {
+        (Some(cp), Some(e)) if e != cp.edges => Err(CliError::usage(format!(
+            "--edges {e} differs from the --resume fit's --edges {}",
+            cp.edges
+        ))),
+        (Some(cp), _) => Ok(cp.edges),
+        (None, e) => Ok(e.unwrap_or_default()),
+    }
+}
+
 /// Fits one input; `Ok(false)` if Ctrl-C cut it short (its best so far is written).
 fn fit_one(
     input: Option<&Path>,
@@ -350,6 +364,7 @@ fn fit_one(
     };
     let base = base_for(&background, &reference, original)?;
     let circles = args.circles.unwrap_or(settings.circles);
+    let edges = edges_for(args, saved.as_ref())?;
     let fitter = match &saved {
         Some(cp) => cp
             .resume(reference.as_ref(), base.clone(), circles)
@@ -363,7 +378,7 @@ fn fit_one(
                 source,
             })?,
         None => Fitter::new(
-            CpuRenderer::new(),
+            CpuRenderer::with_edges(edges),
             Mse,
             Mayfly::from_config(mayfly.clone())?,
         )
@@ -388,13 +403,15 @@ fn fit_one(
         &background,
         reference.as_ref(),
         base.as_ref(),
-    );
+    )
+    .with_edges(edges);
     if let Some(cp) = &saved {
         checkpoint = checkpoint.continued_from(cp);
     }
     let mut produced = Produced {
         base: base.as_ref(),
         circles: &result.circles,
+        edges,
         side,
         checkpoint: Some(checkpoint),
         reference: Some(reference.as_ref()),
@@ -407,6 +424,7 @@ fn fit_one(
             base.as_ref(),
             reference.as_ref(),
             &result.circles,
+            edges,
         )?;
     }
     let evals_per_s = result.evaluations as f64 / seconds.max(1e-9);
@@ -433,8 +451,9 @@ fn extras(
     base: CanvasRef<'_>,
     reference: CanvasRef<'_>,
     circles: &[Circle],
+    edges: Edges,
 ) -> Result<(), CliError> {
-    let mut r = CpuRenderer::new();
+    let mut r = CpuRenderer::with_edges(edges);
     if args.diff {
         let fit = r.render(base, circles)?.clone();
         let heat = circlefit::diagnostics::diff_heatmap(fit.as_ref(), reference)?;

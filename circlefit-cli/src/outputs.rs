@@ -115,6 +115,8 @@ pub(crate) fn check_writable(outputs: &[Output]) -> Result<(), CliError> {
 pub(crate) struct Produced<'a> {
     pub(crate) base: CanvasRef<'a>,
     pub(crate) circles: &'a [Circle],
+    /// The raster model the circles were fitted with.
+    pub(crate) edges: Edges,
     /// The raster outputs' longer side.
     pub(crate) side: u32,
     /// The checkpoint, written to every JSON output (SSIM filled in just before).
@@ -137,7 +139,7 @@ pub(crate) fn write_all(outputs: &[Output], p: &mut Produced<'_>) -> Result<(), 
         let bytes = match o.format {
             Format::Png | Format::Jpeg => {
                 if picture.is_none() {
-                    picture = Some(draw::picture(p.base, p.circles, p.side)?);
+                    picture = Some(draw::picture(p.base, p.circles, p.side, p.edges)?);
                 }
                 let canvas = picture.as_ref().expect("drawn just above");
                 encode(canvas.as_ref(), o.format, &path)?
@@ -146,7 +148,7 @@ pub(crate) fn write_all(outputs: &[Output], p: &mut Produced<'_>) -> Result<(), 
                 let (w, h) = (p.base.width(), p.base.height());
                 io::to_svg(w, h, io::Background::of(p.base), p.circles)?.into_bytes()
             }
-            Format::Gif => draw::gif(p.base, p.circles, p.side, &path)?,
+            Format::Gif => draw::gif(p.base, p.circles, p.side, p.edges, &path)?,
             Format::Json => unreachable!("filtered out above"),
         };
         files.push((o.path.clone(), bytes));
@@ -159,7 +161,7 @@ pub(crate) fn write_all(outputs: &[Output], p: &mut Produced<'_>) -> Result<(), 
     if let (false, Some(cp)) = (jsons.is_empty(), p.checkpoint.as_mut()) {
         if let Some(reference) = p.reference {
             let mut fit = p.base.to_canvas();
-            let Ok(()) = CpuRenderer::new().draw(fit.as_mut(), p.circles);
+            let Ok(()) = CpuRenderer::with_edges(p.edges).draw(fit.as_mut(), p.circles);
             cp.ssim = Some(ssim(fit.as_ref(), reference)?);
         }
         cp.files = files

@@ -291,6 +291,50 @@ fn a_resumed_fit_equals_the_uninterrupted_one_and_refuses_changed_settings() {
     );
 }
 
+#[test]
+fn smooth_edges_are_fitted_saved_drawn_again_and_kept_on_resume() {
+    let d = dir("edges");
+    let fit = |extra: &[&str], out: &str| {
+        let mut args = vec!["-n", "6", "--iters", "4", "--pop", "10", "--polish", "1"];
+        args.extend_from_slice(extra);
+        let (png, json) = (format!("{out}.png"), format!("{out}.json"));
+        args.extend_from_slice(&["-o", &png, "-o", &json]);
+        let o = run(&args, &d);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    fit(&[], "hard");
+    let said = fit(&["--edges", "smooth"], "smooth");
+    assert_eq!(json(&d.join("hard.json"))["edges"], "hard");
+    assert_eq!(json(&d.join("smooth.json"))["edges"], "smooth");
+    let png = |name: &str| std::fs::read(d.join(name)).unwrap();
+    assert_ne!(png("hard.png"), png("smooth.png"));
+    // `render` draws the saved circles with the saved edges: the same picture.
+    let o = run(&["render", "smooth.json", "-o", "again.png"], &d);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(png("again.png"), png("smooth.png"));
+    // `score` reports the fit's own PSNR.
+    let psnr = |s: &str| {
+        s.split_whitespace()
+            .find_map(|w| w.strip_prefix("psnr="))
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+    };
+    let reference = format!("{}/../assets/chelsea_256.png", env!("CARGO_MANIFEST_DIR"));
+    let o = run(&["score", "smooth.json", &reference], &d);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!((psnr(&text(&o.stdout)) - psnr(&said)).abs() < 1e-3);
+    // A resume keeps the saved edges and refuses other ones.
+    let o = run(&["--resume", "smooth.json", "--edges", "hard"], &d);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(err.contains("--edges") && err.contains("--resume"), "{err}");
+    let o = run(&["--resume", "smooth.json", "-o", "more.json"], &d);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(json(&d.join("more.json"))["edges"], "smooth");
+}
+
 #[cfg(unix)]
 #[test]
 fn ctrl_c_writes_the_best_result_so_far_and_exits_130() {

@@ -64,6 +64,16 @@ pub enum Error {
         /// The value given.
         value: f64,
     },
+    /// A name that is not one of a setting's choices.
+    #[error("{field} = {value:?} is not one of {choices}")]
+    UnknownName {
+        /// The setting's name.
+        field: &'static str,
+        /// The name given.
+        value: String,
+        /// The accepted names.
+        choices: &'static str,
+    },
     /// A parameter outside its documented range.
     #[error("{field} = {value} is outside [{min}, {max}]")]
     OutOfRange {

@@ -98,6 +98,7 @@ mod moments;
 mod optimize;
 pub mod raster;
 mod render;
+pub mod smooth;
 mod splitmix;
 
 pub use canvas::{BYTES_PER_PIXEL, Canvas, CanvasMut, CanvasRef, MAX_DIMENSION};
@@ -108,4 +109,5 @@ pub use moments::RowMoments;
 pub use optimize::{Objective, OptimizeReport, Optimizer, Problem, StopReason};
 pub use raster::Span;
 pub use render::{Renderer, SpanRenderer};
+pub use smooth::Edges;
 pub use splitmix::SplitMix64;

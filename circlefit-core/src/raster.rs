@@ -187,35 +187,7 @@ impl RasterCircle {
     /// # Allocation
     /// Only when `out` must grow.
     pub fn spans(&self, width: u32, height: u32, out: &mut Vec<Span>) {
-        let Some((first, last)) = self.rows(height) else {
-            return;
-        };
-        // The same rule as `row_span`, with the row offset stepped instead of recomputed.
-        out.reserve((last - first + 1) as usize);
-        let (r2, right) = (self.r * self.r, i64::from(width) - 1);
-        let small = r2 < SQRT_EXACT_BELOW;
-        let mut dy = i64::from(first) * SUBPIXELS + HALF - self.cy;
-        for y in first..=last {
-            let rem = r2 - dy * dy;
-            dy += SUBPIXELS;
-            if rem < 0 {
-                continue;
-            }
-            let h = if small {
-                sqrt_floor_small(rem)
-            } else {
-                isqrt(rem)
-            };
-            let x0 = ceil_div(self.cx - h - HALF).max(0);
-            let x1 = floor_div(self.cx + h - HALF).min(right);
-            if x0 <= x1 {
-                out.push(Span {
-                    y,
-                    x0: x0 as u32,
-                    x1: x1 as u32 + 1,
-                });
-            }
-        }
+        disc_spans(self.cx, self.cy, self.r * self.r, width, height, out);
     }
 
     /// Per-byte constants `(mul, add)` of the blend for one RGBA pixel, so that
@@ -237,6 +209,68 @@ impl RasterCircle {
             for k in 0..4 {
                 px[k] = ((u16::from(px[k]) * mul[k] + add[k]) >> 8) as u8;
             }
+        }
+    }
+}
+
+/// Floor of the square root of `v` (`0 <= v < 2⁶⁰`), exact: one rounded square root below
+/// [`SQRT_EXACT_BELOW`], fixed up above it.
+#[inline]
+pub fn floor_sqrt(v: i64) -> i64 {
+    if v < SQRT_EXACT_BELOW {
+        sqrt_floor_small(v)
+    } else {
+        isqrt(v)
+    }
+}
+
+/// The rows `first..=last` of a canvas `height` rows tall whose pixel centres can lie within
+/// a disc centred on (`cx`, `cy`) with squared radius `r2` (1/256 pixel units), or `None`.
+pub fn disc_rows(cy: i64, r2: i64, height: u32) -> Option<(u32, u32)> {
+    if r2 < 0 {
+        return None;
+    }
+    let h = isqrt(r2);
+    let first = ceil_div(cy - h - HALF).max(0);
+    let last = floor_div(cy + h - HALF).min(i64::from(height) - 1);
+    (first <= last).then_some((first as u32, last as u32))
+}
+
+/// Appends to `out`, top to bottom, the spans of pixels whose centres lie in the disc
+/// `dx² + dy² ≤ r2` around (`cx`, `cy`) (1/256 pixel units) on a `width` × `height` canvas:
+/// the walk behind [`RasterCircle::spans`] (`r2 = r²`) and the smooth model's footprint and
+/// interior (see [`crate::smooth`]).
+///
+/// # Allocation
+/// Only when `out` must grow.
+pub fn disc_spans(cx: i64, cy: i64, r2: i64, width: u32, height: u32, out: &mut Vec<Span>) {
+    let Some((first, last)) = disc_rows(cy, r2, height) else {
+        return;
+    };
+    // The row offset is stepped instead of recomputed.
+    out.reserve((last - first + 1) as usize);
+    let right = i64::from(width) - 1;
+    let small = r2 < SQRT_EXACT_BELOW;
+    let mut dy = i64::from(first) * SUBPIXELS + HALF - cy;
+    for y in first..=last {
+        let rem = r2 - dy * dy;
+        dy += SUBPIXELS;
+        if rem < 0 {
+            continue;
+        }
+        let h = if small {
+            sqrt_floor_small(rem)
+        } else {
+            isqrt(rem)
+        };
+        let x0 = ceil_div(cx - h - HALF).max(0);
+        let x1 = floor_div(cx + h - HALF).min(right);
+        if x0 <= x1 {
+            out.push(Span {
+                y,
+                x0: x0 as u32,
+                x1: x1 as u32 + 1,
+            });
         }
     }
 }

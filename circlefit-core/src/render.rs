@@ -91,9 +91,15 @@ pub trait Renderer {
 /// Contract, checked by the built-in renderer's tests and relied on for exact costs:
 /// [`Renderer::draw`] of one circle changes exactly the pixels of the spans that
 /// [`spans`](SpanRenderer::spans) lists, and each of them becomes what
-/// [`composite`](SpanRenderer::composite) makes of it. `composite` must treat every pixel
-/// alike (the new value depends only on the circle and the old value), so it may be called
-/// on any run of covered pixels, gathered from several rows.
+/// [`composite_runs`](SpanRenderer::composite_runs) makes of it. Spans lie within the
+/// circle's radius plus one pixel of its centre (polishing skips circles farther away).
+///
+/// If the renderer [blends uniformly](SpanRenderer::blends_uniformly) (the default: the new
+/// value depends only on the circle and the old value), [`composite`](SpanRenderer::composite)
+/// may be called on any run of covered pixels, gathered from several rows. A renderer whose
+/// blend depends on where the pixel is (anti-aliased edges, as `circlefit-render`'s smooth
+/// model) returns `false` there; strategies then call only `composite_runs`, which knows the
+/// positions, and `composite` need only be right for fully covered pixels.
 ///
 /// # Example: a custom span renderer
 ///
@@ -160,12 +166,22 @@ pub trait SpanRenderer: Sync {
     fn spans(&self, circle: &Circle, width: u32, height: u32, out: &mut Vec<Span>);
 
     /// Blends `circle` over a run of covered RGBA pixels (`pixels.len()` is a multiple
-    /// of 4).
+    /// of 4); for a renderer that does not [blend uniformly](SpanRenderer::blends_uniformly),
+    /// over fully covered pixels.
     fn composite(&self, circle: &Circle, pixels: &mut [u8]);
+
+    /// Whether every covered pixel is blended alike, so that
+    /// [`composite`](SpanRenderer::composite) applies to any run of them (the provided
+    /// version says `true`). A renderer that blends by position returns `false` and
+    /// overrides [`composite_runs`](SpanRenderer::composite_runs).
+    fn blends_uniformly(&self) -> bool {
+        true
+    }
 
     /// Blends `circle` over the pixels of `runs` of `canvas` (each a part of one of the
     /// circle's spans). The provided version calls [`composite`](SpanRenderer::composite)
-    /// per run; a renderer may override it to prepare its constants once.
+    /// per run; a renderer may override it to prepare its constants once, and must if it
+    /// does not [blend uniformly](SpanRenderer::blends_uniformly).
     fn composite_runs(&self, circle: &Circle, mut canvas: CanvasMut<'_>, runs: &[Span]) {
         for s in runs {
             self.composite(circle, canvas.row_segment_mut(s.y, s.x0, s.x1));

@@ -168,9 +168,10 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
             self.renderer.as_span_renderer(),
             self.cost.as_pixel_sum(),
         ) {
-            if let [one] = candidates {
-                let sum =
-                    inc.score_single(one, self.kept.as_ref(), self.reference.as_ref(), sr, pc);
+            if let [one] = candidates
+                && let Some(sum) =
+                    inc.score_single(one, self.kept.as_ref(), self.reference.as_ref(), sr, pc)
+            {
                 return crate::checked::usable(pc.finish(sum, pixels));
             }
             inc.prepare_many(candidates, self.kept.as_ref(), &mut self.scratch, sr);

@@ -212,7 +212,9 @@ impl IncrementalScorer {
         Some((kept, reference, n))
     }
 
-    /// The total sum of terms of `kept` with one circle drawn over it.
+    /// The total sum of terms of `kept` with one circle drawn over it, or `None` if that
+    /// takes a scratch canvas (no fused kernel, and a renderer that blends by position:
+    /// use [`prepare_many`](Self::prepare_many) with the one circle).
     pub(crate) fn score_single(
         &mut self,
         circle: &Circle,
@@ -220,7 +222,7 @@ impl IncrementalScorer {
         reference: CanvasRef<'_>,
         renderer: &dyn SpanRenderer,
         cost: &dyn PixelSumCost,
-    ) -> u64 {
+    ) -> Option<u64> {
         self.collect_spans(std::slice::from_ref(circle), renderer);
         let fused = if cost.term() == PixelTerm::SquaredRgb {
             renderer.composited_squared_error(circle, &self.spans, kept, reference)
@@ -229,9 +231,12 @@ impl IncrementalScorer {
         };
         let (old, new) = match fused {
             Some(new) => (self.old_sum(), new),
-            None => self.score_one(*circle, kept, reference, renderer, cost),
+            None if renderer.blends_uniformly() => {
+                self.score_one(*circle, kept, reference, renderer, cost)
+            }
+            None => return None,
         };
-        self.kept_sum - old + new
+        Some(self.kept_sum - old + new)
     }
 
     /// The kept canvas's terms over the collected spans.

@@ -40,12 +40,14 @@ mod kernels;
 #[allow(unsafe_code)]
 mod runs;
 // And here: the AVX-512 span rows, after run-time detection.
+mod smooth;
 #[allow(unsafe_code)]
 mod spans;
 
 use circlefit_core::raster::RasterCircle;
+use circlefit_core::smooth::SmoothCircle;
 use circlefit_core::{
-    Canvas, CanvasMut, CanvasRef, Circle, Renderer, RowMoments, Span, SpanRenderer,
+    Canvas, CanvasMut, CanvasRef, Circle, Edges, Renderer, RowMoments, Span, SpanRenderer,
 };
 use kernels::Blend16;
 
@@ -60,6 +62,12 @@ pub enum Error {
 
 /// The fast CPU renderer (see the [crate docs](crate) for its exact semantics).
 ///
+/// It draws hard edges unless made with [`with_edges`](CpuRenderer::with_edges)`(`
+/// [`Edges::Smooth`]`)`: then it follows the anti-aliased model of
+/// [`circlefit_core::smooth`], still exact and incremental (edge pixels are blended one by
+/// one, so a candidate costs somewhat more; the runs kernel for several circles over a
+/// uniform canvas is hard-edged only).
+///
 /// # Allocation
 /// The span buffer and the pooled canvas grow to the largest size seen and are then
 /// reused: steady-state [`draw`](Renderer::draw) and [`render`](CpuRenderer::render) calls
@@ -72,6 +80,7 @@ pub struct CpuRenderer {
     /// (and must be `Sync`); each thread scores with its own renderer, so it is never
     /// contended.
     runs: std::sync::Mutex<runs::RunBuffers>,
+    edges: Edges,
 }
 
 impl Clone for CpuRenderer {
@@ -81,14 +90,43 @@ impl Clone for CpuRenderer {
             spans: self.spans.clone(),
             pooled: self.pooled.clone(),
             runs: std::sync::Mutex::default(),
+            edges: self.edges,
         }
     }
 }
 
 impl CpuRenderer {
-    /// A renderer with empty buffers.
+    /// A hard-edged renderer with empty buffers.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A renderer with empty buffers that draws `edges`.
+    ///
+    /// ```
+    /// use circlefit_core::{Canvas, Circle, Edges, Renderer};
+    /// use circlefit_render::CpuRenderer;
+    ///
+    /// let mut smooth = CpuRenderer::with_edges(Edges::Smooth);
+    /// let mut canvas = Canvas::white(16, 16)?;
+    /// let black = Circle::new(8.0, 8.0, 4.0, [0.0; 3], 1.0)?;
+    /// smooth.draw(canvas.as_mut(), &[black])?;
+    /// assert_eq!(canvas.pixel(8, 8), Some([0, 0, 0, 255]));
+    /// // A pixel on the edge is grey, not black or white.
+    /// let [v, ..] = canvas.pixel(11, 8).unwrap();
+    /// assert!(0 < v && v < 255);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_edges(edges: Edges) -> Self {
+        Self {
+            edges,
+            ..Self::default()
+        }
+    }
+
+    /// The raster model this renderer draws.
+    pub fn edges(&self) -> Edges {
+        self.edges
     }
 
     /// Renders `circles` over `base` into the renderer's own pooled canvas and returns it.
@@ -115,6 +153,15 @@ impl CpuRenderer {
 
     fn draw_circles(&mut self, mut canvas: CanvasMut<'_>, circles: &[Circle]) {
         let (w, h) = (canvas.width(), canvas.height());
+        if self.edges == Edges::Smooth {
+            for circle in circles {
+                let sc = SmoothCircle::new(circle);
+                self.spans.clear();
+                footprint(&sc, w, h, &mut self.spans);
+                smooth::composite_runs(&sc, &blend16(circle), canvas.reborrow(), &self.spans);
+            }
+            return;
+        }
         for circle in circles {
             let rc = RasterCircle::new(circle);
             self.spans.clear();
@@ -126,6 +173,11 @@ impl CpuRenderer {
             }
         }
     }
+}
+
+/// The smooth model's footprint spans of `sc`, as [`SmoothCircle::spans`] gives them.
+fn footprint(sc: &SmoothCircle, width: u32, height: u32, out: &mut Vec<Span>) {
+    spans::disc(sc.disc.cx, sc.disc.cy, sc.outer_r2(), width, height, out);
 }
 
 /// The blend constants of `circle`.
@@ -155,7 +207,14 @@ impl Renderer for CpuRenderer {
 
 impl SpanRenderer for CpuRenderer {
     fn spans(&self, circle: &Circle, width: u32, height: u32, out: &mut Vec<Span>) {
-        spans::spans(&RasterCircle::new(circle), width, height, out);
+        match self.edges {
+            Edges::Hard => spans::spans(&RasterCircle::new(circle), width, height, out),
+            Edges::Smooth => footprint(&SmoothCircle::new(circle), width, height, out),
+        }
+    }
+
+    fn blends_uniformly(&self) -> bool {
+        self.edges == Edges::Hard
     }
 
     fn composite(&self, circle: &Circle, pixels: &mut [u8]) {
@@ -164,6 +223,10 @@ impl SpanRenderer for CpuRenderer {
 
     fn composite_runs(&self, circle: &Circle, mut canvas: CanvasMut<'_>, runs: &[Span]) {
         let b = blend16(circle);
+        if self.edges == Edges::Smooth {
+            smooth::composite_runs(&SmoothCircle::new(circle), &b, canvas, runs);
+            return;
+        }
         for s in runs {
             kernels::blend(canvas.row_segment_mut(s.y, s.x0, s.x1), &b);
         }
@@ -176,6 +239,16 @@ impl SpanRenderer for CpuRenderer {
         kept: CanvasRef<'_>,
         reference: CanvasRef<'_>,
     ) -> Option<u64> {
+        if self.edges == Edges::Smooth {
+            let sc = SmoothCircle::new(circle);
+            return Some(smooth::squared_error(
+                &sc,
+                &blend16(circle),
+                spans,
+                kept,
+                reference,
+            ));
+        }
         let rows = kernels::SpanRows {
             spans,
             kept,
@@ -191,6 +264,9 @@ impl SpanRenderer for CpuRenderer {
         reference: &RowMoments,
         segments: &mut Vec<Span>,
     ) -> Option<u64> {
+        if self.edges == Edges::Smooth {
+            return None;
+        }
         // A poisoned lock only means another call panicked mid-way; every call rebuilds
         // the buffers' contents, so they are still fine to use.
         let mut buffers = self.runs.lock().unwrap_or_else(|e| e.into_inner());

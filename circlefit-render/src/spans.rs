@@ -1,46 +1,53 @@
-//! A circle's spans, eight rows at a time where AVX-512 is available: the same integers as
-//! [`RasterCircle::spans`] (one correctly rounded square root per row, truncated, in both),
-//! which stays the definition and the fallback.
+//! A disc's spans, eight rows at a time where AVX-512 is available: the same integers as
+//! [`disc_spans`] (one correctly rounded square root per row, truncated, in both), which
+//! stays the definition and the fallback.
 
-use circlefit_core::raster::{RasterCircle, SQRT_EXACT_BELOW, Span};
+use circlefit_core::raster::{RasterCircle, SQRT_EXACT_BELOW, Span, disc_spans};
 
 /// Appends `rc`'s spans on a `width` × `height` canvas to `out`, exactly as
 /// [`RasterCircle::spans`] does.
 pub(crate) fn spans(rc: &RasterCircle, width: u32, height: u32, out: &mut Vec<Span>) {
+    disc(rc.cx, rc.cy, rc.r * rc.r, width, height, out);
+}
+
+/// Appends the spans of the disc `dx² + dy² ≤ r2` around (`cx`, `cy`) to `out`, exactly
+/// as [`disc_spans`] does.
+pub(crate) fn disc(cx: i64, cy: i64, r2: i64, width: u32, height: u32, out: &mut Vec<Span>) {
     #[cfg(target_arch = "x86_64")]
-    if rc.r * rc.r < SQRT_EXACT_BELOW && avx512::available() {
+    if r2 < SQRT_EXACT_BELOW && avx512::available() {
         // SAFETY: the CPU supports AVX-512F and DQ, checked just above.
-        unsafe { avx512::spans(rc, width, height, out) };
+        unsafe { avx512::disc(cx, cy, r2, width, height, out) };
         return;
     }
-    rc.spans(width, height, out);
+    disc_spans(cx, cy, r2, width, height, out);
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{RasterCircle, Span};
+    use super::Span;
+    use circlefit_core::raster::disc_rows;
 
     pub(super) fn available() -> bool {
         std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512dq")
     }
 
-    /// [`super::spans`] for `r² < 2⁵²`: per 8 rows, `rem = r² − dy²`, `h = ⌊√rem⌋` (exact
+    /// [`super::disc`] for `r2 < 2⁵²`: per 8 rows, `rem = r2 − dy²`, `h = ⌊√rem⌋` (exact
     /// below 2⁵²), `x0 = ⌈(cx − h − ½)/256⌉`, `x1 = ⌊(cx + h − ½)/256⌋`, clipped; rows with
     /// `rem < 0` or `x0 > x1` are skipped.
     #[target_feature(enable = "avx512f,avx512dq")]
-    pub(super) fn spans(rc: &RasterCircle, width: u32, height: u32, out: &mut Vec<Span>) {
-        let Some((first, last)) = rc.rows(height) else {
+    pub(super) fn disc(cx: i64, cy: i64, r2: i64, width: u32, height: u32, out: &mut Vec<Span>) {
+        let Some((first, last)) = disc_rows(cy, r2, height) else {
             return;
         };
         out.reserve((last - first + 1) as usize);
         let set = _mm512_set1_epi64;
         let lanes = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
         let (zero, half) = (_mm512_setzero_si512(), set(128));
-        let (r2, right) = (set(rc.r * rc.r), set(i64::from(width) - 1));
-        let (cx, cy) = (set(rc.cx), set(rc.cy));
+        let (r2, right) = (set(r2), set(i64::from(width) - 1));
+        let (cx, cy) = (set(cx), set(cy));
         let (mut rem, mut x0, mut x1) = ([0i64; 8], [0i64; 8], [0i64; 8]);
         for y in (first..=last).step_by(8) {
             let ys = _mm512_add_epi64(set(i64::from(y)), lanes);
@@ -93,6 +100,21 @@ mod tests {
             let (mut want, mut got) = (Vec::new(), Vec::new());
             rc.spans(w, h, &mut want);
             spans(&rc, w, h, &mut got);
+            proptest::prop_assert_eq!(got, want);
+        }
+
+        /// Any squared radius, as the smooth model's footprint and interior use.
+        #[test]
+        fn discs_equal_the_raster_rule(
+            cx in -300_000i64..300_000,
+            cy in -300_000i64..300_000,
+            r2 in -10i64..160_000_000_000,
+            w in 1u32..1200,
+            h in 1u32..1200,
+        ) {
+            let (mut want, mut got) = (Vec::new(), Vec::new());
+            disc_spans(cx, cy, r2, w, h, &mut want);
+            disc(cx, cy, r2, w, h, &mut got);
             proptest::prop_assert_eq!(got, want);
         }
     }

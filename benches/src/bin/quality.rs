@@ -5,7 +5,12 @@
 //! cargo build --release -p circlefit-cli -p circlefit-benches --bin quality
 //! cargo install purrmitive --features cli --bin purr        # once
 //! target/release/quality [--purr PATH] [--circlefit PATH] [--sizes 256:100,512:64] [--threads 2]
+//!                         [--variant 'LABEL=EXTRA ARGS']...
 //! ```
+//!
+//! Each `--variant` runs circlefit once more per reference with the extra arguments (for
+//! example `--variant 'smooth=--edges smooth'`), as its own columns; without one, circlefit
+//! runs with its defaults alone.
 //!
 //! Each photograph's centre square is resized (Lanczos-3) to each size and written as the
 //! reference PNG both tools read; each tool's output PNG is scored against that reference
@@ -31,6 +36,8 @@ struct Options {
     threads: usize,
     photos: PathBuf,
     work: PathBuf,
+    /// Labelled circlefit runs: extra arguments each.
+    variants: Vec<(String, Vec<String>)>,
 }
 
 fn main() {
@@ -48,38 +55,71 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("png" | "jpg")))
         .collect();
     photos.sort();
+    let labels: Vec<&str> = o.variants.iter().map(|v| v.0.as_str()).collect();
+    let cols =
+        |f: &dyn Fn(&str) -> String| labels.iter().map(|l| f(l)).collect::<Vec<_>>().join(" | ");
     println!(
-        "| image | size | circles | circlefit dB | purr dB | Δ dB | circlefit s | purr s | speed × |"
+        "| image | size | circles | {} | purr dB | {} | {} | purr s | speed × |",
+        cols(&|l| format!("{l} dB")),
+        cols(&|l| format!("Δ {l}")),
+        cols(&|l| format!("{l} s")),
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "|---|---:|---:|{}---:|{}---:|---:|",
+        "---:|".repeat(2 * labels.len()),
+        "---:|".repeat(labels.len())
+    );
     for &(size, circles) in &o.sizes {
-        let mut deltas = Vec::new();
+        // Per variant: (Δ dB, image, our time / purr's).
+        let mut deltas: Vec<Vec<(f64, String, f64)>> = vec![Vec::new(); labels.len()];
         for photo in &photos {
             let name = photo
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .unwrap_or("photo");
             let reference = prepare(photo, size, &o.work.join(format!("{name}_{size}.png")))?;
-            let ours = run_circlefit(&o, &reference, circles, &format!("{name}_{size}"))?;
+            let mut ours = Vec::new();
+            for (label, extra) in &o.variants {
+                ours.push(run_circlefit(
+                    &o,
+                    &reference,
+                    circles,
+                    &format!("{name}_{size}_{label}"),
+                    extra,
+                )?);
+            }
             let theirs = run_purr(&o, &reference, size, circles, &format!("{name}_{size}"))?;
-            let delta = ours.psnr - theirs.psnr;
+            let show =
+                |f: &dyn Fn(&Outcome) -> String| ours.iter().map(f).collect::<Vec<_>>().join(" | ");
             println!(
-                "| {name} | {size}² | {circles} | {:.2} | {:.2} | {delta:+.2} | {:.2} | {:.1} | {:.1} |",
-                ours.psnr,
+                "| {name} | {size}² | {circles} | {} | {:.2} | {} | {} | {:.1} | {:.1} |",
+                show(&|r| format!("{:.2}", r.psnr)),
                 theirs.psnr,
-                ours.seconds,
+                show(&|r| format!("{:+.2}", r.psnr - theirs.psnr)),
+                show(&|r| format!("{:.2}", r.seconds)),
                 theirs.seconds,
-                theirs.seconds / ours.seconds
+                theirs.seconds / ours[0].seconds
             );
-            deltas.push((delta, name.to_string(), ours.seconds / theirs.seconds));
+            for (d, r) in deltas.iter_mut().zip(&ours) {
+                d.push((
+                    r.psnr - theirs.psnr,
+                    name.to_string(),
+                    r.seconds / theirs.seconds,
+                ));
+            }
         }
-        let mean = deltas.iter().map(|d| d.0).sum::<f64>() / deltas.len().max(1) as f64;
-        if let Some(worst) = deltas.iter().min_by(|a, b| a.0.total_cmp(&b.0)) {
-            let slowest = deltas.iter().map(|d| d.2).fold(0.0, f64::max);
-            println!(
-                "| **{size}², {circles} circles: mean Δ {mean:+.2} dB, worst {} {:+.2} dB, our time at most {:.3}× purr's** | | | | | | | | |",
-                worst.1, worst.0, slowest
-            );
+        for (label, d) in labels.iter().zip(&deltas) {
+            let mean = d.iter().map(|d| d.0).sum::<f64>() / d.len().max(1) as f64;
+            if let Some(worst) = d.iter().min_by(|a, b| a.0.total_cmp(&b.0)) {
+                let slowest = d.iter().map(|d| d.2).fold(0.0, f64::max);
+                println!(
+                    "| **{label}, {size}², {circles} circles: mean Δ {mean:+.2} dB, worst {} {:+.2} dB, time at most {:.3}× purr's** |{}",
+                    worst.1,
+                    worst.0,
+                    slowest,
+                    " |".repeat(8 + 3 * (labels.len() - 1))
+                );
+            }
         }
     }
     Ok(())
@@ -94,6 +134,7 @@ fn options() -> Result<Options, Box<dyn std::error::Error>> {
         threads: 2,
         photos: root.join("assets/photos/source"),
         work: std::env::temp_dir().join("circlefit-quality"),
+        variants: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -104,6 +145,13 @@ fn options() -> Result<Options, Box<dyn std::error::Error>> {
             "--threads" => o.threads = value.parse()?,
             "--photos" => o.photos = value.into(),
             "--work" => o.work = value.into(),
+            "--variant" => {
+                let (label, extra) = value
+                    .split_once('=')
+                    .ok_or("--variant wants LABEL=EXTRA ARGS")?;
+                let extra = extra.split_whitespace().map(str::to_owned).collect();
+                o.variants.push((label.to_owned(), extra));
+            }
             "--sizes" => {
                 o.sizes = value
                     .split(',')
@@ -115,6 +163,9 @@ fn options() -> Result<Options, Box<dyn std::error::Error>> {
             }
             other => return Err(format!("unknown flag {other}").into()),
         }
+    }
+    if o.variants.is_empty() {
+        o.variants.push(("circlefit".into(), Vec::new()));
     }
     Ok(o)
 }
@@ -158,6 +209,7 @@ fn run_circlefit(
     reference: &Path,
     circles: usize,
     name: &str,
+    extra: &[String],
 ) -> Result<Outcome, Box<dyn std::error::Error>> {
     let prefix = o.work.join(format!("{name}_circlefit"));
     let seconds = timed(
@@ -172,6 +224,7 @@ fn run_circlefit(
                 "-r",
                 "0",
             ])
+            .args(extra)
             .arg("--out")
             .arg(&prefix),
     )?;

@@ -8,4 +8,5 @@ mod parallel;
 mod pinned;
 mod schedule;
 mod settings;
+mod smooth;
 mod strategies;

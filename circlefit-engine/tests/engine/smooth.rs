@@ -1,0 +1,179 @@
+//! The smooth-edged (anti-aliased) renderer through the engine: its incremental costs equal
+//! a full render, on every path (fused kernel, scratch canvas for a position-dependent
+//! blend, polishing), and fits follow the full path's trajectory.
+
+use crate::common::*;
+use proptest::prelude::{ProptestConfig, any, prop, prop_assert_eq, proptest};
+use proptest::strategy::Strategy as _;
+
+const MODES: [Strategy; 3] = [Strategy::Joint, Strategy::Sequential, Strategy::batch(3)];
+
+fn smooth() -> CpuRenderer {
+    CpuRenderer::with_edges(Edges::Smooth)
+}
+
+/// Mse's sums without claiming `PixelTerm::SquaredRgb`: no fused kernel, so a single
+/// candidate of a renderer that blends by position goes through the scratch canvas.
+#[derive(Debug, Default)]
+struct PlainSums;
+
+impl CostFunc for PlainSums {
+    type Error = circlefit_cost::Error;
+    fn cost(&self, a: CanvasRef<'_>, b: CanvasRef<'_>) -> Result<f64, Self::Error> {
+        Mse.cost(a, b)
+    }
+    fn as_pixel_sum(&self) -> Option<&dyn PixelSumCost> {
+        Some(self)
+    }
+}
+
+impl PixelSumCost for PlainSums {
+    fn sum(&self, candidate: &[u8], reference: &[u8]) -> u64 {
+        Mse.as_pixel_sum().unwrap().sum(candidate, reference)
+    }
+    fn finish(&self, sum: u64, pixels: u64) -> f64 {
+        Mse.as_pixel_sum().unwrap().finish(sum, pixels)
+    }
+}
+
+fn arb_circle(w: u32, h: u32) -> impl proptest::strategy::Strategy<Value = Circle> {
+    let (w, h) = (f64::from(w), f64::from(h));
+    (
+        -w..2.0 * w,
+        -h..2.0 * h,
+        proptest::prop_oneof![0.0..3.0, 0.0..w.max(h) * 1.5],
+        prop::array::uniform3(0.0..=1.0f64),
+        MIN_ALPHA..=1.0,
+    )
+        .prop_map(|(x, y, r, c, a)| Circle::new(x, y, r, c, a).unwrap())
+}
+
+type Case = (Canvas, Canvas, Vec<Circle>, Vec<Circle>);
+
+fn arb_case() -> impl proptest::strategy::Strategy<Value = Case> {
+    (1u32..28, 1u32..28).prop_flat_map(|(w, h)| {
+        let n = (w * h * 4) as usize;
+        (
+            prop::collection::vec(any::<u8>(), n),
+            prop::collection::vec(any::<u8>(), n),
+            prop::collection::vec(arb_circle(w, h), 0..5),
+            prop::collection::vec(arb_circle(w, h), 1..6),
+        )
+            .prop_map(move |(r, b, kept, cand)| {
+                (
+                    Canvas::from_vec(w, h, r).unwrap(),
+                    Canvas::from_vec(w, h, b).unwrap(),
+                    kept,
+                    cand,
+                )
+            })
+    })
+}
+
+/// Every prefix of `cand` over the kept circles, scored by `cost`'s incremental path with
+/// the smooth renderer, equals rendering everything from the base and the full cost.
+fn check<C: CostFunc>(cost: C, (reference, base, kept, cand): &Case) -> Result<(), String> {
+    let mut fast = Evaluator::new(smooth(), cost, reference.as_ref(), base.as_ref()).unwrap();
+    if !fast.is_incremental() {
+        return Err("the smooth renderer should be scored incrementally".into());
+    }
+    fast.commit(kept).unwrap();
+    for k in 1..=cand.len() {
+        let a = fast.cost_with(&cand[..k]).unwrap();
+        let mut all = kept.clone();
+        all.extend_from_slice(&cand[..k]);
+        let full = render_new(&mut smooth(), base.as_ref(), &all).unwrap();
+        let c = Mse.cost(full.as_ref(), reference.as_ref()).unwrap();
+        if a.to_bits() != c.to_bits() {
+            return Err(format!("{k} candidates: incremental {a} vs full {c}"));
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn incremental_cost_equals_full_render_with_smooth_edges(case in arb_case()) {
+        prop_assert_eq!(check(Mse, &case), Ok(()));
+        prop_assert_eq!(check(PlainSums, &case), Ok(()));
+    }
+}
+
+#[test]
+fn smooth_fits_follow_the_full_paths_trajectory_and_report_the_rendered_cost() {
+    let reference = test_image(24, 16);
+    let base = Canvas::filled(24, 16, [30, 90, 160, 255]).unwrap();
+    for mode in MODES {
+        let plain = FitSettings::new(mode, 5, 5);
+        let fast = Fitter::new(smooth(), Mse, small_mayfly(6))
+            .settings(plain)
+            .base(base.clone())
+            .fit(reference.as_ref())
+            .unwrap();
+        let mut slow = Fitter::new(NoSpans(smooth()), OpaqueMse, small_mayfly(6))
+            .settings(plain)
+            .base(base.clone())
+            .fit(reference.as_ref())
+            .unwrap();
+        assert_eq!(
+            (fast.path, slow.path),
+            (EvalPath::Incremental, EvalPath::Full)
+        );
+        slow.path = fast.path;
+        assert_eq!(fast, slow, "{mode}");
+        // The recommended settings (closed-form colour, seeds, polishing, which need
+        // spans): the reported cost is the render's.
+        let fit = Fitter::new(smooth(), Mse, small_mayfly(6))
+            .settings(FitSettings::recommended(mode, 5, 5))
+            .base(base.clone())
+            .fit(reference.as_ref())
+            .unwrap();
+        let canvas = render_new(&mut smooth(), base.as_ref(), &fit.circles).unwrap();
+        assert_eq!(
+            Mse.cost(canvas.as_ref(), reference.as_ref()).unwrap(),
+            fit.cost,
+            "{mode}"
+        );
+        assert!(fit.cost < fit.initial_cost, "{mode}");
+    }
+}
+
+#[test]
+fn smooth_and_hard_fits_differ() {
+    let reference = test_image(32, 24);
+    let fit = |r: CpuRenderer| {
+        Fitter::new(r, Mse, small_mayfly(10))
+            .settings(FitSettings::recommended(Strategy::Sequential, 6, 3))
+            .fit(reference.as_ref())
+            .unwrap()
+    };
+    let (hard, soft) = (fit(CpuRenderer::new()), fit(smooth()));
+    assert_ne!(hard.circles, soft.circles);
+    assert!(soft.cost < 0.8 * soft.initial_cost);
+    // Some pixel of the smooth fit is neither the base nor what a hard edge would leave:
+    // the edges blend partially (a hard render of the same circles differs).
+    let base = Canvas::white(32, 24).unwrap();
+    let s = render_new(&mut smooth(), base.as_ref(), &soft.circles).unwrap();
+    let h = render_new(&mut CpuRenderer::new(), base.as_ref(), &soft.circles).unwrap();
+    assert_ne!(s, h);
+}
+
+#[test]
+fn a_smooth_circle_lies_within_a_pixel_of_its_radius() {
+    // The engine's polishing skips circles by their radius plus one pixel.
+    let c = Circle::new(10.3, 7.9, 4.4, [0.0; 3], 1.0).unwrap();
+    let mut spans = Vec::new();
+    smooth().spans(&c, 40, 40, &mut spans);
+    for s in &spans {
+        for x in s.x0..s.x1 {
+            let (dx, dy) = (f64::from(x) + 0.5 - c.x(), f64::from(s.y) + 0.5 - c.y());
+            assert!(
+                (dx * dx + dy * dy).sqrt() < c.radius() + 1.0,
+                "({x}, {})",
+                s.y
+            );
+        }
+    }
+}
