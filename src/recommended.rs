@@ -1,13 +1,13 @@
 //! [`recommended`]: the measured defaults of the whole fit in one call.
 
-use circlefit_core::{Canvas, CanvasRef, Result};
+use circlefit_core::{Canvas, CanvasRef, Edges, Result};
 use circlefit_cost::Mse;
 use circlefit_engine::{FitSettings, Fitter, Strategy};
 use circlefit_mayfly::Mayfly;
 use circlefit_render::CpuRenderer;
 
 /// A fitter with the defaults the README's figures were measured with: the built-in
-/// renderer, MSE and Mayfly (20 males and 20 females, 40 iterations per stage, males
+/// renderer with smooth (anti-aliased) edges ([`Edges::Smooth`]), MSE and Mayfly (20 males and 20 females, 40 iterations per stage, males
 /// moving together so every evaluation of an iteration can run in parallel), a sequential
 /// schedule of `circles` circles with [`FitSettings::recommended`] (closed-form colour, 10
 /// residual seeds, 8 polishing passes), the reference's mean colour as the base, seed 0,
@@ -40,8 +40,10 @@ pub fn recommended(
         .synchronous_males(true)
         .build()
         .expect("the recommended Mayfly settings are valid");
-    Ok(Fitter::new(CpuRenderer::new(), Mse, mayfly)
-        .settings(FitSettings::recommended(Strategy::Sequential, circles, 0))
-        .base(base)
-        .threads(0))
+    Ok(
+        Fitter::new(CpuRenderer::with_edges(Edges::Smooth), Mse, mayfly)
+            .settings(FitSettings::recommended(Strategy::Sequential, circles, 0))
+            .base(base)
+            .threads(0),
+    )
 }

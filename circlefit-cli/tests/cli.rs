@@ -303,8 +303,9 @@ fn smooth_edges_are_fitted_saved_drawn_again_and_kept_on_resume() {
         assert!(o.status.success(), "{}", text(&o.stderr));
         text(&o.stdout)
     };
-    fit(&[], "hard");
-    let said = fit(&["--edges", "smooth"], "smooth");
+    fit(&["--edges", "hard"], "hard");
+    // Smooth is the default.
+    let said = fit(&[], "smooth");
     assert_eq!(json(&d.join("hard.json"))["edges"], "hard");
     assert_eq!(json(&d.join("smooth.json"))["edges"], "smooth");
     let png = |name: &str| std::fs::read(d.join(name)).unwrap();

@@ -39,8 +39,10 @@ mod kernels;
 // Also `unsafe`: the AVX-512 lanes of the runs kernel, after run-time detection.
 #[allow(unsafe_code)]
 mod runs;
-// And here: the AVX-512 span rows, after run-time detection.
+// And here: the AVX-512 edge pixels of the smooth model, after run-time detection.
+#[allow(unsafe_code)]
 mod smooth;
+// And here: the AVX-512 span rows, after run-time detection.
 #[allow(unsafe_code)]
 mod spans;
 

@@ -1,12 +1,32 @@
 //! The smooth model's drawing and fused scoring ([`circlefit_core::smooth`]): each footprint
 //! span splits into a left edge, the interior and a right edge; the interior goes through
 //! the hard model's vector kernels (its pixels blend with the circle's own alpha), the edge
-//! pixels one by one with their coverage.
+//! pixels with their coverage: eight at a time with AVX-512 (square roots in `f64` lanes,
+//! exact below [`SQRT_EXACT_BELOW`] as in the span walk), else one by one.
 
+use circlefit_core::raster::SQRT_EXACT_BELOW;
 use circlefit_core::smooth::SmoothCircle;
 use circlefit_core::{CanvasMut, CanvasRef, Span};
 
 use crate::kernels::{self, Blend16};
+
+/// Interior runs scored per call of the hard fused kernel.
+const INTERIOR_CHUNK: usize = 64;
+
+/// Whether the AVX-512 edge kernels apply to `sc`: the CPU has them and every footprint
+/// pixel's squared distance is below the one-square-root exactness bound.
+#[inline]
+fn vector_edges(sc: &SmoothCircle) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        sc.outer_r2() < SQRT_EXACT_BELOW && avx512::available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (sc, SQRT_EXACT_BELOW);
+        false
+    }
+}
 
 /// A footprint span cut into `x0..a` (left edge), `a..b` (interior) and `b..x1` (right
 /// edge), `x0 <= a <= b <= x1`.
@@ -56,26 +76,47 @@ fn blend_pixel(rgb: [u8; 3], e: u32, px: &mut [u8]) {
 }
 
 /// Blends `sc` over `runs` of `canvas` (each part of one of its footprint spans).
-pub(crate) fn composite_runs(
+pub(crate) fn composite_runs(sc: &SmoothCircle, b: &Blend16, canvas: CanvasMut<'_>, runs: &[Span]) {
+    composite_runs_with(sc, b, canvas, runs, vector_edges(sc));
+}
+
+/// [`composite_runs`] with the edge pixels through the AVX-512 kernel if `vector` (which
+/// [`vector_edges`] must allow) or one by one.
+fn composite_runs_with(
     sc: &SmoothCircle,
     b: &Blend16,
     mut canvas: CanvasMut<'_>,
     runs: &[Span],
+    vector: bool,
 ) {
     let width = canvas.width();
     let rgb = sc.disc.rgb;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as below.
+    let edge = vector.then(|| unsafe { avx512::Edge::new(sc) });
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = vector;
     for s in runs {
         let p = parts(sc, s, width);
         let row = canvas.row_segment_mut(s.y, s.x0, s.x1);
         let (left, rest) = row.split_at_mut((p.a - s.x0) as usize * 4);
         let (inner, right) = rest.split_at_mut((p.b - p.a) as usize * 4);
+        if !inner.is_empty() {
+            kernels::blend(inner, b);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(edge) = &edge {
+            // SAFETY: the CPU has the kernels' features and the bound holds (`vector_edges`).
+            unsafe {
+                edge.blend_run(s.y, s.x0, left);
+                edge.blend_run(s.y, p.b, right);
+            }
+            continue;
+        }
         for_edge(sc, s.y, s.x0, p.a, |x, e| {
             let i = (x - s.x0) as usize * 4;
             blend_pixel(rgb, e, &mut left[i..i + 4]);
         });
-        if !inner.is_empty() {
-            kernels::blend(inner, b);
-        }
         for_edge(sc, s.y, p.b, s.x1, |x, e| {
             let i = (x - p.b) as usize * 4;
             blend_pixel(rgb, e, &mut right[i..i + 4]);
@@ -108,28 +149,263 @@ pub(crate) fn squared_error(
     kept: CanvasRef<'_>,
     reference: CanvasRef<'_>,
 ) -> u64 {
+    squared_error_with(sc, b, spans, kept, reference, vector_edges(sc))
+}
+
+/// [`squared_error`] with the edge pixels as [`composite_runs_with`] says.
+fn squared_error_with(
+    sc: &SmoothCircle,
+    b: &Blend16,
+    spans: &[Span],
+    kept: CanvasRef<'_>,
+    reference: CanvasRef<'_>,
+    vector: bool,
+) -> u64 {
     let width = kept.width();
     let mut sum = 0u64;
+    // The interior runs go to the hard kernel in chunks, not one call per row.
+    let mut inner = [Span { y: 0, x0: 0, x1: 0 }; INTERIOR_CHUNK];
+    let mut n = 0;
+    let interior = |runs: &[Span]| {
+        kernels::spans_blend_sse(
+            &kernels::SpanRows {
+                spans: runs,
+                kept,
+                reference,
+            },
+            b,
+        )
+    };
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the CPU has the kernels' features and the bound holds (`vector_edges`).
+    let mut edges = vector.then(|| unsafe { avx512::EdgeError::new(sc) });
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = vector;
     for s in spans {
         let p = parts(sc, s, width);
         let (k, r) = (kept.row(s.y), reference.row(s.y));
-        sum += edge_error(sc, s.y, s.x0, p.a, k, r);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(e) = edges.as_mut() {
+            let run = |x0: u32, x1: u32| x0 as usize * 4..x1 as usize * 4;
+            let (left, right) = (run(s.x0, p.a), run(p.b, s.x1));
+            // SAFETY: as above.
+            unsafe {
+                e.add(s.y, s.x0, &k[left.clone()], &r[left]);
+                e.add(s.y, p.b, &k[right.clone()], &r[right]);
+            }
+        } else {
+            sum += edge_error(sc, s.y, s.x0, p.a, k, r) + edge_error(sc, s.y, p.b, s.x1, k, r);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            sum += edge_error(sc, s.y, s.x0, p.a, k, r) + edge_error(sc, s.y, p.b, s.x1, k, r);
+        }
         if p.a < p.b {
-            let inner = [Span {
+            inner[n] = Span {
                 y: s.y,
                 x0: p.a,
                 x1: p.b,
-            }];
-            let rows = kernels::SpanRows {
-                spans: &inner,
-                kept,
-                reference,
             };
-            sum += kernels::spans_blend_sse(&rows, b);
+            n += 1;
+            if n == INTERIOR_CHUNK {
+                sum += interior(&inner);
+                n = 0;
+            }
         }
-        sum += edge_error(sc, s.y, p.b, s.x1, k, r);
     }
-    sum
+    #[cfg(target_arch = "x86_64")]
+    if let Some(e) = edges {
+        // SAFETY: as above.
+        sum += unsafe { e.total() };
+    }
+    sum + interior(&inner[..n])
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use circlefit_core::smooth::SmoothCircle;
+
+    pub(super) fn available() -> bool {
+        crate::kernels::has_avx512()
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+    }
+
+    /// Lane `j` of 32 16-bit lanes (8 RGBA pixels) takes pixel `j / 4`'s value.
+    const PIXEL_OF_LANE: [u16; 32] = {
+        let mut t = [0u16; 32];
+        let mut j = 0;
+        while j < 32 {
+            t[j] = (j / 4) as u16;
+            j += 1;
+        }
+        t
+    };
+
+    /// The R, G, B lanes of 8 RGBA pixels in 32 16-bit lanes (alpha lanes off).
+    const RGB_LANES: u32 = 0x7777_7777;
+
+    /// Steps between flushes of the 32-bit accumulator: each adds at most 2·255² per lane.
+    const FLUSH_STEPS: u32 = 8192;
+
+    /// One circle's constants for its edge pixels, 8 per step.
+    pub(super) struct Edge {
+        cx: i64,
+        cy: i64,
+        /// `256·i` in lane `i`.
+        lanes: __m512i,
+        /// `r + 128`.
+        outer: __m512i,
+        alpha: __m512i,
+        rgb: __m512i,
+        spread: __m512i,
+    }
+
+    impl Edge {
+        /// # Safety
+        /// The CPU must have AVX-512F, DQ, BW and VL.
+        #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl")]
+        pub(super) unsafe fn new(sc: &SmoothCircle) -> Self {
+            let [r, g, b] = sc.disc.rgb.map(i16::from);
+            // SAFETY: the table is 64 readable bytes; the load is unaligned.
+            let spread = unsafe { _mm512_loadu_si512(PIXEL_OF_LANE.as_ptr().cast()) };
+            Self {
+                cx: sc.disc.cx,
+                cy: sc.disc.cy,
+                lanes: _mm512_set_epi64(1792, 1536, 1280, 1024, 768, 512, 256, 0),
+                outer: _mm512_set1_epi64(sc.disc.r + 128),
+                alpha: _mm512_set1_epi64(i64::from(sc.disc.alpha)),
+                rgb: _mm512_broadcast_i64x2(_mm_set_epi16(0, b, g, r, 0, b, g, r)),
+                spread,
+            }
+        }
+
+        /// The effective alphas of the 8 pixels from `x` on row `y`, spread to their R, G,
+        /// B lanes (alpha lanes 0): `e = (a·clamp(r + 128 − ⌊√D⌋, 0, 256) + 128) >> 8`.
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl")]
+        fn alphas(&self, x: u32, y: u32) -> __m512i {
+            let dx = i64::from(x) * 256 + 128 - self.cx;
+            let dy = i64::from(y) * 256 + 128 - self.cy;
+            let fx = _mm512_cvtepi64_pd(_mm512_add_epi64(_mm512_set1_epi64(dx), self.lanes));
+            // Exact: |dx|, |dy| < 2²⁶ and D < 2⁵² on the footprint (the caller's bound).
+            let d2 = _mm512_fmadd_pd(fx, fx, _mm512_set1_pd((dy * dy) as f64));
+            let d = _mm512_cvttpd_epi64(_mm512_sqrt_pd(d2));
+            let k = _mm512_max_epi64(_mm512_sub_epi64(self.outer, d), _mm512_setzero_si512());
+            let k = _mm512_min_epi64(k, _mm512_set1_epi64(256));
+            let e = _mm512_srli_epi64(
+                _mm512_add_epi64(_mm512_mullo_epi64(self.alpha, k), _mm512_set1_epi64(128)),
+                8,
+            );
+            let e16 = _mm512_castsi128_si512(_mm512_cvtepi64_epi16(e));
+            _mm512_maskz_permutexvar_epi16(RGB_LANES, self.spread, e16)
+        }
+
+        /// `(c·e + p·(256 − e) + 128) >> 8` on 16-bit lanes (alpha lanes, with `e = 0`,
+        /// unchanged); no lane can exceed 255·256 + 128.
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512bw")]
+        fn blend(&self, p: __m512i, e: __m512i) -> __m512i {
+            let inv = _mm512_sub_epi16(_mm512_set1_epi16(256), e);
+            let sum = _mm512_add_epi16(_mm512_mullo_epi16(self.rgb, e), _mm512_mullo_epi16(p, inv));
+            _mm512_srli_epi16(_mm512_add_epi16(sum, _mm512_set1_epi16(128)), 8)
+        }
+
+        /// Blends the circle over the edge pixels `pixels` (RGBA bytes) from pixel `x0` of
+        /// row `y` on.
+        ///
+        /// # Safety
+        /// As [`Edge::new`], and every pixel must lie on the circle's footprint, whose
+        /// squared distances are below `SQRT_EXACT_BELOW`.
+        #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl")]
+        pub(super) unsafe fn blend_run(&self, y: u32, x0: u32, pixels: &mut [u8]) {
+            for (step, chunk) in pixels.chunks_mut(32).enumerate() {
+                let (p, mask) = load(chunk);
+                let e = self.alphas(x0 + 8 * step as u32, y);
+                let out = _mm512_cvtepi16_epi8(self.blend(p, e));
+                // SAFETY: `mask` selects the bytes of `chunk`, all writable.
+                unsafe { _mm256_mask_storeu_epi8(chunk.as_mut_ptr().cast(), mask, out) };
+            }
+        }
+    }
+
+    /// The bytes of `chunk` (at most 32) in 16-bit lanes, zeros past its end, and the mask of
+    /// its lanes.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    fn load(chunk: &[u8]) -> (__m512i, u32) {
+        let n = chunk.len().min(32);
+        let mask = if n == 32 { u32::MAX } else { (1u32 << n) - 1 };
+        // SAFETY: only the first `n` bytes are read, all inside `chunk`; masked-off bytes do
+        // not fault.
+        let v = unsafe { _mm256_maskz_loadu_epi8(mask, chunk.as_ptr().cast()) };
+        (_mm512_cvtepu8_epi16(v), mask)
+    }
+
+    /// Σ (blend(kept) − reference)² over R, G, B of a circle's edge pixels, run by run.
+    pub(super) struct EdgeError {
+        edge: Edge,
+        acc: __m512i,
+        steps: u32,
+        total: u64,
+    }
+
+    impl EdgeError {
+        /// # Safety
+        /// As [`Edge::new`].
+        #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl")]
+        pub(super) unsafe fn new(sc: &SmoothCircle) -> Self {
+            Self {
+                // SAFETY: the caller's guarantee.
+                edge: unsafe { Edge::new(sc) },
+                acc: _mm512_setzero_si512(),
+                steps: 0,
+                total: 0,
+            }
+        }
+
+        /// Adds the edge pixels `kept` (RGBA bytes from pixel `x0` of row `y` on) against
+        /// `reference` (as long).
+        ///
+        /// # Safety
+        /// As [`Edge::blend_run`].
+        #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl")]
+        pub(super) unsafe fn add(&mut self, y: u32, x0: u32, kept: &[u8], reference: &[u8]) {
+            assert_eq!(kept.len(), reference.len());
+            for (step, (k, r)) in kept.chunks(32).zip(reference.chunks(32)).enumerate() {
+                let ((p, mask), (t, _)) = (load(k), load(r));
+                let e = self.edge.alphas(x0 + 8 * step as u32, y);
+                // Alpha lanes and lanes past the end are dropped.
+                let d = _mm512_maskz_sub_epi16(mask & RGB_LANES, self.edge.blend(p, e), t);
+                self.acc = _mm512_add_epi32(self.acc, _mm512_madd_epi16(d, d));
+                self.steps += 1;
+                if self.steps == FLUSH_STEPS {
+                    self.flush();
+                }
+            }
+        }
+
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        fn flush(&mut self) {
+            self.total += u64::from(_mm512_reduce_add_epi32(self.acc) as u32);
+            self.acc = _mm512_setzero_si512();
+            self.steps = 0;
+        }
+
+        /// The sum.
+        ///
+        /// # Safety
+        /// As [`Edge::new`].
+        #[target_feature(enable = "avx512f")]
+        pub(super) unsafe fn total(mut self) -> u64 {
+            self.flush();
+            self.total
+        }
+    }
 }
 
 #[cfg(test)]
@@ -161,6 +437,50 @@ mod tests {
         }
     }
 
+    /// The edge paths this CPU can run for `sc`: one by one, and the vector kernel.
+    fn paths(sc: &SmoothCircle) -> Vec<bool> {
+        let mut p = vec![false];
+        if vector_edges(sc) {
+            p.push(true);
+        }
+        p
+    }
+
+    #[test]
+    fn circles_beyond_the_vector_bound_take_the_exact_scalar_path() {
+        // Radius 300,000 px: r² in 1/256 px is above 2⁵², so edges use the fixed-up root.
+        let circle = Circle::new(-299_990.0, 5.0, 300_000.0, [0.5, 0.2, 0.7], 0.8).unwrap();
+        let sc = SmoothCircle::new(&circle);
+        assert!(!vector_edges(&sc));
+        let (kept, reference) = (canvas(24, 12, 3), canvas(24, 12, 4));
+        let mut want = kept.clone();
+        naive(&sc, &mut want);
+        let mut spans = Vec::new();
+        sc.spans(24, 12, &mut spans);
+        assert!(!spans.is_empty());
+        let mut got = kept.clone();
+        composite_runs(&sc, &blend16(&sc), got.as_mut(), &spans);
+        assert_eq!(got.as_bytes(), want.as_bytes());
+        let covered: u64 = spans
+            .iter()
+            .map(|s| {
+                let (a, b) = (s.x0 as usize * 4, s.x1 as usize * 4);
+                circlefit_simd::squared_error_portable(
+                    &want.as_ref().row(s.y)[a..b],
+                    &reference.as_ref().row(s.y)[a..b],
+                )
+            })
+            .sum();
+        let fused = squared_error(
+            &sc,
+            &blend16(&sc),
+            &spans,
+            kept.as_ref(),
+            reference.as_ref(),
+        );
+        assert_eq!(fused, covered);
+    }
+
     fn blend16(sc: &SmoothCircle) -> Blend16 {
         let (mul, add) = sc.disc.blend_constants();
         Blend16::new(mul, add)
@@ -186,10 +506,13 @@ mod tests {
             naive(&sc, &mut want);
             let mut spans = Vec::new();
             sc.spans(w, h, &mut spans);
-            let mut got = kept.clone();
-            composite_runs(&sc, &blend16(&sc), got.as_mut(), &spans);
-            proptest::prop_assert_eq!(got.as_bytes(), want.as_bytes());
-            let fused = squared_error(&sc, &blend16(&sc), &spans, kept.as_ref(), reference.as_ref());
+            let mut fused = Vec::new();
+            for vector in paths(&sc) {
+                let mut got = kept.clone();
+                composite_runs_with(&sc, &blend16(&sc), got.as_mut(), &spans, vector);
+                proptest::prop_assert_eq!(got.as_bytes(), want.as_bytes());
+                fused.push(squared_error_with(&sc, &blend16(&sc), &spans, kept.as_ref(), reference.as_ref(), vector));
+            }
             let mut direct = 0u64;
             for (p, t) in want.as_bytes().chunks_exact(4).zip(reference.as_bytes().chunks_exact(4)) {
                 for k in 0..3 {
@@ -212,7 +535,9 @@ mod tests {
                     }
                 }
             }
-            proptest::prop_assert_eq!(fused + untouched, direct);
+            for f in fused {
+                proptest::prop_assert_eq!(f + untouched, direct);
+            }
         }
 
         /// Runs cut anywhere inside the footprint spans draw the same pixels.
@@ -236,10 +561,12 @@ mod tests {
                 split.extend([Span { y: s.y, x0: s.x0, x1: m }, Span { y: s.y, x0: m, x1: s.x1 }]);
             }
             split.retain(|s| s.x0 < s.x1);
-            let (mut whole, mut parts) = (kept.clone(), kept.clone());
-            composite_runs(&sc, &blend16(&sc), whole.as_mut(), &spans);
-            composite_runs(&sc, &blend16(&sc), parts.as_mut(), &split);
-            proptest::prop_assert_eq!(whole.as_bytes(), parts.as_bytes());
+            for vector in paths(&sc) {
+                let (mut whole, mut parts) = (kept.clone(), kept.clone());
+                composite_runs_with(&sc, &blend16(&sc), whole.as_mut(), &spans, vector);
+                composite_runs_with(&sc, &blend16(&sc), parts.as_mut(), &split, vector);
+                proptest::prop_assert_eq!(whole.as_bytes(), parts.as_bytes());
+            }
         }
     }
 }

@@ -23,7 +23,13 @@ pub(crate) struct JobSettings {
     pub(crate) polish: Option<u32>,
     pub(crate) residual_seeds: Option<usize>,
     pub(crate) color: Option<String>,
+    /// `hard` or `smooth`. A new job without it gets [`DEFAULT_EDGES`] (written into its
+    /// stored settings); a stored job without it predates the setting and was hard-edged.
+    pub(crate) edges: Option<String>,
 }
+
+/// The edges of a job that does not name them.
+pub(crate) const DEFAULT_EDGES: Edges = Edges::Smooth;
 
 /// A setting the fit cannot run, with the field it names.
 #[derive(Debug)]
@@ -33,6 +39,17 @@ pub(crate) struct Invalid {
 }
 
 impl JobSettings {
+    /// The raster model (stored jobs without one were hard-edged).
+    pub(crate) fn edges(&self) -> Result<Edges, Invalid> {
+        self.edges
+            .as_deref()
+            .map_or(Ok(Edges::Hard), str::parse)
+            .map_err(|e: circlefit::core::Error| Invalid {
+                field: "edges".into(),
+                message: e.to_string(),
+            })
+    }
+
     /// The library's settings, checked (`max_circles` is the server's limit).
     pub(crate) fn build(&self, max_circles: usize) -> Result<(FitSettings, MayflyConfig), Invalid> {
         let bad = |field: &str, message: String| Invalid {
@@ -57,6 +74,7 @@ impl JobSettings {
                 ));
             }
         };
+        self.edges()?;
         let mut s = FitSettings::recommended(strategy, circles, self.seed.unwrap_or(1));
         match self.color.as_deref() {
             None => {}
@@ -151,9 +169,10 @@ fn fit(
 ) -> Result<bool, String> {
     let settings: JobSettings = serde_json::from_str(&work.settings).map_err(|e| e.to_string())?;
     let (fit_settings, mayfly) = settings.build(usize::MAX).map_err(|e| e.message)?;
+    let edges = settings.edges().map_err(|e| e.message)?;
     let (reference, base) = images(&work.image)?;
     let optimizer = Mayfly::from_config(mayfly.clone()).map_err(|e| e.to_string())?;
-    let fresh = Fitter::new(CpuRenderer::new(), Mse, optimizer)
+    let fresh = Fitter::new(CpuRenderer::with_edges(edges), Mse, optimizer)
         .settings(fit_settings)
         .base(base.clone());
     let fitter = if let Some(p) = &work.progress {
@@ -196,10 +215,11 @@ fn fit(
         "mean",
         reference.as_ref(),
         base.as_ref(),
-    );
+    )
+    .with_edges(edges);
     let json = checkpoint.to_json().map_err(|e| e.to_string())?;
     let mut canvas = base.clone();
-    let Ok(()) = CpuRenderer::new().draw(canvas.as_mut(), &result.circles);
+    let Ok(()) = CpuRenderer::with_edges(edges).draw(canvas.as_mut(), &result.circles);
     let png = io::encode_png(canvas.as_ref()).map_err(|e| e.to_string())?;
     let svg = io::to_svg(
         base.width(),

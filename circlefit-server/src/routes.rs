@@ -195,8 +195,12 @@ async fn create(
     State(s): App,
     form: Multipart,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let (image, settings) = upload(form).await?;
+    let (image, mut settings) = upload(form).await?;
     check_image(&s, &image)?;
+    // Stored with the job, so a restart or an extension keeps the edges it was fitted with.
+    settings
+        .edges
+        .get_or_insert_with(|| crate::job::DEFAULT_EDGES.name().into());
     settings.build(s.limits.max_circles).map_err(|e| {
         err(
             StatusCode::UNPROCESSABLE_ENTITY,

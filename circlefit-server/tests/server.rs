@@ -170,6 +170,23 @@ fn a_job_runs_and_its_results_download() {
         cp["circles"].as_array().unwrap().len() as i64,
         job["circles"].as_i64().unwrap()
     );
+    // Smooth edges unless asked otherwise, saved with the job and its checkpoint; the PNG
+    // is the smooth render of the saved circles (hard edges would draw another).
+    assert_eq!(cp["edges"], "smooth");
+    assert_eq!(job["settings"]["edges"], "smooth", "{job}");
+    let saved =
+        circlefit::checkpoint::Checkpoint::from_json(&serde_json::to_string(&cp).unwrap()).unwrap();
+    let [r, g, b] = saved.base_color.unwrap();
+    let draw = |edges| {
+        use circlefit::Renderer as _;
+        let mut c = circlefit::Canvas::filled(saved.width, saved.height, [r, g, b, 255]).unwrap();
+        circlefit::render::CpuRenderer::with_edges(edges)
+            .draw(c.as_mut(), &saved.circles)
+            .unwrap();
+        circlefit::io::encode_png(c.as_ref()).unwrap()
+    };
+    assert_eq!(draw(circlefit::Edges::Smooth), png);
+    assert_ne!(draw(circlefit::Edges::Hard), png);
     // A second job: the list is newest first.
     let (_, second) = submit(&s, TINY, QUICK);
     let (_, list) = get(&s, "/api/v1/jobs");
@@ -234,6 +251,7 @@ fn bad_input_gets_the_right_status_and_the_server_keeps_serving() {
         (TINY, r#"{"mode": "sideways"}"#, 422, "mode"),
         (TINY, r#"{"pop": 1}"#, 422, "males"),
         (TINY, r#"{"colour": "red"}"#, 422, "colour"),
+        (TINY, r#"{"edges": "round"}"#, 422, "edges"),
         (TINY, r#"{"circles": "many"}"#, 422, "circles"),
         (TINY, r#"{"circles": "#, 400, "malformed"),
     ];

@@ -40,9 +40,14 @@ fn main() {
                 );
             }
         }
-        "seq_eval" | "seq_eval_closed_form" | "batch5_eval" => {
+        "seq_eval" | "seq_eval_closed_form" | "batch5_eval" | "seq_eval_smooth" => {
+            let edges = if workload == "seq_eval_smooth" {
+                Edges::Smooth
+            } else {
+                Edges::Hard
+            };
             let mut eval = Evaluator::new(
-                CpuRenderer::new(),
+                CpuRenderer::with_edges(edges),
                 Mse,
                 scene.reference.as_ref(),
                 scene.base.as_ref(),
