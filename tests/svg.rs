@@ -89,3 +89,51 @@ fn svg_matches_our_render_away_from_edges() {
     let (_, worst) = compare(&image, Background::of(image.as_ref()), &circles);
     assert!(worst <= 4, "image background: worst {worst}");
 }
+
+/// The mean and the worst channel difference between our render with `edges` and resvg's
+/// over the pixels within a pixel of a circle's edge.
+fn edge_difference(edges: Edges, circles: &[Circle]) -> (f64, u8) {
+    let (w, h) = (64, 48);
+    let white = Canvas::white(w, h).unwrap();
+    let ours = CpuRenderer::with_edges(edges)
+        .render(white.as_ref(), circles)
+        .unwrap()
+        .clone();
+    let theirs = rasterise(&to_svg(w, h, Background::White, circles).unwrap(), w, h);
+    let (mut sum, mut n, mut worst) = (0u64, 0u64, 0u8);
+    for j in 0..h {
+        for i in 0..w {
+            if !near_an_edge(circles, i, j, 1.0) {
+                continue;
+            }
+            let p = ((j * w + i) * 4) as usize;
+            for k in 0..3 {
+                let d = ours.as_bytes()[p + k].abs_diff(theirs[p + k]);
+                sum += u64::from(d);
+                worst = worst.max(d);
+                n += 1;
+            }
+        }
+    }
+    (sum as f64 / n as f64, worst)
+}
+
+#[test]
+fn smooth_edges_match_the_svg_at_the_edges_too() {
+    // SVG viewers anti-alias; the smooth model's one-pixel ramp follows them at the edges,
+    // where the hard model can only be right or wrong by a whole pixel.
+    let circles = circles();
+    let (hard_mean, hard_worst) = edge_difference(Edges::Hard, &circles);
+    let (smooth_mean, smooth_worst) = edge_difference(Edges::Smooth, &circles);
+    eprintln!(
+        "edge pixels: hard mean {hard_mean:.2} worst {hard_worst}, smooth mean {smooth_mean:.2} worst {smooth_worst}"
+    );
+    assert!(
+        smooth_mean * 3.0 < hard_mean,
+        "{smooth_mean} vs {hard_mean}"
+    );
+    assert!(
+        smooth_worst < hard_worst / 2,
+        "{smooth_worst} vs {hard_worst}"
+    );
+}

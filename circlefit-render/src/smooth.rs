@@ -10,6 +10,17 @@ use circlefit_core::{CanvasMut, CanvasRef, Span};
 
 use crate::kernels::{self, Blend16};
 
+/// Below this radius (1/256 px) the vector kernel takes whole footprint rows, interior
+/// pixels included (their coverage is 256, so they blend with the circle's own alpha as
+/// the definition says): for small circles, splitting each row costs more than it saves.
+const SMALL_RADIUS: i64 = 12 * 256;
+
+/// Whether `sc`'s rows go whole through the edge kernel (see [`SMALL_RADIUS`]).
+#[inline]
+fn small(sc: &SmoothCircle) -> bool {
+    sc.disc.r < SMALL_RADIUS
+}
+
 /// Interior runs scored per call of the hard fused kernel.
 const INTERIOR_CHUNK: usize = 64;
 
@@ -97,30 +108,33 @@ fn composite_runs_with(
     #[cfg(not(target_arch = "x86_64"))]
     let _ = vector;
     for s in runs {
-        let p = parts(sc, s, width);
         let row = canvas.row_segment_mut(s.y, s.x0, s.x1);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(edge) = edge.as_ref().filter(|_| small(sc)) {
+            // SAFETY: as below.
+            unsafe { edge.blend_run(s.y, s.x0, row) };
+            continue;
+        }
+        let p = parts(sc, s, width);
         let (left, rest) = row.split_at_mut((p.a - s.x0) as usize * 4);
         let (inner, right) = rest.split_at_mut((p.b - p.a) as usize * 4);
         if !inner.is_empty() {
             kernels::blend(inner, b);
         }
-        #[cfg(target_arch = "x86_64")]
-        if let Some(edge) = &edge {
-            // SAFETY: the CPU has the kernels' features and the bound holds (`vector_edges`).
-            unsafe {
-                edge.blend_run(s.y, s.x0, left);
-                edge.blend_run(s.y, p.b, right);
+        for (x0, run) in [(s.x0, left), (p.b, right)] {
+            #[cfg(target_arch = "x86_64")]
+            if let Some(edge) = &edge {
+                // SAFETY: the CPU has the kernels' features and the bound holds
+                // (`vector_edges`).
+                unsafe { edge.blend_run(s.y, x0, run) };
+                continue;
             }
-            continue;
+            let x1 = x0 + (run.len() / 4) as u32;
+            for_edge(sc, s.y, x0, x1, |x, e| {
+                let i = (x - x0) as usize * 4;
+                blend_pixel(rgb, e, &mut run[i..i + 4]);
+            });
         }
-        for_edge(sc, s.y, s.x0, p.a, |x, e| {
-            let i = (x - s.x0) as usize * 4;
-            blend_pixel(rgb, e, &mut left[i..i + 4]);
-        });
-        for_edge(sc, s.y, p.b, s.x1, |x, e| {
-            let i = (x - p.b) as usize * 4;
-            blend_pixel(rgb, e, &mut right[i..i + 4]);
-        });
     }
 }
 
@@ -182,8 +196,15 @@ fn squared_error_with(
     #[cfg(not(target_arch = "x86_64"))]
     let _ = vector;
     for s in spans {
-        let p = parts(sc, s, width);
         let (k, r) = (kept.row(s.y), reference.row(s.y));
+        #[cfg(target_arch = "x86_64")]
+        if let Some(e) = edges.as_mut().filter(|_| small(sc)) {
+            let run = s.x0 as usize * 4..s.x1 as usize * 4;
+            // SAFETY: as above.
+            unsafe { e.add(s.y, s.x0, &k[run.clone()], &r[run]) };
+            continue;
+        }
+        let p = parts(sc, s, width);
         #[cfg(target_arch = "x86_64")]
         if let Some(e) = edges.as_mut() {
             let run = |x0: u32, x1: u32| x0 as usize * 4..x1 as usize * 4;
