@@ -203,7 +203,8 @@ impl<R: Renderer, C: CostFunc> Evaluator<R, C> {
         let sr = self
             .renderer
             .as_span_renderer()
-            .ok_or(Error::InvalidSetting {
+            // Made only on failure: the name is a heap string.
+            .ok_or_else(|| Error::InvalidSetting {
                 field: "color",
                 value: "closed_form".into(),
                 reason: "the closed-form colour needs a renderer that describes its spans",

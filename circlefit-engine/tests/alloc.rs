@@ -52,6 +52,16 @@ fn assert_steady_state_free<R: Renderer, C: CostFunc>(mut eval: Evaluator<R, C>)
         std::hint::black_box(eval.cost_with(set).unwrap());
     }
     assert_eq!(allocations() - before, 0);
+    // The closed-form colour too (where the renderer describes its spans).
+    if eval.renderer().as_span_renderer().is_some() {
+        let shape = circles(1, 7)[0];
+        eval.best_color(&shape).unwrap();
+        let before = allocations();
+        for set in &sets {
+            std::hint::black_box(eval.best_color(&set[0]).unwrap());
+        }
+        assert_eq!(allocations() - before, 0, "closed-form colour");
+    }
 }
 
 #[test]
@@ -65,6 +75,15 @@ fn evaluations_do_not_allocate_once_warm() {
     let fast = Evaluator::new(CpuRenderer::new(), Mse, reference.as_ref(), base.as_ref()).unwrap();
     assert!(fast.is_incremental());
     assert_steady_state_free(fast);
+    let smooth = Evaluator::new(
+        CpuRenderer::with_edges(Edges::Smooth),
+        Mse,
+        reference.as_ref(),
+        base.as_ref(),
+    )
+    .unwrap();
+    assert!(smooth.is_incremental());
+    assert_steady_state_free(smooth);
     let slow = Evaluator::new(
         NoSpans::default(),
         OpaqueMse,
