@@ -166,3 +166,43 @@ proptest::proptest! {
         proptest::prop_assert_eq!(rest.cost.to_bits(), full.cost.to_bits());
     }
 }
+
+#[test]
+fn a_smooth_checkpoint_resumes_smooth_and_an_old_one_reads_as_hard() {
+    use circlefit::checkpoint::Checkpoint;
+    let reference = test_image(24, 20);
+    let base = Canvas::white(24, 20).unwrap();
+    let mayfly = small_mayfly(5);
+    let fitter = |circles| {
+        Fitter::new(CpuRenderer::with_edges(Edges::Smooth), Mse, mayfly.clone())
+            .settings(FitSettings::recommended(Strategy::Sequential, circles, 4))
+            .base(base.clone())
+    };
+    let whole = fitter(8).fit(reference.as_ref()).unwrap();
+    let half = fitter(4).fit(reference.as_ref()).unwrap();
+    let saved = Checkpoint::new(
+        &half,
+        FitSettings::recommended(Strategy::Sequential, 4, 4),
+        mayfly.config(),
+        "white",
+        reference.as_ref(),
+        base.as_ref(),
+    )
+    .with_edges(Edges::Smooth);
+    let text = saved.to_json().unwrap();
+    let back = Checkpoint::from_json(&text).unwrap();
+    assert_eq!(back.edges, Edges::Smooth);
+    let rest = back
+        .resume(reference.as_ref(), base.clone(), 8)
+        .unwrap()
+        .fit(reference.as_ref())
+        .unwrap();
+    assert_eq!(rest.circles, whole.circles);
+    assert_eq!(rest.cost.to_bits(), whole.cost.to_bits());
+    // A checkpoint written before the field existed: hard edges, as it was fitted.
+    let mut old: serde_json::Value = serde_json::from_str(&text).unwrap();
+    old.as_object_mut().unwrap().remove("edges");
+    let old = Checkpoint::from_json(&old.to_string()).unwrap();
+    assert_eq!(old.edges, Edges::Hard);
+    assert_eq!(old.renderer().edges(), Edges::Hard);
+}
