@@ -76,28 +76,35 @@ fn same_seed_gives_identical_results() {
 fn incremental_path_follows_the_same_trajectory_as_the_full_path() {
     let reference = test_image(24, 16);
     let base = Canvas::filled(24, 16, [30, 90, 160, 255]).unwrap();
-    for mode in MODES {
-        let fast = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(6))
+    for (mode, edges) in MODES
+        .into_iter()
+        .flat_map(|m| [(m, Edges::Hard), (m, Edges::Smooth)])
+    {
+        let fast = Fitter::new(CpuRenderer::with_edges(edges), Mse, small_mayfly(6))
             .strategy(mode)
             .circles(5)
             .seed(5)
             .base(base.clone())
             .fit(reference.as_ref())
             .unwrap();
-        let mut slow = Fitter::new(NoSpans::default(), OpaqueMse, small_mayfly(6))
-            .strategy(mode)
-            .circles(5)
-            .seed(5)
-            .base(base.clone())
-            .fit(reference.as_ref())
-            .unwrap();
+        let mut slow = Fitter::new(
+            NoSpans(CpuRenderer::with_edges(edges)),
+            OpaqueMse,
+            small_mayfly(6),
+        )
+        .strategy(mode)
+        .circles(5)
+        .seed(5)
+        .base(base.clone())
+        .fit(reference.as_ref())
+        .unwrap();
         // The fit says which path it took; everything else is the same.
         assert_eq!(
             (fast.path, slow.path),
             (EvalPath::Incremental, EvalPath::Full)
         );
         slow.path = fast.path;
-        assert_eq!(fast, slow, "{mode}");
+        assert_eq!(fast, slow, "{mode} {edges}");
     }
 }
 
