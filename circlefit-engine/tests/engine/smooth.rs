@@ -3,7 +3,7 @@
 //! blend, polishing).
 
 use crate::common::*;
-use proptest::prelude::{ProptestConfig, any, prop, prop_assert_eq, proptest};
+use proptest::prelude::{ProptestConfig, prop_assert_eq, proptest};
 use proptest::strategy::Strategy as _;
 
 const MODES: [Strategy; 3] = [Strategy::Joint, Strategy::Sequential, Strategy::batch(3)];
@@ -36,38 +36,11 @@ impl PixelSumCost for PlainSums {
     }
 }
 
-fn arb_circle(w: u32, h: u32) -> impl proptest::strategy::Strategy<Value = Circle> {
-    let (w, h) = (f64::from(w), f64::from(h));
-    (
-        -w..2.0 * w,
-        -h..2.0 * h,
-        proptest::prop_oneof![0.0..3.0, 0.0..w.max(h) * 1.5],
-        prop::array::uniform3(0.0..=1.0f64),
-        MIN_ALPHA..=1.0,
-    )
-        .prop_map(|(x, y, r, c, a)| Circle::new(x, y, r, c, a).unwrap())
-}
-
 type Case = (Canvas, Canvas, Vec<Circle>, Vec<Circle>);
 
+/// The engine's random scenes (`strategies.rs`), the kept stages as one list.
 fn arb_case() -> impl proptest::strategy::Strategy<Value = Case> {
-    (1u32..28, 1u32..28).prop_flat_map(|(w, h)| {
-        let n = (w * h * 4) as usize;
-        (
-            prop::collection::vec(any::<u8>(), n),
-            prop::collection::vec(any::<u8>(), n),
-            prop::collection::vec(arb_circle(w, h), 0..5),
-            prop::collection::vec(arb_circle(w, h), 1..6),
-        )
-            .prop_map(move |(r, b, kept, cand)| {
-                (
-                    Canvas::from_vec(w, h, r).unwrap(),
-                    Canvas::from_vec(w, h, b).unwrap(),
-                    kept,
-                    cand,
-                )
-            })
-    })
+    crate::strategies::arb_case().prop_map(|(r, b, kept, cand)| (r, b, kept.concat(), cand))
 }
 
 /// Every prefix of `cand` over the kept circles, scored by `cost`'s incremental path with

@@ -449,7 +449,7 @@ fn component_failures_are_reported_not_panicked() {
 
 // ---- incremental == full, on random scenes --------------------------------------------
 
-fn arb_circle(w: u32, h: u32) -> impl proptest::strategy::Strategy<Value = Circle> {
+pub(crate) fn arb_circle(w: u32, h: u32) -> impl proptest::strategy::Strategy<Value = Circle> {
     let (w, h) = (f64::from(w), f64::from(h));
     (
         -w..2.0 * w,
@@ -465,7 +465,7 @@ fn arb_circle(w: u32, h: u32) -> impl proptest::strategy::Strategy<Value = Circl
         .prop_map(|(x, y, r, c, a)| Circle::new(x, y, r, c, a).unwrap())
 }
 
-fn arb_case()
+pub(crate) fn arb_case()
 -> impl proptest::strategy::Strategy<Value = (Canvas, Canvas, Vec<Vec<Circle>>, Vec<Circle>)> {
     (1u32..28, 1u32..28).prop_flat_map(|(w, h)| {
         let n = (w * h * 4) as usize;
