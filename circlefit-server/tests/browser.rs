@@ -92,6 +92,10 @@ fn the_page_uploads_shows_progress_and_the_picture_and_offers_the_svg() {
         let circles = client.find(Locator::Css("#circles")).await.unwrap();
         circles.clear().await.unwrap();
         circles.send_keys("10").await.unwrap();
+        // Smooth edges are the page's default; this job asks for hard ones.
+        let edges = client.find(Locator::Css("#edges")).await.unwrap();
+        assert_eq!(edges.prop("value").await.unwrap().as_deref(), Some("smooth"));
+        edges.select_by_value("hard").await.unwrap();
         client.find(Locator::Css("#start")).await.unwrap().click().await.unwrap();
         // The status moves through the job's life and ends done.
         let mut seen = Vec::new();
@@ -131,6 +135,16 @@ fn the_page_uploads_shows_progress_and_the_picture_and_offers_the_svg() {
             .await
             .unwrap();
         assert!(svg.as_str().unwrap().starts_with("<svg"), "{svg}");
+        // The checkpoint says which edges the page asked for.
+        let href = client.find(Locator::Css("#download-json")).await.unwrap().attr("href").await.unwrap().unwrap();
+        let json = client
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; fetch(arguments[0]).then(r => r.json()).then(j => done(j.edges));",
+                vec![serde_json::Value::String(href)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(json.as_str(), Some("hard"), "{json}");
         client.close().await.unwrap();
     });
 }
