@@ -206,3 +206,15 @@ fn a_smooth_checkpoint_resumes_smooth_and_an_old_one_reads_as_hard() {
     assert_eq!(old.edges, Edges::Hard);
     assert_eq!(old.renderer().edges(), Edges::Hard);
 }
+
+#[test]
+fn settings_saved_before_seed_scales_existed_read_as_eight_pixel_blocks() {
+    let recommended = FitSettings::recommended(Strategy::Sequential, 10, 3);
+    assert_eq!(recommended.seed_scales, SeedScales::MultiScale);
+    let mut json = serde_json::to_value(recommended).unwrap();
+    assert_eq!(json["seed_scales"], "multi_scale");
+    json.as_object_mut().unwrap().remove("seed_scales");
+    let old: FitSettings = serde_json::from_value(json).unwrap();
+    assert_eq!(old.seed_scales, SeedScales::Blocks8);
+    assert_eq!(round_trip(&recommended), recommended);
+}

@@ -53,6 +53,24 @@ pub(crate) enum ColorArg {
     ClosedForm,
 }
 
+/// The blocks of `--seed-scales`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SeedScalesArg {
+    /// The worst 8×8 blocks, radii 4, 8 and 16 px.
+    Blocks8,
+    /// The worst blocks of 4, 8, 16 and 32 px in turn, radius half the block.
+    MultiScale,
+}
+
+impl From<SeedScalesArg> for circlefit::SeedScales {
+    fn from(s: SeedScalesArg) -> Self {
+        match s {
+            SeedScalesArg::Blocks8 => Self::Blocks8,
+            SeedScalesArg::MultiScale => Self::MultiScale,
+        }
+    }
+}
+
 /// The raster model of `--edges`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum EdgesArg {
@@ -200,6 +218,9 @@ pub(crate) struct FitArgs {
     /// Residual seeds per stage (default 10, 0 in joint mode; at most 1000).
     #[arg(long, value_name = "N", help_heading = "Quality")]
     pub(crate) seeds: Option<usize>,
+    /// Where residual seeds go: the worst blocks of 4 to 32 px in turn (default) or of 8 px.
+    #[arg(long = "seed-scales", value_enum, help_heading = "Quality")]
+    pub(crate) seed_scales: Option<SeedScalesArg>,
     /// Optimizer runs per stage, each restarting from the best so far (at most 1000).
     #[arg(long, value_name = "E", help_heading = "Quality")]
     pub(crate) epochs: Option<usize>,

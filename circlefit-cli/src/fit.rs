@@ -131,7 +131,7 @@ fn check_flags(args: &FitArgs) -> Result<(), CliError> {
         )));
     }
     if args.resume.is_some() {
-        let given: [(&str, bool); 19] = [
+        let given: [(&str, bool); 20] = [
             ("--mode", args.mode.is_some()),
             ("--batch-size", args.batch_size.is_some()),
             ("--seed", args.seed.is_some()),
@@ -142,6 +142,7 @@ fn check_flags(args: &FitArgs) -> Result<(), CliError> {
             ("--males", args.males.is_some()),
             ("--stagnation", args.stagnation.is_some()),
             ("--seeds", args.seeds.is_some()),
+            ("--seed-scales", args.seed_scales.is_some()),
             ("--epochs", args.epochs.is_some()),
             ("--stage-budget", args.stage_budget.is_some()),
             ("--polish", args.polish.is_some()),
@@ -274,6 +275,9 @@ fn settings_from(args: &FitArgs) -> Result<(FitSettings, MayflyConfig), CliError
         };
     }
     s.residual_seeds = args.seeds.unwrap_or(recommended.residual_seeds);
+    if let Some(scales) = args.seed_scales {
+        s.seed_scales = scales.into();
+    }
     s.restarts = Restarts::runs(args.epochs.unwrap_or(1));
     s.restarts.stage_budget = args.stage_budget;
     let passes = args

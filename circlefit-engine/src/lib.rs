@@ -123,7 +123,7 @@ pub use result::{EvalPath, FitEnd, FitResult, Phase, Progress, StageRecord};
 pub use schedule::{Batch, FitState, Joint, Schedule, Sequential, StagePlan};
 pub use settings::{
     ColorMode, Convergence, FitSettings, MAX_CIRCLES, MAX_POLISH_EVALUATIONS, MAX_POLISH_PASSES,
-    MAX_RESIDUAL_SEEDS, MAX_RUNS, Polish, PolishSearch, Restarts,
+    MAX_RESIDUAL_SEEDS, MAX_RUNS, Polish, PolishSearch, Restarts, SeedScales,
 };
 pub use strategy::Strategy;
 

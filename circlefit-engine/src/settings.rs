@@ -169,6 +169,22 @@ impl Polish {
     }
 }
 
+/// Where residual seeds look for the error (see [`FitSettings::residual_seeds`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum SeedScales {
+    /// The worst 8 × 8 blocks, radii cycling through 4, 8 and 16 px (settings written
+    /// before this choice existed mean this).
+    #[default]
+    Blocks8,
+    /// The worst blocks of 4, 8, 16 and 32 px in turn, each seed's radius half its block:
+    /// fine detail gets small starting circles and smooth areas large ones (the measured
+    /// default of [`FitSettings::recommended`]).
+    MultiScale,
+}
+
 /// What a fit does: the strategy, circle count and seed, how colours are found, and the
 /// quality options in groups (restarts, convergence, polishing, a target).
 ///
@@ -194,6 +210,9 @@ pub struct FitSettings {
     /// with searched colours and a renderer without spans they start mid-grey.
     #[cfg_attr(feature = "serde", serde(default))]
     pub residual_seeds: usize,
+    /// The block sizes residual seeds are placed on.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub seed_scales: SeedScales,
     /// Optimizer runs and budget per stage.
     #[cfg_attr(feature = "serde", serde(default))]
     pub restarts: Restarts,
@@ -234,6 +253,7 @@ impl FitSettings {
             seed,
             color: ColorMode::Search,
             residual_seeds: 0,
+            seed_scales: SeedScales::Blocks8,
             restarts: Restarts::default(),
             convergence: None,
             polish: None,
@@ -243,8 +263,9 @@ impl FitSettings {
 
     /// The measured defaults of each strategy, for `circles` circles.
     ///
-    /// - Sequential and Batch: closed-form colour, 10 residual seeds per stage, and 8
-    ///   polishing passes (hill climbing, 150 evaluations a slot).
+    /// - Sequential and Batch: closed-form colour, 10 residual seeds per stage on blocks of
+    ///   4 to 32 px ([`SeedScales::MultiScale`]), and 8 polishing passes (hill climbing, 150
+    ///   evaluations a slot).
     /// - Batch also prunes and refills (+0.01 to +0.11 dB on the four images, no slower):
     ///   the strategy's `prune` is turned on.
     /// - Joint: searched colour (it measured better there), nothing else.
@@ -263,6 +284,7 @@ impl FitSettings {
                 },
                 color: ColorMode::ClosedForm,
                 residual_seeds: 10,
+                seed_scales: SeedScales::MultiScale,
                 polish: Some(Polish::passes(8)),
                 ..base
             },

@@ -209,8 +209,13 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, R, C, O> {
         let color = self.settings.color;
         let bounds = stage_bounds(plan, color, w, h)?;
         let seed = stage_seed(self.settings.seed, stage as u64);
-        let initial =
-            seeding::residual_seeds(self.eval, color, plan.circles, self.settings.residual_seeds)?;
+        let initial = seeding::residual_seeds(
+            self.eval,
+            color,
+            self.settings.seed_scales,
+            plan.circles,
+            self.settings.residual_seeds,
+        )?;
         let context = StageContext {
             observer: &mut *self.observer,
             stage,

@@ -26,6 +26,10 @@ pub(crate) struct JobSettings {
     /// `hard` or `smooth`. A new job without it gets [`DEFAULT_EDGES`] (written into its
     /// stored settings); a stored job without it predates the setting and was hard-edged.
     pub(crate) edges: Option<String>,
+    /// `blocks8` or `multi_scale` (see `SeedScales`). A new job without it gets
+    /// `multi_scale` (written into its stored settings); a stored job without it predates
+    /// the setting and was seeded on 8 px blocks.
+    pub(crate) seed_scales: Option<String>,
 }
 
 /// The edges of a job that does not name them.
@@ -85,6 +89,16 @@ impl JobSettings {
         if let Some(n) = self.residual_seeds {
             s.residual_seeds = n;
         }
+        s.seed_scales = match self.seed_scales.as_deref() {
+            None | Some("blocks8") => SeedScales::Blocks8,
+            Some("multi_scale") => SeedScales::MultiScale,
+            Some(v) => {
+                return Err(bad(
+                    "seed_scales",
+                    format!("{v:?}: not blocks8 or multi_scale"),
+                ));
+            }
+        };
         if let Some(p) = self.polish {
             s.polish = (p > 0).then(|| Polish::passes(p));
         }

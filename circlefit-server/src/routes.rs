@@ -201,6 +201,9 @@ async fn create(
     settings
         .edges
         .get_or_insert_with(|| crate::job::DEFAULT_EDGES.name().into());
+    settings
+        .seed_scales
+        .get_or_insert_with(|| "multi_scale".into());
     settings.build(s.limits.max_circles).map_err(|e| {
         err(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -174,6 +174,8 @@ fn a_job_runs_and_its_results_download() {
     // is the smooth render of the saved circles (hard edges would draw another).
     assert_eq!(cp["edges"], "smooth");
     assert_eq!(job["settings"]["edges"], "smooth", "{job}");
+    assert_eq!(job["settings"]["seed_scales"], "multi_scale", "{job}");
+    assert_eq!(cp["settings"]["seed_scales"], "multi_scale", "{cp}");
     let saved =
         circlefit::checkpoint::Checkpoint::from_json(&serde_json::to_string(&cp).unwrap()).unwrap();
     let [r, g, b] = saved.base_color.unwrap();
@@ -252,6 +254,7 @@ fn bad_input_gets_the_right_status_and_the_server_keeps_serving() {
         (TINY, r#"{"pop": 1}"#, 422, "males"),
         (TINY, r#"{"colour": "red"}"#, 422, "colour"),
         (TINY, r#"{"edges": "round"}"#, 422, "edges"),
+        (TINY, r#"{"seed_scales": "huge"}"#, 422, "seed_scales"),
         (TINY, r#"{"circles": "many"}"#, 422, "circles"),
         (TINY, r#"{"circles": "#, 400, "malformed"),
     ];
