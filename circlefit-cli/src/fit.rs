@@ -309,8 +309,8 @@ fn settings_from(args: &FitArgs) -> Result<(FitSettings, MayflyConfig), CliError
     Ok((s, b.build()?.config().clone()))
 }
 
-/// The edges of a fit without `--edges`: smooth fits score 0.1–0.8 dB higher on the photo
-/// set (docs/quality.md) for about 1.5× the time, more than that time buys hard edges.
+/// The edges of a fit without `--edges`: smooth fits score +0.2 dB on average over the
+/// photo set (docs/quality.md) for 1.2–2× the time, more than that time buys hard edges.
 const DEFAULT_EDGES: Edges = Edges::Smooth;
 
 /// The raster model: `--edges`, or a resumed fit's own (a different `--edges` is an error:

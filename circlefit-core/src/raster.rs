@@ -169,16 +169,7 @@ impl RasterCircle {
     /// The covered pixels of row `y` on a canvas `width` pixels wide, as `(x0, x1)` with
     /// `x1` exclusive, or `None`.
     pub fn row_span(&self, y: u32, width: u32) -> Option<(u32, u32)> {
-        let dy = i64::from(y) * SUBPIXELS + HALF - self.cy;
-        let rem = self.r * self.r - dy * dy;
-        if rem < 0 {
-            return None;
-        }
-        let h = isqrt(rem);
-        let x0 = ceil_div(self.cx - h - HALF).max(0);
-        let x1 = floor_div(self.cx + h - HALF).min(i64::from(width) - 1);
-        // Lazily: `x1` is negative when the circle lies left of the canvas.
-        (x0 <= x1).then(|| (x0 as u32, x1 as u32 + 1))
+        disc_row_span(self.cx, self.cy, self.r * self.r, y, width)
     }
 
     /// Appends the spans of this circle on a `width` × `height` canvas to `out`, top to
@@ -224,6 +215,33 @@ pub fn floor_sqrt(v: i64) -> i64 {
     }
 }
 
+/// The pixels `x0..x1` of a row whose centres lie within a disc around `cx`, given the row's
+/// `rem = r2 − dy²`, on a canvas `width` pixels wide, or `None`; `small` says
+/// `r2 < SQRT_EXACT_BELOW` (one rounded square root is then exact), decided once per disc.
+#[inline]
+fn disc_row(cx: i64, rem: i64, width: u32, small: bool) -> Option<(u32, u32)> {
+    if rem < 0 {
+        return None;
+    }
+    let h = if small {
+        sqrt_floor_small(rem)
+    } else {
+        isqrt(rem)
+    };
+    let x0 = ceil_div(cx - h - HALF).max(0);
+    let x1 = floor_div(cx + h - HALF).min(i64::from(width) - 1);
+    // Lazily: `x1` is negative when the disc lies left of the canvas.
+    (x0 <= x1).then(|| (x0 as u32, x1 as u32 + 1))
+}
+
+/// The pixels `x0..x1` (end exclusive) of row `y` whose centres lie in the disc
+/// `dx² + dy² ≤ r2` around (`cx`, `cy`) (1/256 pixel units) on a canvas `width` pixels wide,
+/// or `None`: one row of [`disc_spans`].
+pub fn disc_row_span(cx: i64, cy: i64, r2: i64, y: u32, width: u32) -> Option<(u32, u32)> {
+    let dy = i64::from(y) * SUBPIXELS + HALF - cy;
+    disc_row(cx, r2 - dy * dy, width, r2 < SQRT_EXACT_BELOW)
+}
+
 /// The rows `first..=last` of a canvas `height` rows tall whose pixel centres can lie within
 /// a disc centred on (`cx`, `cy`) with squared radius `r2` (1/256 pixel units), or `None`.
 pub fn disc_rows(cy: i64, r2: i64, height: u32) -> Option<(u32, u32)> {
@@ -249,29 +267,13 @@ pub fn disc_spans(cx: i64, cy: i64, r2: i64, width: u32, height: u32, out: &mut 
     };
     // The row offset is stepped instead of recomputed.
     out.reserve((last - first + 1) as usize);
-    let right = i64::from(width) - 1;
     let small = r2 < SQRT_EXACT_BELOW;
     let mut dy = i64::from(first) * SUBPIXELS + HALF - cy;
     for y in first..=last {
-        let rem = r2 - dy * dy;
+        if let Some((x0, x1)) = disc_row(cx, r2 - dy * dy, width, small) {
+            out.push(Span { y, x0, x1 });
+        }
         dy += SUBPIXELS;
-        if rem < 0 {
-            continue;
-        }
-        let h = if small {
-            sqrt_floor_small(rem)
-        } else {
-            isqrt(rem)
-        };
-        let x0 = ceil_div(cx - h - HALF).max(0);
-        let x1 = floor_div(cx + h - HALF).min(right);
-        if x0 <= x1 {
-            out.push(Span {
-                y,
-                x0: x0 as u32,
-                x1: x1 as u32 + 1,
-            });
-        }
     }
 }
 

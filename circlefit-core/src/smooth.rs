@@ -32,7 +32,7 @@
 //! between is the edge, blended pixel by pixel.
 
 use crate::circle::Circle;
-use crate::raster::{RasterCircle, SUBPIXELS, Span, disc_spans, floor_sqrt};
+use crate::raster::{RasterCircle, SUBPIXELS, Span, disc_row_span, disc_spans, floor_sqrt};
 
 /// Which raster model a renderer draws circles with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -162,20 +162,7 @@ impl SmoothCircle {
     /// The fully covered pixels of row `y` on a canvas `width` pixels wide, as `(x0, x1)`
     /// with `x1` exclusive (`x0 >= x1` when there are none).
     pub fn interior(&self, y: u32, width: u32) -> (u32, u32) {
-        let dy = i64::from(y) * SUBPIXELS + HALF - self.disc.cy;
-        let rem = self.inner_r2() - dy * dy;
-        if rem < 0 {
-            return (0, 0);
-        }
-        let h = floor_sqrt(rem);
-        let cx = self.disc.cx;
-        let x0 = (-((-(cx - h - HALF)) >> 8)).max(0);
-        let x1 = (((cx + h - HALF) >> 8) + 1).min(i64::from(width));
-        if x0 < x1 {
-            (x0 as u32, x1 as u32)
-        } else {
-            (0, 0)
-        }
+        disc_row_span(self.disc.cx, self.disc.cy, self.inner_r2(), y, width).unwrap_or((0, 0))
     }
 }
 

@@ -8,7 +8,7 @@ use circlefit_core::raster::SQRT_EXACT_BELOW;
 use circlefit_core::smooth::SmoothCircle;
 use circlefit_core::{CanvasMut, CanvasRef, Span};
 
-use crate::kernels::{self, Blend16};
+use crate::kernels;
 
 /// Below this radius (1/256 px) the vector kernel takes whole footprint rows, interior
 /// pixels included (their coverage is 256, so they blend with the circle's own alpha as
@@ -87,21 +87,15 @@ fn blend_pixel(rgb: [u8; 3], e: u32, px: &mut [u8]) {
 }
 
 /// Blends `sc` over `runs` of `canvas` (each part of one of its footprint spans).
-pub(crate) fn composite_runs(sc: &SmoothCircle, b: &Blend16, canvas: CanvasMut<'_>, runs: &[Span]) {
-    composite_runs_with(sc, b, canvas, runs, vector_edges(sc));
+pub(crate) fn composite_runs(sc: &SmoothCircle, canvas: CanvasMut<'_>, runs: &[Span]) {
+    composite_runs_with(sc, canvas, runs, vector_edges(sc));
 }
 
 /// [`composite_runs`] with the edge pixels through the AVX-512 kernel if `vector` (which
 /// [`vector_edges`] must allow) or one by one.
-fn composite_runs_with(
-    sc: &SmoothCircle,
-    b: &Blend16,
-    mut canvas: CanvasMut<'_>,
-    runs: &[Span],
-    vector: bool,
-) {
-    let width = canvas.width();
-    let rgb = sc.disc.rgb;
+fn composite_runs_with(sc: &SmoothCircle, mut canvas: CanvasMut<'_>, runs: &[Span], vector: bool) {
+    let (width, rgb, b) = (canvas.width(), sc.disc.rgb, crate::blend16(&sc.disc));
+    let whole_rows = vector && small(sc);
     #[cfg(target_arch = "x86_64")]
     // SAFETY: as below.
     let edge = vector.then(|| unsafe { avx512::Edge::new(sc) });
@@ -110,7 +104,7 @@ fn composite_runs_with(
     for s in runs {
         let row = canvas.row_segment_mut(s.y, s.x0, s.x1);
         #[cfg(target_arch = "x86_64")]
-        if let Some(edge) = edge.as_ref().filter(|_| small(sc)) {
+        if let Some(edge) = edge.as_ref().filter(|_| whole_rows) {
             // SAFETY: as below.
             unsafe { edge.blend_run(s.y, s.x0, row) };
             continue;
@@ -119,7 +113,7 @@ fn composite_runs_with(
         let (left, rest) = row.split_at_mut((p.a - s.x0) as usize * 4);
         let (inner, right) = rest.split_at_mut((p.b - p.a) as usize * 4);
         if !inner.is_empty() {
-            kernels::blend(inner, b);
+            kernels::blend(inner, &b);
         }
         for (x0, run) in [(s.x0, left), (p.b, right)] {
             #[cfg(target_arch = "x86_64")]
@@ -158,24 +152,23 @@ fn edge_error(sc: &SmoothCircle, y: u32, x0: u32, x1: u32, kept: &[u8], referenc
 /// composited and `reference`; nothing is written.
 pub(crate) fn squared_error(
     sc: &SmoothCircle,
-    b: &Blend16,
     spans: &[Span],
     kept: CanvasRef<'_>,
     reference: CanvasRef<'_>,
 ) -> u64 {
-    squared_error_with(sc, b, spans, kept, reference, vector_edges(sc))
+    squared_error_with(sc, spans, kept, reference, vector_edges(sc))
 }
 
 /// [`squared_error`] with the edge pixels as [`composite_runs_with`] says.
 fn squared_error_with(
     sc: &SmoothCircle,
-    b: &Blend16,
     spans: &[Span],
     kept: CanvasRef<'_>,
     reference: CanvasRef<'_>,
     vector: bool,
 ) -> u64 {
-    let width = kept.width();
+    let (width, b) = (kept.width(), crate::blend16(&sc.disc));
+    let whole_rows = vector && small(sc);
     let mut sum = 0u64;
     // The interior runs go to the hard kernel in chunks, not one call per row.
     let mut inner = [Span { y: 0, x0: 0, x1: 0 }; INTERIOR_CHUNK];
@@ -187,7 +180,7 @@ fn squared_error_with(
                 kept,
                 reference,
             },
-            b,
+            &b,
         )
     };
     #[cfg(target_arch = "x86_64")]
@@ -198,7 +191,7 @@ fn squared_error_with(
     for s in spans {
         let (k, r) = (kept.row(s.y), reference.row(s.y));
         #[cfg(target_arch = "x86_64")]
-        if let Some(e) = edges.as_mut().filter(|_| small(sc)) {
+        if let Some(e) = edges.as_mut().filter(|_| whole_rows) {
             let run = s.x0 as usize * 4..s.x1 as usize * 4;
             // SAFETY: as above.
             unsafe { e.add(s.y, s.x0, &k[run.clone()], &r[run]) };
@@ -206,7 +199,7 @@ fn squared_error_with(
         }
         let p = parts(sc, s, width);
         #[cfg(target_arch = "x86_64")]
-        if let Some(e) = edges.as_mut() {
+        let vectored = edges.as_mut().map(|e| {
             let run = |x0: u32, x1: u32| x0 as usize * 4..x1 as usize * 4;
             let (left, right) = (run(s.x0, p.a), run(p.b, s.x1));
             // SAFETY: as above.
@@ -214,11 +207,10 @@ fn squared_error_with(
                 e.add(s.y, s.x0, &k[left.clone()], &r[left]);
                 e.add(s.y, p.b, &k[right.clone()], &r[right]);
             }
-        } else {
-            sum += edge_error(sc, s.y, s.x0, p.a, k, r) + edge_error(sc, s.y, p.b, s.x1, k, r);
-        }
+        });
         #[cfg(not(target_arch = "x86_64"))]
-        {
+        let vectored: Option<()> = None;
+        if vectored.is_none() {
             sum += edge_error(sc, s.y, s.x0, p.a, k, r) + edge_error(sc, s.y, p.b, s.x1, k, r);
         }
         if p.a < p.b {
@@ -480,7 +472,7 @@ mod tests {
         sc.spans(24, 12, &mut spans);
         assert!(!spans.is_empty());
         let mut got = kept.clone();
-        composite_runs(&sc, &blend16(&sc), got.as_mut(), &spans);
+        composite_runs(&sc, got.as_mut(), &spans);
         assert_eq!(got.as_bytes(), want.as_bytes());
         let covered: u64 = spans
             .iter()
@@ -492,19 +484,8 @@ mod tests {
                 )
             })
             .sum();
-        let fused = squared_error(
-            &sc,
-            &blend16(&sc),
-            &spans,
-            kept.as_ref(),
-            reference.as_ref(),
-        );
+        let fused = squared_error(&sc, &spans, kept.as_ref(), reference.as_ref());
         assert_eq!(fused, covered);
-    }
-
-    fn blend16(sc: &SmoothCircle) -> Blend16 {
-        let (mul, add) = sc.disc.blend_constants();
-        Blend16::new(mul, add)
     }
 
     proptest::proptest! {
@@ -530,9 +511,9 @@ mod tests {
             let mut fused = Vec::new();
             for vector in paths(&sc) {
                 let mut got = kept.clone();
-                composite_runs_with(&sc, &blend16(&sc), got.as_mut(), &spans, vector);
+                composite_runs_with(&sc, got.as_mut(), &spans, vector);
                 proptest::prop_assert_eq!(got.as_bytes(), want.as_bytes());
-                fused.push(squared_error_with(&sc, &blend16(&sc), &spans, kept.as_ref(), reference.as_ref(), vector));
+                fused.push(squared_error_with(&sc, &spans, kept.as_ref(), reference.as_ref(), vector));
             }
             let mut direct = 0u64;
             for (p, t) in want.as_bytes().chunks_exact(4).zip(reference.as_bytes().chunks_exact(4)) {
@@ -584,8 +565,8 @@ mod tests {
             split.retain(|s| s.x0 < s.x1);
             for vector in paths(&sc) {
                 let (mut whole, mut parts) = (kept.clone(), kept.clone());
-                composite_runs_with(&sc, &blend16(&sc), whole.as_mut(), &spans, vector);
-                composite_runs_with(&sc, &blend16(&sc), parts.as_mut(), &split, vector);
+                composite_runs_with(&sc, whole.as_mut(), &spans, vector);
+                composite_runs_with(&sc, parts.as_mut(), &split, vector);
                 proptest::prop_assert_eq!(whole.as_bytes(), parts.as_bytes());
             }
         }
