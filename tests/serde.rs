@@ -218,3 +218,19 @@ fn settings_saved_before_seed_scales_existed_read_as_eight_pixel_blocks() {
     assert_eq!(old.seed_scales, SeedScales::Blocks8);
     assert_eq!(round_trip(&recommended), recommended);
 }
+
+#[test]
+fn settings_saved_before_searches_and_climbs_existed_read_as_one_each() {
+    let mut settings = FitSettings::recommended(Strategy::Sequential, 10, 3);
+    settings.restarts = Restarts::runs(1).with_searches(2);
+    settings.polish = Some(Polish::passes(4).with_climbs(3));
+    assert_eq!(round_trip(&settings), settings);
+    let mut json = serde_json::to_value(settings).unwrap();
+    assert_eq!(json["restarts"]["searches"], 2);
+    assert_eq!(json["polish"]["climbs"], 3);
+    json["restarts"].as_object_mut().unwrap().remove("searches");
+    json["polish"].as_object_mut().unwrap().remove("climbs");
+    let old: FitSettings = serde_json::from_value(json).unwrap();
+    assert_eq!(old.restarts.searches, 1);
+    assert_eq!(old.polish.map(|p| p.climbs), Some(1));
+}

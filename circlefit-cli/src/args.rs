@@ -202,7 +202,8 @@ pub(crate) struct FitArgs {
     )]
     pub(crate) threads: usize,
 
-    /// Mayfly iterations per stage.
+    /// Mayfly iterations per search (default 40 shared by the stage's searches: 20 with
+    /// two, so a stage's evaluations stay the same).
     #[arg(long, value_name = "T", help_heading = "Optimizer")]
     pub(crate) iters: Option<u64>,
     /// Mayfly population per sex.
@@ -224,9 +225,13 @@ pub(crate) struct FitArgs {
     /// Optimizer runs per stage, each restarting from the best so far (at most 1000).
     #[arg(long, value_name = "E", help_heading = "Quality")]
     pub(crate) epochs: Option<usize>,
-    /// At most N evaluations per stage over all its runs.
+    /// At most N evaluations per stage over all its runs (per search).
     #[arg(long = "stage-budget", value_name = "N", help_heading = "Quality")]
     pub(crate) stage_budget: Option<u64>,
+    /// Independent searches per stage, the best kept; they run side by side on several
+    /// threads (default 2 in sequential and batch mode, 1 in joint mode; at most 64).
+    #[arg(long, value_name = "N", help_heading = "Quality")]
+    pub(crate) searches: Option<usize>,
     /// Polishing passes over the kept circles (default 8, 0 in joint mode; 0 = off; at most
     /// 1000).
     #[arg(long, value_name = "N", help_heading = "Quality")]
@@ -234,6 +239,10 @@ pub(crate) struct FitArgs {
     /// Evaluations per polished slot (default 150; at most 1000000).
     #[arg(long = "polish-evals", value_name = "B", help_heading = "Quality")]
     pub(crate) polish_evals: Option<u64>,
+    /// Independent climbs per polished slot, sharing its evaluations; they run side by
+    /// side on several threads (default 2; at most 64).
+    #[arg(long, value_name = "N", help_heading = "Quality")]
+    pub(crate) climbs: Option<u32>,
     /// Batch mode: drop batch circles that do not help and refill them (default on).
     #[arg(long, value_enum, help_heading = "Quality")]
     pub(crate) prune: Option<OnOff>,

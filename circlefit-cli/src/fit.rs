@@ -131,7 +131,7 @@ fn check_flags(args: &FitArgs) -> Result<(), CliError> {
         )));
     }
     if args.resume.is_some() {
-        let given: [(&str, bool); 20] = [
+        let given: [(&str, bool); 22] = [
             ("--mode", args.mode.is_some()),
             ("--batch-size", args.batch_size.is_some()),
             ("--seed", args.seed.is_some()),
@@ -145,6 +145,8 @@ fn check_flags(args: &FitArgs) -> Result<(), CliError> {
             ("--seed-scales", args.seed_scales.is_some()),
             ("--epochs", args.epochs.is_some()),
             ("--stage-budget", args.stage_budget.is_some()),
+            ("--searches", args.searches.is_some()),
+            ("--climbs", args.climbs.is_some()),
             ("--polish", args.polish.is_some()),
             ("--polish-evals", args.polish_evals.is_some()),
             ("--prune", args.prune.is_some()),
@@ -278,13 +280,17 @@ fn settings_from(args: &FitArgs) -> Result<(FitSettings, MayflyConfig), CliError
     if let Some(scales) = args.seed_scales {
         s.seed_scales = scales.into();
     }
-    s.restarts = Restarts::runs(args.epochs.unwrap_or(1));
+    s.restarts = Restarts::runs(args.epochs.unwrap_or(1))
+        .with_searches(args.searches.unwrap_or(recommended.restarts.searches));
     s.restarts.stage_budget = args.stage_budget;
     let passes = args
         .polish
         .unwrap_or(recommended.polish.map_or(0, |p| p.passes));
     s.polish = (passes > 0).then(|| {
-        let mut p = Polish::passes(passes);
+        let mut p = Polish::passes(passes).with_climbs(
+            args.climbs
+                .unwrap_or(recommended.polish.map_or(1, |p| p.climbs)),
+        );
         p.evaluations = args.polish_evals;
         p
     });
@@ -298,7 +304,10 @@ fn settings_from(args: &FitArgs) -> Result<(FitSettings, MayflyConfig), CliError
     s.validate()?;
     let mut b = Mayfly::builder()
         .population(args.pop.unwrap_or(20))
-        .iterations(args.iters.unwrap_or(40))
+        .iterations(
+            args.iters
+                .unwrap_or_else(|| iterations_per_search(s.restarts.searches)),
+        )
         .synchronous_males(args.males.unwrap_or(Males::Synchronous) == Males::Synchronous);
     if let Some(p) = args.target_psnr {
         b = b.target_cost(mse_for_psnr(p));
@@ -307,6 +316,12 @@ fn settings_from(args: &FitArgs) -> Result<(FitSettings, MayflyConfig), CliError
         b = b.stagnation(n, 0.0);
     }
     Ok((s, b.build()?.config().clone()))
+}
+
+/// Mayfly iterations per search without `--iters`: a stage's 40 iterations shared by its
+/// searches (rounded up), so that more searches do not mean more evaluations.
+fn iterations_per_search(searches: usize) -> u64 {
+    40u64.div_ceil(searches.max(1) as u64)
 }
 
 /// The edges of a fit without `--edges`: smooth fits score +0.2 dB on average over the

@@ -11,7 +11,7 @@ use circlefit_core::{Canvas, CanvasRef, Circle, CostFunc, Error, Optimizer, Rend
 use crate::evaluator::Evaluator;
 use crate::passes::polish::{self, PolishInput};
 use crate::stages::{Stages, check_plan};
-use crate::team::{CloneForker, Forker, HelperWork, Team};
+use crate::team::{CloneForker, Forker, HelperWork, Stops, Team};
 use crate::{
     ColorMode, Convergence, EvalPath, FitEnd, FitResult, FitSettings, FitState, Phase, Polish,
     Progress, Restarts, Schedule, Strategy, render_new,
@@ -103,7 +103,7 @@ pub struct Fitter<R, C, O> {
     cancel: Option<Arc<AtomicBool>>,
     resume: Option<(Vec<Circle>, usize)>,
     threads: usize,
-    forker: Option<Box<dyn Forker<R, C> + Send + Sync>>,
+    forker: Option<Box<dyn Forker<R, C, O> + Send + Sync>>,
     require_incremental: bool,
 }
 
@@ -123,16 +123,24 @@ impl<R: std::fmt::Debug, C: std::fmt::Debug, O: std::fmt::Debug> std::fmt::Debug
     }
 }
 
-impl<R: Renderer + Clone + Send, C: CostFunc + Clone + Send, O: Optimizer> Fitter<R, C, O> {
+impl<R, C, O> Fitter<R, C, O>
+where
+    R: Renderer + Clone + Send,
+    C: CostFunc + Clone + Send,
+    O: Optimizer + Clone + Send,
+{
     /// Evaluates on `threads` threads (0 = one per core; more than the cores are capped,
     /// since helpers spin between batches). Results are bit-identical for any count.
     ///
-    /// During the stages, helper threads with their own copies of the renderer and cost
-    /// score shares of each batch the optimizer hands over (Mayfly's females, offspring and
-    /// mutants, and its males when they move together), taking points from a shared cursor
-    /// and waiting for the next batch by spinning (then parking). While polishing, one
-    /// helper searches the partner slot of each independent pair. Needs components that can
-    /// be cloned and sent to another thread; they need not be `'static`.
+    /// Helper threads keep their own copies of the renderer, cost and optimizer. With
+    /// several [searches per stage](crate::Restarts::searches), each helper runs whole
+    /// searches; with one, the helpers score shares of each batch the optimizer hands over
+    /// (Mayfly's females, offspring and mutants, and its males when they move together),
+    /// taking points from a shared cursor and waiting for the next batch by spinning (then
+    /// parking). While polishing, a helper runs one of each slot's
+    /// [climbs](crate::Polish::climbs), or with one climb a slot, the partner slot of each
+    /// independent pair. Needs components that can be cloned and sent to another thread;
+    /// they need not be `'static`.
     ///
     /// # Panics
     /// A fit panics if a component panics, on whichever thread it runs.
@@ -438,9 +446,10 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
         observer: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
     ) -> Result<FitResult> {
         let started = Instant::now();
-        let work = self.helper_work(reference, base)?;
+        let halt = Arc::new(AtomicBool::new(false));
+        let work = self.helper_work(reference, base, &halt)?;
         std::thread::scope(|scope| {
-            let mut team = Team::new(scope, work);
+            let mut team = Team::new(scope, work, halt);
             let mut eval = Evaluator::new(&mut self.renderer, &self.cost, reference, base)?;
             let initial_cost = eval.kept_cost();
             let (prefix, stages_done) = self.resume.clone().unwrap_or_default();
@@ -499,27 +508,33 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
         })
     }
 
-    /// The helper threads' work: one copy of the renderer and cost per extra thread.
+    /// The helper threads' work: one copy of the components per extra thread, whose
+    /// searches stop on the cancel flag and on `halt`.
     fn helper_work<'a>(
         &self,
         reference: CanvasRef<'_>,
         base: CanvasRef<'_>,
+        halt: &Arc<AtomicBool>,
     ) -> Result<Vec<Box<dyn HelperWork + 'a>>>
     where
         R: 'a,
         C: 'a,
+        O: 'a,
     {
         let Some(forker) = &self.forker else {
             return Ok(Vec::new());
         };
         (1..self.threads)
             .map(|_| {
+                let stops = Stops {
+                    cancel: self.cancel.clone(),
+                    halt: Arc::clone(halt),
+                };
                 forker.fork(
-                    &self.renderer,
-                    &self.cost,
+                    (&self.renderer, &self.cost, &self.optimizer),
                     reference,
                     base,
-                    self.cancel.clone(),
+                    stops,
                 )
             })
             .collect()

@@ -110,6 +110,7 @@ mod objective;
 mod passes;
 mod result;
 mod schedule;
+mod search;
 mod settings;
 mod stages;
 mod strategy;
@@ -122,8 +123,9 @@ pub use hill_climb::HillClimber;
 pub use result::{EvalPath, FitEnd, FitResult, Phase, Progress, StageRecord};
 pub use schedule::{Batch, FitState, Joint, Schedule, Sequential, StagePlan};
 pub use settings::{
-    ColorMode, Convergence, FitSettings, MAX_CIRCLES, MAX_POLISH_EVALUATIONS, MAX_POLISH_PASSES,
-    MAX_RESIDUAL_SEEDS, MAX_RUNS, Polish, PolishSearch, Restarts, SeedScales,
+    ColorMode, Convergence, FitSettings, MAX_CIRCLES, MAX_POLISH_CLIMBS, MAX_POLISH_EVALUATIONS,
+    MAX_POLISH_PASSES, MAX_RESIDUAL_SEEDS, MAX_RUNS, MAX_SEARCHES, Polish, PolishSearch, Restarts,
+    SeedScales,
 };
 pub use strategy::Strategy;
 

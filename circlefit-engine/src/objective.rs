@@ -83,6 +83,8 @@ pub(crate) struct ParamObjective<'a, 'w, R, C> {
     error: Option<Error>,
     evaluations: u64,
     cancel: Option<&'a AtomicBool>,
+    /// A helper's search also ends when the main thread halts it.
+    halt: Option<&'a AtomicBool>,
     context: StageContext<'a>,
     observer_stopped: bool,
 }
@@ -117,9 +119,21 @@ impl<'a, 'w, R: Renderer, C: CostFunc> ParamObjective<'a, 'w, R, C> {
             error: None,
             evaluations: 0,
             cancel,
+            halt: None,
             context,
             observer_stopped: false,
         }
+    }
+
+    /// The same objective, also stopped by `halt`.
+    pub(crate) fn halted_by(mut self, halt: &'a AtomicBool) -> Self {
+        self.halt = Some(halt);
+        self
+    }
+
+    fn flagged(&self) -> bool {
+        let set = |f: Option<&AtomicBool>| f.is_some_and(|f| f.load(Ordering::Relaxed));
+        set(self.cancel) || set(self.halt)
     }
 
     /// Evaluations so far.
@@ -153,8 +167,7 @@ impl<'a, 'w, R: Renderer, C: CostFunc> ParamObjective<'a, 'w, R, C> {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let stopped =
-            self.observer_stopped || self.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+        let stopped = self.observer_stopped || self.flagged();
         Ok(StageScore {
             circles: self.circles,
             evaluations: self.evaluations,
@@ -244,6 +257,6 @@ impl<R: Renderer, C: CostFunc> Objective for ParamObjective<'_, '_, R, C> {
     }
 
     fn interrupted(&self) -> bool {
-        self.error.is_some() || self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+        self.error.is_some() || self.flagged()
     }
 }

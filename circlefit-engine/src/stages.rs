@@ -6,13 +6,12 @@ use std::ops::{ControlFlow, RangeInclusive};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use circlefit_core::{
-    Bounds, CostFunc, Error, OptimizeReport, Optimizer, Problem, Renderer, Result,
-};
+use circlefit_core::{Bounds, CostFunc, Error, Optimizer, Renderer, Result};
 
 use crate::evaluator::Evaluator;
 use crate::objective::{ParamObjective, StageContext};
 use crate::passes::{prune, seeding};
+use crate::search::{SearchJob, Searched, best_of, search_seed};
 use crate::team::Team;
 use crate::{
     ColorMode, FitEnd, FitResult, FitSettings, FitState, Phase, Progress, Schedule, StagePlan,
@@ -29,16 +28,6 @@ pub(crate) struct Stages<'a, 'w, R, C, O> {
     pub(crate) cancel: Option<&'a AtomicBool>,
     pub(crate) observer: &'a mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
     pub(crate) started: Instant,
-}
-
-/// One stage's optimisation, before the keep decision.
-struct Optimised {
-    report: OptimizeReport,
-    circles: Vec<circlefit_core::Circle>,
-    cost: f64,
-    evaluations: u64,
-    /// A stop (cancel flag or observer) cut the stage short.
-    stopped: bool,
 }
 
 /// Checks a stage plan against the state it was planned for.
@@ -193,6 +182,54 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, R, C, O> {
         }
     }
 
+    /// Runs a stage's searches: one, its batches shared with the helpers; or several
+    /// independent ones ([`Restarts::searches`](crate::Restarts::searches)), the helpers
+    /// taking whole searches, and the best is kept.
+    fn search(
+        &mut self,
+        job: &SearchJob,
+        stage: usize,
+        stages: usize,
+        result: &FitResult,
+    ) -> Result<Searched> {
+        let (eval, optimizer, observer) =
+            (&mut *self.eval, &mut *self.optimizer, &mut *self.observer);
+        let (cancel, started, kept) = (self.cancel, self.started, result.circles.len());
+        let mut before = result.evaluations;
+        let mut here = |job: &SearchJob, team: &mut Team<'_>| {
+            let context = StageContext {
+                observer: &mut *observer,
+                stage,
+                stages,
+                circles_kept: kept,
+                evaluations_before: before,
+                started,
+            };
+            let objective =
+                ParamObjective::new(&mut *eval, &job.bounds, job.color, team, cancel, context);
+            let searched = job.run(&mut *optimizer, objective);
+            if let Ok(s) = &searched {
+                before += s.evaluations;
+            }
+            searched
+        };
+        let searches = self.settings.restarts.searches;
+        if searches == 1 {
+            return here(job, self.team);
+        }
+        let jobs: Vec<SearchJob> = (0..searches)
+            .map(|s| SearchJob {
+                seed: search_seed(job.seed, s),
+                ..job.clone()
+            })
+            .collect();
+        // Each search scores its own points: the helpers are busy with theirs.
+        let outcomes = self
+            .team
+            .searches(&jobs, &mut |j| here(j, &mut Team::solo()));
+        best_of(outcomes)
+    }
+
     /// Runs one stage: optimise, prune, keep if it lowers the cost, record. `Break` if a
     /// stop cut it short (its best is still kept if it helps, as partial circles).
     fn run_stage(
@@ -216,26 +253,15 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, R, C, O> {
             plan.circles,
             self.settings.residual_seeds,
         )?;
-        let context = StageContext {
-            observer: &mut *self.observer,
-            stage,
-            stages,
-            circles_kept: result.circles.len(),
-            evaluations_before: result.evaluations,
-            started: self.started,
-        };
-        let budget = plan.budget.or(self.settings.restarts.stage_budget);
-        let objective =
-            ParamObjective::new(self.eval, &bounds, color, self.team, self.cancel, context);
-        let mut opt = optimise(
-            self.optimizer,
-            objective,
-            &bounds,
+        let job = SearchJob {
+            bounds,
+            color,
             seed,
-            &initial,
-            self.settings.restarts.runs,
-            budget,
-        )?;
+            initial,
+            runs: self.settings.restarts.runs,
+            budget: plan.budget.or(self.settings.restarts.stage_budget),
+        };
+        let mut opt = self.search(&job, stage, stages, result)?;
         let pruned = if plan.prune && !opt.stopped {
             let (pruned, used) = prune::prune(self.eval, &mut opt.circles, &mut opt.cost)?;
             opt.evaluations += used;
@@ -274,64 +300,4 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, R, C, O> {
             ControlFlow::Continue(())
         })
     }
-}
-
-/// The optimizer's runs on one stage: the first from the residual seeds, each later one
-/// (up to `runs`) from the best so far with a fresh seed, within the stage `budget`; then
-/// the best point is scored once more, by us.
-#[allow(clippy::too_many_arguments)]
-fn optimise<R: Renderer, C: CostFunc, O: Optimizer>(
-    optimizer: &mut O,
-    mut objective: ParamObjective<'_, '_, R, C>,
-    bounds: &Bounds,
-    seed: u64,
-    initial: &[Vec<f64>],
-    runs: usize,
-    budget: Option<u64>,
-) -> Result<Optimised> {
-    // With a stage budget, every run gets what the earlier ones left.
-    fn capped(p: Problem<'_>, budget: Option<u64>, used: u64) -> Problem<'_> {
-        match budget {
-            Some(b) => p.with_max_evaluations(b.saturating_sub(used)),
-            None => p,
-        }
-    }
-    let mut report = optimizer
-        .minimize(
-            &mut objective,
-            &capped(Problem::new(bounds, seed).with_initial(initial), budget, 0),
-        )
-        .map_err(|e| Error::Optimizer(Box::new(e)))?;
-    let mut restart = Vec::with_capacity(initial.len() + 1);
-    for run in 1..runs {
-        if objective.ended() || budget.is_some_and(|b| objective.evaluations() >= b) {
-            break;
-        }
-        restart.clear();
-        restart.push(report.best_x.clone());
-        restart.extend_from_slice(initial);
-        let used = objective.evaluations();
-        let again = optimizer
-            .minimize(
-                &mut objective,
-                &capped(
-                    Problem::new(bounds, stage_seed(seed, run as u64)).with_initial(&restart),
-                    budget,
-                    used,
-                ),
-            )
-            .map_err(|e| Error::Optimizer(Box::new(e)))?;
-        if again.best_f < report.best_f {
-            report = again;
-        }
-    }
-    let cost = objective.rescore(&report.best_x)?;
-    let score = objective.finish()?;
-    Ok(Optimised {
-        report,
-        circles: score.circles,
-        cost,
-        evaluations: score.evaluations,
-        stopped: score.stopped,
-    })
 }

@@ -1,5 +1,6 @@
 //! The one parallel mechanism of a fit: helper threads that score shares of the
-//! optimizer's batches during the stages and search partner slots while polishing.
+//! optimizer's batches or run whole searches during the stages, and search partner slots
+//! or climbs while polishing.
 //!
 //! A sequential stage's batches are small (about 20 points of 1–2 µs each), so waking a
 //! sleeping thread per batch (what a fork-join pool does once its workers idle) costs as
@@ -16,12 +17,16 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, Scope, ScopedJoinHandle, Thread};
 use std::time::Duration;
 
-use circlefit_core::{Bounds, CanvasRef, Circle, CostFunc, Renderer, Result};
+use std::ops::ControlFlow;
+use std::time::Instant;
 
-use crate::ColorMode;
+use circlefit_core::{Bounds, CanvasRef, Circle, CostFunc, Optimizer, Renderer, Result};
+
 use crate::evaluator::Evaluator;
-use crate::objective::decode;
+use crate::objective::{ParamObjective, StageContext, decode};
 use crate::passes::polish::{SlotJob, SlotOutcome};
+use crate::search::{SearchJob, Searched};
+use crate::{ColorMode, Progress};
 
 /// What a helper thread does with the tasks it is handed; implemented by [`Worker`].
 pub(crate) trait HelperWork: Send {
@@ -42,12 +47,22 @@ pub(crate) trait HelperWork: Send {
     /// # Errors
     /// As the slot search on the main thread.
     fn polish_slot(&mut self, job: &SlotJob) -> Result<SlotOutcome>;
+
+    /// Runs one whole search of a stage with this copy's optimizer, reporting no
+    /// progress; it ends early on the cancel flag or the team's halt.
+    ///
+    /// # Errors
+    /// As the search on the main thread.
+    fn search(&mut self, job: &SearchJob) -> Result<Searched>;
 }
 
-/// A helper's copy of the fit: an evaluator (owning renderer and cost copies) plus the
-/// base canvas, with decoding buffers.
-pub(crate) struct Worker<R, C> {
+/// A helper's copy of the fit: an evaluator (owning renderer and cost copies), an
+/// optimizer copy and the base canvas, with decoding buffers.
+pub(crate) struct Worker<R, C, O> {
     eval: Evaluator<R, C>,
+    optimizer: O,
+    /// Set by the main thread to end this helper's search early (a stop there).
+    halt: Arc<AtomicBool>,
     /// The polishing canvases, kept from one slot job to the next.
     slots: Option<crate::passes::polish::SlotCanvases>,
     base: circlefit_core::Canvas,
@@ -56,7 +71,7 @@ pub(crate) struct Worker<R, C> {
     circles: Vec<Circle>,
 }
 
-impl<R: Renderer + Send, C: CostFunc + Send> HelperWork for Worker<R, C> {
+impl<R: Renderer + Send, C: CostFunc + Send, O: Optimizer + Send> HelperWork for Worker<R, C, O> {
     fn score(&mut self, bounds: &Bounds, color: ColorMode, x: &[f64]) -> Result<f64> {
         decode(
             &mut self.eval,
@@ -85,48 +100,85 @@ impl<R: Renderer + Send, C: CostFunc + Send> HelperWork for Worker<R, C> {
             self.cancel.as_deref(),
         )
     }
+
+    fn search(&mut self, job: &SearchJob) -> Result<Searched> {
+        let mut solo = Team::solo();
+        let mut quiet = |_: &Progress<'_>| ControlFlow::Continue(());
+        let context = StageContext {
+            observer: &mut quiet,
+            stage: 0,
+            stages: 0,
+            circles_kept: 0,
+            evaluations_before: 0,
+            started: Instant::now(),
+        };
+        let objective = ParamObjective::new(
+            &mut self.eval,
+            &job.bounds,
+            job.color,
+            &mut solo,
+            self.cancel.as_deref(),
+            context,
+        )
+        .halted_by(&self.halt);
+        job.run(&mut self.optimizer, objective)
+    }
 }
 
-/// Makes the helper copies of a fit's renderer and cost. [`Fitter::threads`] installs
-/// the one implementation, [`CloneForker`], where both can be cloned and sent.
+/// The flags a helper's searches stop on: the fit's cancel flag and the team's halt.
+pub(crate) struct Stops {
+    pub(crate) cancel: Option<Arc<AtomicBool>>,
+    pub(crate) halt: Arc<AtomicBool>,
+}
+
+/// Makes the helper copies of a fit's renderer, cost and optimizer. [`Fitter::threads`]
+/// installs the one implementation, [`CloneForker`], where all three can be cloned and
+/// sent.
 ///
 /// [`Fitter::threads`]: crate::Fitter::threads
-pub(crate) trait Forker<R, C> {
-    /// A helper's work over `reference` and `base`, with copies of `renderer` and `cost`.
+pub(crate) trait Forker<R, C, O> {
+    /// A helper's work over `reference` and `base`, with copies of the components.
     ///
     /// # Errors
     /// As [`Evaluator::new`].
     fn fork<'a>(
         &self,
-        renderer: &R,
-        cost: &C,
+        parts: (&R, &C, &O),
         reference: CanvasRef<'_>,
         base: CanvasRef<'_>,
-        cancel: Option<Arc<AtomicBool>>,
+        stops: Stops,
     ) -> Result<Box<dyn HelperWork + 'a>>
     where
         R: 'a,
-        C: 'a;
+        C: 'a,
+        O: 'a;
 }
 
 /// The [`Forker`] of components that are `Clone + Send`.
 pub(crate) struct CloneForker;
 
-impl<R: Renderer + Clone + Send, C: CostFunc + Clone + Send> Forker<R, C> for CloneForker {
+impl<R, C, O> Forker<R, C, O> for CloneForker
+where
+    R: Renderer + Clone + Send,
+    C: CostFunc + Clone + Send,
+    O: Optimizer + Clone + Send,
+{
     fn fork<'a>(
         &self,
-        renderer: &R,
-        cost: &C,
+        (renderer, cost, optimizer): (&R, &C, &O),
         reference: CanvasRef<'_>,
         base: CanvasRef<'_>,
-        cancel: Option<Arc<AtomicBool>>,
+        Stops { cancel, halt }: Stops,
     ) -> Result<Box<dyn HelperWork + 'a>>
     where
         R: 'a,
         C: 'a,
+        O: 'a,
     {
         Ok(Box::new(Worker {
             eval: Evaluator::new(renderer.clone(), cost.clone(), reference, base)?,
+            optimizer: optimizer.clone(),
+            halt,
             slots: None,
             base: base.to_canvas(),
             cancel,
@@ -149,6 +201,7 @@ enum Kind {
     Score,
     Commit,
     Slot,
+    Search,
 }
 
 /// A task and its answer, exchanged under the mutex (never contended: the flag says whose
@@ -165,6 +218,8 @@ struct Task {
     circles: Vec<Circle>,
     slot: Option<SlotJob>,
     slot_outcome: Option<Result<SlotOutcome>>,
+    search: Option<SearchJob>,
+    search_outcome: Option<Result<Searched>>,
     result: Result<()>,
 }
 
@@ -207,6 +262,10 @@ fn perform(work: &mut dyn HelperWork, cursor: &AtomicUsize, task: &mut Task) {
             task.slot_outcome = task.slot.as_ref().map(|job| work.polish_slot(job));
             Ok(())
         }
+        (Kind::Search, _) => {
+            task.search_outcome = task.search.as_ref().map(|job| work.search(job));
+            Ok(())
+        }
     };
 }
 
@@ -241,6 +300,8 @@ impl<'scope> Helper<'scope> {
                 circles: Vec::new(),
                 slot: None,
                 slot_outcome: None,
+                search: None,
+                search_outcome: None,
                 result: Ok(()),
             }),
         });
@@ -376,17 +437,21 @@ fn take_points(
     }
 }
 
-/// The helper threads of a fit and their shared cursor; empty for a one-thread fit.
+/// The helper threads of a fit, their shared cursor and the halt flag their searches
+/// stop on; empty for a one-thread fit.
 pub(crate) struct Team<'scope> {
     helpers: Vec<Helper<'scope>>,
     cursor: Arc<AtomicUsize>,
+    halt: Arc<AtomicBool>,
 }
 
 impl<'scope> Team<'scope> {
-    /// A team with one thread in `scope` per piece of `work`.
+    /// A team with one thread in `scope` per piece of `work`, whose searches stop on
+    /// `halt` (the flag the work was forked with).
     pub(crate) fn new<'env>(
         scope: &'scope Scope<'scope, 'env>,
         work: Vec<Box<dyn HelperWork + 'scope>>,
+        halt: Arc<AtomicBool>,
     ) -> Self {
         let cursor = Arc::new(AtomicUsize::new(0));
         Self {
@@ -395,7 +460,64 @@ impl<'scope> Team<'scope> {
                 .map(|w| Helper::spawn(scope, w, Arc::clone(&cursor)))
                 .collect(),
             cursor,
+            halt,
         }
+    }
+
+    /// A team of no helpers: everything runs on the calling thread.
+    pub(crate) fn solo() -> Self {
+        Self {
+            helpers: Vec::new(),
+            cursor: Arc::new(AtomicUsize::new(0)),
+            halt: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Runs a stage's independent searches, each helper taking one whenever it is free
+    /// and the calling thread (with `here`) the others: the results of those that ran, in
+    /// `jobs` order. A search of this thread's that stops (or fails) halts the helpers'
+    /// searches in flight, and the searches not yet started are not run.
+    pub(crate) fn searches(
+        &mut self,
+        jobs: &[SearchJob],
+        here: &mut dyn FnMut(&SearchJob) -> Result<Searched>,
+    ) -> Vec<Result<Searched>> {
+        let mut out: Vec<Option<Result<Searched>>> = (0..jobs.len()).map(|_| None).collect();
+        let mut running: Vec<Option<usize>> = vec![None; self.helpers.len()];
+        self.halt.store(false, Ordering::SeqCst);
+        let mut next = 0;
+        while next < jobs.len() && !self.halt.load(Ordering::SeqCst) {
+            for (h, r) in self.helpers.iter_mut().zip(&mut running) {
+                // The last search is left to this thread, which would only wait otherwise.
+                if r.is_none() && next + 1 < jobs.len() {
+                    h.post(|t| {
+                        t.kind = Kind::Search;
+                        t.search = Some(jobs[next].clone());
+                    });
+                    *r = Some(next);
+                    next += 1;
+                }
+            }
+            let mine = here(&jobs[next]);
+            if mine.as_ref().map_or(true, |s| s.stopped) {
+                self.halt.store(true, Ordering::SeqCst);
+            }
+            out[next] = Some(mine);
+            next += 1;
+            for (h, r) in self.helpers.iter_mut().zip(&mut running) {
+                if r.is_some() && h.is_done() {
+                    out[r.take().expect("checked")] =
+                        h.collect(|t| t.search_outcome.take()).flatten();
+                }
+            }
+        }
+        for (h, r) in self.helpers.iter_mut().zip(&mut running) {
+            if let Some(i) = r.take() {
+                out[i] = h.collect(|t| t.search_outcome.take()).flatten();
+            }
+        }
+        self.halt.store(false, Ordering::SeqCst);
+        out.into_iter().flatten().collect()
     }
 
     /// Whether there are helpers.

@@ -30,7 +30,18 @@ pub(crate) struct JobSettings {
     /// `multi_scale` (written into its stored settings); a stored job without it predates
     /// the setting and was seeded on 8 px blocks.
     pub(crate) seed_scales: Option<String>,
+    /// Independent searches per stage (`Restarts::searches`; default 1). Mayfly's
+    /// iterations, unless given, are 40 shared by them.
+    pub(crate) searches: Option<usize>,
+    /// Independent climbs per polished slot (`Polish::climbs`). A new job without it gets
+    /// [`DEFAULT_CLIMBS`] (written into its stored settings); a stored job without it
+    /// predates the setting and polished with one.
+    pub(crate) climbs: Option<u32>,
 }
+
+/// The polishing climbs of a new job that does not name them (the library's
+/// recommended settings).
+pub(crate) const DEFAULT_CLIMBS: u32 = 2;
 
 /// The edges of a job that does not name them.
 pub(crate) const DEFAULT_EDGES: Edges = Edges::Smooth;
@@ -102,13 +113,19 @@ impl JobSettings {
         if let Some(p) = self.polish {
             s.polish = (p > 0).then(|| Polish::passes(p));
         }
+        s.polish = s.polish.map(|p| p.with_climbs(self.climbs.unwrap_or(1)));
+        let searches = self.searches.unwrap_or(1);
+        s.restarts = s.restarts.with_searches(searches);
         s.validate().map_err(|e| match e {
             circlefit::core::Error::InvalidSetting { field, .. } => bad(field, e.to_string()),
             e => bad("settings", e.to_string()),
         })?;
         let mayfly = Mayfly::builder()
             .population(self.pop.unwrap_or(20))
-            .iterations(self.iters.unwrap_or(40))
+            .iterations(
+                self.iters
+                    .unwrap_or_else(|| 40u64.div_ceil(searches.clamp(1, 64) as u64)),
+            )
             .synchronous_males(true)
             .build()
             .map_err(|e| match &e {

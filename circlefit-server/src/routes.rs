@@ -204,6 +204,7 @@ async fn create(
     settings
         .seed_scales
         .get_or_insert_with(|| "multi_scale".into());
+    settings.climbs.get_or_insert(crate::job::DEFAULT_CLIMBS);
     settings.build(s.limits.max_circles).map_err(|e| {
         err(
             StatusCode::UNPROCESSABLE_ENTITY,

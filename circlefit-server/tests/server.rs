@@ -176,6 +176,9 @@ fn a_job_runs_and_its_results_download() {
     assert_eq!(job["settings"]["edges"], "smooth", "{job}");
     assert_eq!(job["settings"]["seed_scales"], "multi_scale", "{job}");
     assert_eq!(cp["settings"]["seed_scales"], "multi_scale", "{cp}");
+    // Two climbs per polished slot, stored with the job (older jobs without it had one).
+    assert_eq!(job["settings"]["climbs"], 2, "{job}");
+    assert_eq!(cp["settings"]["polish"]["climbs"], 2, "{cp}");
     let saved =
         circlefit::checkpoint::Checkpoint::from_json(&serde_json::to_string(&cp).unwrap()).unwrap();
     let [r, g, b] = saved.base_color.unwrap();
@@ -255,6 +258,8 @@ fn bad_input_gets_the_right_status_and_the_server_keeps_serving() {
         (TINY, r#"{"colour": "red"}"#, 422, "colour"),
         (TINY, r#"{"edges": "round"}"#, 422, "edges"),
         (TINY, r#"{"seed_scales": "huge"}"#, 422, "seed_scales"),
+        (TINY, r#"{"searches": 65}"#, 422, "searches per stage"),
+        (TINY, r#"{"climbs": 0}"#, 422, "polish climbs"),
         (TINY, r#"{"circles": "many"}"#, 422, "circles"),
         (TINY, r#"{"circles": "#, 400, "malformed"),
     ];

@@ -157,22 +157,58 @@ fn disjoint(a: &[f64; 4], b: &[f64; 4]) -> bool {
     a[2] < b[0] || b[2] < a[0] || a[3] < b[1] || b[3] < a[1]
 }
 
-/// One slot's search, as handed to a helper thread: replace `circles[i]` within `local`.
+/// One search of a slot: replace `circles[i]` within `local`, with this seed and budget
+/// (`None`: the search's own).
 #[derive(Clone, Debug)]
-pub(crate) struct SlotJob {
-    pub(crate) circles: Vec<Circle>,
+pub(crate) struct SlotTask {
     pub(crate) i: usize,
     pub(crate) local: Bounds,
     pub(crate) seed: u64,
     pub(crate) budget: Option<u64>,
 }
 
-/// What a slot search found: the replacement if it lowers the total cost, and the
-/// evaluations used.
+/// A slot search as handed to a helper thread: the task and the circles it is over.
+#[derive(Clone, Debug)]
+pub(crate) struct SlotJob {
+    pub(crate) circles: Vec<Circle>,
+    pub(crate) task: SlotTask,
+}
+
+/// What a slot search found: the replacement and its cost if it lowers the total cost,
+/// and the evaluations used.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct SlotOutcome {
-    pub(crate) better: Option<Circle>,
+    pub(crate) better: Option<(f64, Circle)>,
     pub(crate) evaluations: u64,
+}
+
+impl SlotOutcome {
+    /// The outcome of a slot's climbs together: the best replacement of all (the first
+    /// of equals; each already lowers the same total cost), all their evaluations.
+    fn best_of(climbs: &[SlotOutcome]) -> SlotOutcome {
+        climbs
+            .iter()
+            .fold(SlotOutcome::default(), |acc, c| SlotOutcome {
+                better: match (acc.better, c.better) {
+                    (Some(a), Some(b)) if b.0 < a.0 => Some(b),
+                    (None, b) => b,
+                    (a, _) => a,
+                },
+                evaluations: acc.evaluations + c.evaluations,
+            })
+    }
+}
+
+/// Keeps the climbs' seeds apart from the slots' (`stage_seed(seed, k)`).
+const CLIMB_STREAMS: u64 = 1 << 32;
+
+/// The seed of climb `c` of a slot whose seed is `seed`: climb 0 has the slot's own, so
+/// one climb is the plain slot search.
+fn climb_seed(seed: u64, c: u32) -> u64 {
+    match c {
+        0 => seed,
+        _ => crate::stage_seed(seed, CLIMB_STREAMS + u64::from(c)),
+    }
 }
 
 /// The canvases slot searches read, kept from one slot to the next: `full` (every circle,
@@ -315,8 +351,8 @@ impl SlotCanvases {
     }
 }
 
-/// One slot's search: the replacement of `circles[i]` within `local` if it lowers the
-/// total cost. `minimize` runs the search; `cancel` ends it early.
+/// One slot search: the replacement of `circles[task.i]` within `task.local` if it
+/// lowers the total cost. `minimize` runs the search; `cancel` ends it early.
 #[allow(clippy::too_many_arguments)]
 fn search_slot<R: Renderer, C: CostFunc>(
     canvases: &mut Option<SlotCanvases>,
@@ -325,13 +361,11 @@ fn search_slot<R: Renderer, C: CostFunc>(
     reference: CanvasRef<'_>,
     base: CanvasRef<'_>,
     circles: &[Circle],
-    i: usize,
-    local: &Bounds,
-    problem_seed: u64,
-    budget: Option<u64>,
+    task: &SlotTask,
     minimize: &mut dyn FnMut(&mut dyn Objective, &Problem<'_>) -> Result<()>,
     cancel: Option<&AtomicBool>,
 ) -> Result<SlotOutcome> {
+    let (i, local) = (task.i, &task.local);
     let (w, h) = (reference.width(), reference.height());
     let pc = cost.as_pixel_sum().ok_or_else(needs_spans)?;
     let state = SlotCanvases::sync(canvases, renderer, pc, reference, base, circles, i)?;
@@ -369,8 +403,8 @@ fn search_slot<R: Renderer, C: CostFunc>(
         cancel,
     };
     let initial = [old.to_params().to_vec()];
-    let mut problem = Problem::new(local, problem_seed).with_initial(&initial);
-    if let Some(b) = budget {
+    let mut problem = Problem::new(local, task.seed).with_initial(&initial);
+    if let Some(b) = task.budget {
         problem = problem.with_max_evaluations(b);
     }
     minimize(&mut objective, &problem)?;
@@ -378,7 +412,7 @@ fn search_slot<R: Renderer, C: CostFunc>(
         return Err(e);
     }
     Ok(SlotOutcome {
-        better: objective.best.filter(|&(f, _)| f < current).map(|(_, c)| c),
+        better: objective.best.filter(|&(f, _)| f < current),
         evaluations: objective.evaluations,
     })
 }
@@ -403,10 +437,7 @@ pub(crate) fn search_slot_hill_climb<R: Renderer, C: CostFunc>(
         reference,
         base,
         &job.circles,
-        job.i,
-        &job.local,
-        job.seed,
-        job.budget,
+        &job.task,
         &mut hill_climb,
         cancel,
     )
@@ -479,7 +510,7 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
     } = input;
     let n = circles.len();
     let slots = n.saturating_mul(settings.passes as usize);
-    let (search, budget) = (settings.search, settings.evaluations);
+    let search = settings.search;
     let bounds = Bounds::for_circles(1, reference.width(), reference.height())?;
     let slot = |k: usize| if slots <= n { k * n / slots } else { k % n };
     let mut minimize = |objective: &mut dyn Objective, problem: &Problem<'_>| match search {
@@ -488,6 +519,12 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
             .minimize(objective, problem)
             .map(|_| ())
             .map_err(|e| Error::Optimizer(Box::new(e))),
+    };
+    // Helpers climb only with the hill climber.
+    let mut solo = Team::solo();
+    let team = match search {
+        PolishSearch::HillClimb => team,
+        PolishSearch::Optimizer => &mut solo,
     };
     let mut report = PolishReport::default();
     let mut done = vec![false; slots];
@@ -502,15 +539,37 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
         }
         done[k] = true;
         let i = slot(k);
-        let mut group = vec![(k, i, local_box(&bounds, &circles[i])?)];
-        if search == PolishSearch::HillClimb {
-            extend_group(&bounds, circles, &mut done, &mut group, &slot)?;
-        }
-        let outcomes = search_group(
-            &group,
+        let local = local_box(&bounds, &circles[i])?;
+        let slot_seed = crate::stage_seed(seed, k as u64);
+        let tasks: Vec<SlotTask> = if settings.climbs > 1 {
+            (0..settings.climbs)
+                .map(|c| SlotTask {
+                    i,
+                    local: local.clone(),
+                    seed: climb_seed(slot_seed, c),
+                    budget: settings.climb_budget(c),
+                })
+                .collect()
+        } else {
+            let mut group = vec![(k, i, local)];
+            if search == PolishSearch::HillClimb {
+                extend_group(&bounds, circles, &mut done, &mut group, &slot)?;
+            }
+            group
+                .into_iter()
+                .map(|(k, i, local)| SlotTask {
+                    i,
+                    local,
+                    seed: crate::stage_seed(seed, k as u64),
+                    budget: settings.climb_budget(0),
+                })
+                .collect()
+        };
+        let outcomes = search_tasks(
+            &tasks,
             circles,
             team,
-            &mut |i: usize, local: &Bounds, k: usize, circles: &[Circle]| {
+            &mut |task: &SlotTask, circles: &[Circle]| {
                 search_slot(
                     &mut canvases,
                     renderer,
@@ -518,22 +577,22 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
                     reference,
                     base,
                     circles,
-                    i,
-                    local,
-                    crate::stage_seed(seed, k as u64),
-                    budget,
+                    task,
                     &mut minimize,
                     cancel,
                 )
             },
-            seed,
-            budget,
         )?;
-        for ((_, i, _), outcome) in group.iter().zip(outcomes) {
+        let changes: Vec<(usize, SlotOutcome)> = if settings.climbs > 1 {
+            vec![(i, SlotOutcome::best_of(&outcomes))]
+        } else {
+            tasks.iter().map(|t| t.i).zip(outcomes).collect()
+        };
+        for (i, outcome) in changes {
             report.evaluations += outcome.evaluations;
             report.slots += 1;
-            if let Some(c) = outcome.better {
-                circles[*i] = c;
+            if let Some((_, c)) = outcome.better {
+                circles[i] = c;
             }
         }
         if after_slot(report.slots, slots).is_break() {
@@ -544,39 +603,34 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
     Ok(report)
 }
 
-/// This thread's search of slot `k` (circle `i`, search box) over `circles`.
-type SearchHere<'a> = dyn FnMut(usize, &Bounds, usize, &[Circle]) -> Result<SlotOutcome> + 'a;
+/// This thread's search of a task over `circles`.
+type SearchHere<'a> = dyn FnMut(&SlotTask, &[Circle]) -> Result<SlotOutcome> + 'a;
 
-/// Searches a group's slots against the same circles, the helper (if any) taking one
-/// whenever it is free and this thread the others: results in group order. Slots of a
-/// group reach disjoint pixels, so which thread searches which, and when, changes nothing.
-fn search_group(
-    group: &[(usize, usize, Bounds)],
+/// Searches tasks against the same circles (the slots of a group, or one slot's climbs),
+/// the helper (if any) taking one whenever it is free and this thread the others: results
+/// in task order. A group's slots reach disjoint pixels and a slot's climbs change
+/// nothing, so which thread searches which, and when, changes nothing.
+fn search_tasks(
+    tasks: &[SlotTask],
     circles: &[Circle],
     team: &mut Team<'_>,
     here: &mut SearchHere<'_>,
-    seed: u64,
-    budget: Option<u64>,
 ) -> Result<Vec<SlotOutcome>> {
-    let mut outcomes: Vec<Option<Result<SlotOutcome>>> = (0..group.len()).map(|_| None).collect();
+    let mut outcomes: Vec<Option<Result<SlotOutcome>>> = (0..tasks.len()).map(|_| None).collect();
     let (mut next, mut posted) = (0, None);
-    while next < group.len() {
-        if posted.is_none() && group.len() - next > 1 {
-            let (k, i, local) = &group[next];
+    while next < tasks.len() {
+        if posted.is_none() && tasks.len() - next > 1 {
+            let task = &tasks[next];
             let job = SlotJob {
                 circles: circles.to_vec(),
-                i: *i,
-                local: local.clone(),
-                seed: crate::stage_seed(seed, *k as u64),
-                budget,
+                task: task.clone(),
             };
             if team.post_slot(job).is_none() {
                 posted = Some(next);
                 next += 1;
             }
         }
-        let (k, i, local) = &group[next];
-        outcomes[next] = Some(here(*i, local, *k, circles));
+        outcomes[next] = Some(here(&tasks[next], circles));
         next += 1;
         if let Some(p) = posted
             && team.slot_ready()
@@ -675,10 +729,12 @@ mod tests {
             reference.as_ref(),
             base.as_ref(),
             &circles,
-            1,
-            &local,
-            1,
-            None,
+            &SlotTask {
+                i: 1,
+                local,
+                seed: 1,
+                budget: None,
+            },
             &mut minimize,
             None,
         )

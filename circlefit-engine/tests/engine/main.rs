@@ -7,6 +7,7 @@ mod common;
 mod parallel;
 mod pinned;
 mod schedule;
+mod searches;
 mod settings;
 mod smooth;
 mod strategies;

@@ -4,7 +4,7 @@ use crate::common::*;
 
 /// Fits `reference` with the fitter's default (`None`: no helper threads) or on
 /// `threads` threads.
-fn run<O: Optimizer>(
+fn run<O: Optimizer + Clone + Send>(
     f: Fitter<CpuRenderer, Mse, O>,
     reference: &Canvas,
     threads: Option<usize>,

@@ -79,7 +79,23 @@ fn every_documented_maximum_is_refused() {
     no_evals.polish = Some(Polish::passes(1).with_evaluations(0));
     let mut gain = FitSettings::new(Strategy::Sequential, 5, 0);
     gain.convergence = Some(Convergence::new(2, 1.5));
+    let mut searches = FitSettings::new(Strategy::Sequential, 5, 0);
+    searches.restarts = Restarts::runs(1).with_searches(MAX_SEARCHES + 1);
+    let mut no_searches = searches;
+    no_searches.restarts = Restarts::runs(1).with_searches(0);
+    let mut climbs = passes;
+    climbs.polish = Some(Polish::passes(1).with_climbs(MAX_POLISH_CLIMBS + 1));
+    let mut no_climbs = passes;
+    no_climbs.polish = Some(Polish::passes(1).with_climbs(0));
+    // Each climb needs an evaluation of the slot's budget.
+    let mut starved = passes;
+    starved.polish = Some(Polish::passes(1).with_evaluations(3).with_climbs(4));
     let cases = [
+        (searches, "searches per stage"),
+        (no_searches, "searches per stage"),
+        (climbs, "polish climbs"),
+        (no_climbs, "polish climbs"),
+        (starved, "polish climbs"),
         (too_many_seeds, "residual seeds"),
         (runs, "runs per stage"),
         (no_runs, "runs per stage"),
@@ -112,7 +128,14 @@ fn every_documented_maximum_is_refused() {
     // The largest allowed values pass.
     let mut max = FitSettings::new(Strategy::Sequential, MAX_CIRCLES, 0);
     max.residual_seeds = MAX_RESIDUAL_SEEDS;
-    max.restarts = Restarts::runs(MAX_RUNS);
-    max.polish = Some(Polish::passes(MAX_POLISH_PASSES).with_evaluations(MAX_POLISH_EVALUATIONS));
+    max.restarts = Restarts::runs(MAX_RUNS).with_searches(MAX_SEARCHES);
+    max.polish = Some(
+        Polish::passes(MAX_POLISH_PASSES)
+            .with_evaluations(MAX_POLISH_EVALUATIONS)
+            .with_climbs(MAX_POLISH_CLIMBS),
+    );
     max.validate().unwrap();
+    let mut fed = passes;
+    fed.polish = Some(Polish::passes(1).with_evaluations(4).with_climbs(4));
+    fed.validate().unwrap();
 }

@@ -1,0 +1,129 @@
+//! A stage's search: the optimizer's runs from the residual seeds (restarts within the
+//! stage budget), then the best point scored once more. A stage runs one search or
+//! several independent ones ([`Restarts::searches`](crate::Restarts::searches)) and keeps
+//! the best; helper threads run theirs on their own copies of the fit.
+
+use circlefit_core::{Bounds, Circle, CostFunc, Error, OptimizeReport, Optimizer, Problem};
+use circlefit_core::{Renderer, Result};
+
+use crate::objective::ParamObjective;
+use crate::{ColorMode, stage_seed};
+
+/// Keeps the searches' seeds apart from the restarts' (`stage_seed(seed, run)`, runs
+/// below 1000).
+const SEARCH_STREAMS: u64 = 1 << 32;
+
+/// One search of a stage, as the stage runner hands it to a thread.
+#[derive(Clone, Debug)]
+pub(crate) struct SearchJob {
+    pub(crate) bounds: Bounds,
+    pub(crate) color: ColorMode,
+    /// The first run's seed ([`search_seed`]).
+    pub(crate) seed: u64,
+    /// The residual seeds every search starts from.
+    pub(crate) initial: Vec<Vec<f64>>,
+    /// Optimizer runs (restarts) of the search.
+    pub(crate) runs: usize,
+    /// The most evaluations of the search over its runs.
+    pub(crate) budget: Option<u64>,
+}
+
+/// What one search found: the optimizer's report of its best run, that point's circles
+/// and exact cost, the evaluations used, and whether a stop cut it short.
+pub(crate) struct Searched {
+    pub(crate) report: OptimizeReport,
+    pub(crate) circles: Vec<Circle>,
+    pub(crate) cost: f64,
+    pub(crate) evaluations: u64,
+    pub(crate) stopped: bool,
+}
+
+/// The seed of search `s` of a stage whose seed is `seed`: search 0 has the stage's own,
+/// so one search is the plain stage.
+pub(crate) fn search_seed(seed: u64, s: usize) -> u64 {
+    match s {
+        0 => seed,
+        _ => stage_seed(seed, SEARCH_STREAMS + s as u64),
+    }
+}
+
+impl SearchJob {
+    /// Runs the search: the first run from the residual seeds, each later one (up to
+    /// `runs`) from the best so far with a fresh seed, within the budget; then the best
+    /// point is scored once more, by us.
+    ///
+    /// # Errors
+    /// The optimizer's error, or the first error the objective recorded.
+    pub(crate) fn run<R: Renderer, C: CostFunc, O: Optimizer>(
+        &self,
+        optimizer: &mut O,
+        mut objective: ParamObjective<'_, '_, R, C>,
+    ) -> Result<Searched> {
+        let (bounds, budget) = (&self.bounds, self.budget);
+        // With a budget, every run gets what the earlier ones left.
+        fn capped(p: Problem<'_>, budget: Option<u64>, used: u64) -> Problem<'_> {
+            match budget {
+                Some(b) => p.with_max_evaluations(b.saturating_sub(used)),
+                None => p,
+            }
+        }
+        let first = Problem::new(bounds, self.seed).with_initial(&self.initial);
+        let mut report = optimizer
+            .minimize(&mut objective, &capped(first, budget, 0))
+            .map_err(|e| Error::Optimizer(Box::new(e)))?;
+        let mut restart = Vec::with_capacity(self.initial.len() + 1);
+        for run in 1..self.runs {
+            if objective.ended() || budget.is_some_and(|b| objective.evaluations() >= b) {
+                break;
+            }
+            restart.clear();
+            restart.push(report.best_x.clone());
+            restart.extend_from_slice(&self.initial);
+            let used = objective.evaluations();
+            let problem =
+                Problem::new(bounds, stage_seed(self.seed, run as u64)).with_initial(&restart);
+            let again = optimizer
+                .minimize(&mut objective, &capped(problem, budget, used))
+                .map_err(|e| Error::Optimizer(Box::new(e)))?;
+            if again.best_f < report.best_f {
+                report = again;
+            }
+        }
+        let cost = objective.rescore(&report.best_x)?;
+        let score = objective.finish()?;
+        Ok(Searched {
+            report,
+            circles: score.circles,
+            cost,
+            evaluations: score.evaluations,
+            stopped: score.stopped,
+        })
+    }
+}
+
+/// The best of a stage's searches (the lowest exact cost, the first of equals), with the
+/// evaluations of all and stopped if any was; the first error, in search order.
+///
+/// # Errors
+/// The first search's error.
+pub(crate) fn best_of(outcomes: Vec<Result<Searched>>) -> Result<Searched> {
+    let mut best: Option<Searched> = None;
+    let (mut evaluations, mut stopped) = (0, false);
+    for outcome in outcomes {
+        let s = outcome?;
+        evaluations += s.evaluations;
+        stopped |= s.stopped;
+        if best.as_ref().is_none_or(|b| s.cost < b.cost) {
+            best = Some(s);
+        }
+    }
+    // The first search always runs (on the calling thread or a helper).
+    let mut best = best.ok_or_else(|| Error::InvalidSetting {
+        field: "searches per stage",
+        value: "0".into(),
+        reason: "a stage runs at least one search",
+    })?;
+    best.evaluations = evaluations;
+    best.stopped = stopped;
+    Ok(best)
+}
