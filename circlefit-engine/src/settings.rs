@@ -332,7 +332,7 @@ impl FitSettings {
     /// - Sequential and Batch: closed-form colour, 10 residual seeds per stage on blocks of
     ///   4 to 32 px ([`SeedScales::MultiScale`]), and 8 polishing passes (hill climbing, 150
     ///   evaluations a slot in two climbs of 75, [`Polish::climbs`]: the same pictures
-    ///   within ±0.15 dB, −0.01 dB on average, on eleven photographs, and polishing
+    ///   within 0.08 dB of one climb on eleven photographs, ±0.01 dB on average, and polishing
     ///   that runs 1.6× faster on two threads).
     /// - Batch also prunes and refills (+0.01 to +0.11 dB on the four images, no slower):
     ///   the strategy's `prune` is turned on.
