@@ -495,3 +495,58 @@ fn raising_the_circle_count_of_a_batch_fit_resumes_to_the_uninterrupted_result()
         .collect();
     assert_eq!(idx, (0..idx.len() as u64).collect::<Vec<_>>());
 }
+
+#[test]
+fn searches_and_climbs_are_saved_thread_independent_and_refused_when_out_of_range() {
+    let d = dir("searches");
+    let fit = |extra: &[&str], out: &str| {
+        let mut args = vec!["-n", "6", "--pop", "10", "--polish", "2", "--out", out];
+        args.extend_from_slice(extra);
+        run(&args, &d)
+    };
+    for (threads, out) in [("1", "one"), ("2", "two")] {
+        let o = fit(
+            &[
+                "--searches",
+                "2",
+                "--climbs",
+                "3",
+                "--iters",
+                "3",
+                "-j",
+                threads,
+            ],
+            out,
+        );
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+    let (one, two) = (json(&d.join("one.json")), json(&d.join("two.json")));
+    assert_eq!(one["circles"], two["circles"]);
+    assert_eq!(one["settings"]["restarts"]["searches"], 2);
+    assert_eq!(one["settings"]["polish"]["climbs"], 3);
+    // Two climbs by default; the searches' iterations default to 40 shared by them.
+    let o = fit(&["--searches", "4"], "default");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let default = json(&d.join("default.json"));
+    assert_eq!(default["settings"]["polish"]["climbs"], 2);
+    assert_eq!(default["mayfly"]["iterations"], 10, "{}", default["mayfly"]);
+    for (flag, value, field) in [
+        ("--searches", "0", "searches per stage"),
+        ("--searches", "65", "searches per stage"),
+        ("--climbs", "0", "polish climbs"),
+        ("--climbs", "200", "polish climbs"),
+    ] {
+        let o = fit(&[flag, value], "bad");
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}");
+        assert!(text(&o.stderr).contains(field), "{}", text(&o.stderr));
+    }
+    // Starved climbs: each needs one of the slot's evaluations.
+    let o = fit(&["--climbs", "5", "--polish-evals", "4"], "starved");
+    assert_eq!(o.status.code(), Some(2));
+    // A resume keeps the saved settings.
+    for flag in ["--searches", "--climbs"] {
+        let o = run(&["--resume", "one.json", flag, "2"], &d);
+        assert_eq!(o.status.code(), Some(2), "{flag}");
+        assert!(text(&o.stderr).contains(flag), "{}", text(&o.stderr));
+    }
+}
