@@ -44,7 +44,7 @@ pub mod io;
 mod recommended;
 
 pub use error::Error;
-pub use recommended::recommended;
+pub use recommended::{STAGE_ITERATIONS, iterations_per_search, recommended};
 
 /// The types most programs need.
 pub mod prelude {

@@ -6,11 +6,27 @@ use circlefit_engine::{FitSettings, Fitter, Strategy};
 use circlefit_mayfly::Mayfly;
 use circlefit_render::CpuRenderer;
 
+/// Mayfly iterations per stage in the recommended settings.
+pub const STAGE_ITERATIONS: u64 = 40;
+
+/// Mayfly iterations of each of a stage's `searches` independent searches
+/// ([`Restarts::searches`](circlefit_engine::Restarts::searches)) when none are asked for:
+/// [`STAGE_ITERATIONS`] shared by them (rounded up), so that more searches do not mean
+/// more evaluations. The CLI and the server use it.
+///
+/// ```
+/// assert_eq!(circlefit::iterations_per_search(1), 40);
+/// assert_eq!(circlefit::iterations_per_search(3), 14);
+/// ```
+pub fn iterations_per_search(searches: usize) -> u64 {
+    STAGE_ITERATIONS.div_ceil(searches.max(1) as u64)
+}
+
 /// A fitter with the defaults the README's figures were measured with: the built-in
 /// renderer with smooth (anti-aliased) edges ([`Edges::Smooth`]), MSE and Mayfly (20 males and 20 females, 40 iterations per stage, males
 /// moving together so every evaluation of an iteration can run in parallel), a sequential
 /// schedule of `circles` circles with [`FitSettings::recommended`] (closed-form colour, 10
-/// residual seeds, 8 polishing passes), the reference's mean colour as the base, seed 0,
+/// residual seeds, 8 polishing passes of two climbs a slot), the reference's mean colour as the base, seed 0,
 /// and every core. Change any of it with the builder's methods.
 ///
 /// # Errors
@@ -36,7 +52,7 @@ pub fn recommended(
     let base = Canvas::filled(reference.width(), reference.height(), [r, g, b, 255])?;
     let mayfly = Mayfly::builder()
         .population(20)
-        .iterations(40)
+        .iterations(STAGE_ITERATIONS)
         .synchronous_males(true)
         .build()
         .expect("the recommended Mayfly settings are valid");

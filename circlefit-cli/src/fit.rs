@@ -306,7 +306,7 @@ fn settings_from(args: &FitArgs) -> Result<(FitSettings, MayflyConfig), CliError
         .population(args.pop.unwrap_or(20))
         .iterations(
             args.iters
-                .unwrap_or_else(|| iterations_per_search(s.restarts.searches)),
+                .unwrap_or_else(|| circlefit::iterations_per_search(s.restarts.searches)),
         )
         .synchronous_males(args.males.unwrap_or(Males::Synchronous) == Males::Synchronous);
     if let Some(p) = args.target_psnr {
@@ -316,12 +316,6 @@ fn settings_from(args: &FitArgs) -> Result<(FitSettings, MayflyConfig), CliError
         b = b.stagnation(n, 0.0);
     }
     Ok((s, b.build()?.config().clone()))
-}
-
-/// Mayfly iterations per search without `--iters`: a stage's 40 iterations shared by its
-/// searches (rounded up), so that more searches do not mean more evaluations.
-fn iterations_per_search(searches: usize) -> u64 {
-    40u64.div_ceil(searches.max(1) as u64)
 }
 
 /// The edges of a fit without `--edges`: smooth fits score +0.2 dB on average over the

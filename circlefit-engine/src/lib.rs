@@ -137,6 +137,17 @@ pub fn stage_seed(seed: u64, stage: u64) -> u64 {
     SplitMix64::mix(seed.wrapping_add(stage.wrapping_add(1).wrapping_mul(SplitMix64::GAMMA)))
 }
 
+/// The seed of independent run `n` derived from `seed` (a stage's searches, a slot's
+/// climbs): run 0 has `seed` itself, so one run is the plain one; the others are kept apart
+/// from the `stage_seed(seed, k)` of restarts and slots (`k` below 2³²).
+pub(crate) fn run_seed(seed: u64, n: u64) -> u64 {
+    const RUN_STREAMS: u64 = 1 << 32;
+    match n {
+        0 => seed,
+        _ => stage_seed(seed, RUN_STREAMS + n),
+    }
+}
+
 /// Renders `circles` over `base` with `renderer` into a new canvas.
 ///
 /// # Errors

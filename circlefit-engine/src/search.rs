@@ -9,16 +9,12 @@ use circlefit_core::{Renderer, Result};
 use crate::objective::ParamObjective;
 use crate::{ColorMode, stage_seed};
 
-/// Keeps the searches' seeds apart from the restarts' (`stage_seed(seed, run)`, runs
-/// below 1000).
-const SEARCH_STREAMS: u64 = 1 << 32;
-
 /// One search of a stage, as the stage runner hands it to a thread.
 #[derive(Clone, Debug)]
 pub(crate) struct SearchJob {
     pub(crate) bounds: Bounds,
     pub(crate) color: ColorMode,
-    /// The first run's seed ([`search_seed`]).
+    /// The first run's seed (search `s` of a stage: `run_seed(stage seed, s)`).
     pub(crate) seed: u64,
     /// The residual seeds every search starts from.
     pub(crate) initial: Vec<Vec<f64>>,
@@ -36,15 +32,6 @@ pub(crate) struct Searched {
     pub(crate) cost: f64,
     pub(crate) evaluations: u64,
     pub(crate) stopped: bool,
-}
-
-/// The seed of search `s` of a stage whose seed is `seed`: search 0 has the stage's own,
-/// so one search is the plain stage.
-pub(crate) fn search_seed(seed: u64, s: usize) -> u64 {
-    match s {
-        0 => seed,
-        _ => stage_seed(seed, SEARCH_STREAMS + s as u64),
-    }
 }
 
 impl SearchJob {

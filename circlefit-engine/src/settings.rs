@@ -179,9 +179,9 @@ pub struct Polish {
     /// Independent searches of each slot, 1 to [`MAX_POLISH_CLIMBS`] (settings saved
     /// without it mean 1), that share the slot's budget (split as evenly as it goes; each
     /// climb needs at least one evaluation), each from the slot's circle with its own
-    /// seed; the best candidate of all of them is kept if it lowers the cost. On several
-    /// threads a slot's climbs run at the same time (hill climbing only), so polishing
-    /// scales with the threads; with one climb, slots whose reach is disjoint are
+    /// seed; the best candidate of all of them is kept if it lowers the cost. On two or
+    /// more threads one helper climbs beside the calling thread (hill climbing only), so
+    /// polishing uses two threads; with one climb, slots whose reach is disjoint are
     /// searched in pairs instead (see [`PolishSearch::HillClimb`]).
     #[cfg_attr(feature = "serde", serde(default = "one_climb"))]
     pub climbs: u32,

@@ -11,7 +11,7 @@ use circlefit_core::{Bounds, CostFunc, Error, Optimizer, Renderer, Result};
 use crate::evaluator::Evaluator;
 use crate::objective::{ParamObjective, StageContext};
 use crate::passes::{prune, seeding};
-use crate::search::{SearchJob, Searched, best_of, search_seed};
+use crate::search::{SearchJob, Searched, best_of};
 use crate::team::Team;
 use crate::{
     ColorMode, FitEnd, FitResult, FitSettings, FitState, Phase, Progress, Schedule, StagePlan,
@@ -219,7 +219,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, R, C, O> {
         }
         let jobs: Vec<SearchJob> = (0..searches)
             .map(|s| SearchJob {
-                seed: search_seed(job.seed, s),
+                seed: crate::run_seed(job.seed, s as u64),
                 ..job.clone()
             })
             .collect();

@@ -124,7 +124,7 @@ impl JobSettings {
             .population(self.pop.unwrap_or(20))
             .iterations(
                 self.iters
-                    .unwrap_or_else(|| 40u64.div_ceil(searches.clamp(1, 64) as u64)),
+                    .unwrap_or_else(|| circlefit::iterations_per_search(searches)),
             )
             .synchronous_males(true)
             .build()

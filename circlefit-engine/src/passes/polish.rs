@@ -199,18 +199,6 @@ impl SlotOutcome {
     }
 }
 
-/// Keeps the climbs' seeds apart from the slots' (`stage_seed(seed, k)`).
-const CLIMB_STREAMS: u64 = 1 << 32;
-
-/// The seed of climb `c` of a slot whose seed is `seed`: climb 0 has the slot's own, so
-/// one climb is the plain slot search.
-fn climb_seed(seed: u64, c: u32) -> u64 {
-    match c {
-        0 => seed,
-        _ => crate::stage_seed(seed, CLIMB_STREAMS + u64::from(c)),
-    }
-}
-
 /// The canvases slot searches read, kept from one slot to the next: `full` (every circle,
 /// with the per-row prefix sums of its cost terms) follows the list by redrawing just the
 /// rows a replacement touched, and `under` (the circles before the slot) by drawing the
@@ -546,7 +534,7 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
                 .map(|c| SlotTask {
                     i,
                     local: local.clone(),
-                    seed: climb_seed(slot_seed, c),
+                    seed: crate::run_seed(slot_seed, u64::from(c)),
                     budget: settings.climb_budget(c),
                 })
                 .collect()
