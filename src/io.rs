@@ -3,8 +3,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use circlefit_core::raster::{quantize_alpha, quantize_channel};
-use circlefit_core::{Canvas, CanvasRef, Circle};
+use circlefit_core::raster::{SUBPIXELS, quantize_alpha, quantize_channel};
+use circlefit_core::smooth::SmoothCircle;
+use circlefit_core::{Canvas, CanvasRef, Circle, Edges};
 
 /// Errors of image and file I/O.
 #[derive(Debug, thiserror::Error)]
@@ -319,7 +320,8 @@ fn base64(bytes: &[u8]) -> String {
 /// (`fill-opacity = round(256·α)/256`), in draw order.
 ///
 /// SVG renderers anti-alias edges, so edge pixels differ from the hard-edged raster; interior
-/// pixels match up to the renderer's own rounding.
+/// pixels match up to the renderer's own rounding. This is [`to_svg_with`] for hard or
+/// smooth edges (plain circles); a fit with [`Edges::Soft`] needs `to_svg_with`.
 ///
 /// # Errors
 /// [`Error::Encode`] if an image background cannot be encoded as PNG.
@@ -328,6 +330,35 @@ pub fn to_svg(
     height: u32,
     background: Background<'_>,
     circles: &[Circle],
+) -> Result<String, Error> {
+    to_svg_with(width, height, background, circles, Edges::Smooth)
+}
+
+/// [`to_svg`] for circles fitted with `edges`: soft circles whose ramp is wider than a pixel
+/// ([the soft model](circlefit_core::smooth#soft-edges)) are filled with a radial gradient
+/// drawing the same ramp — opacity `α` up to `r − w/2`, falling linearly to 0 at `r + w/2`
+/// — so the SVG shows what was fitted; every other circle is a plain one.
+///
+/// ```
+/// use circlefit::io::{Background, to_svg_with};
+/// use circlefit::prelude::*;
+///
+/// let big = Circle::new(128.0, 128.0, 60.0, [0.2, 0.4, 0.6], 0.8)?;
+/// let svg = to_svg_with(256, 256, Background::White, &[big], Edges::Soft)?;
+/// // On 256² the ramp is 2 px: opaque to radius 59, clear at 61.
+/// assert!(svg.contains(r#"<radialGradient id="c0""#));
+/// assert!(svg.contains(r#"r="61""#));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Encode`] if an image background cannot be encoded as PNG.
+pub fn to_svg_with(
+    width: u32,
+    height: u32,
+    background: Background<'_>,
+    circles: &[Circle],
+    edges: Edges,
 ) -> Result<String, Error> {
     let mut s = String::with_capacity(128 + circles.len() * 96);
     let _ = writeln!(
@@ -355,9 +386,17 @@ pub fn to_svg(
             );
         }
     }
-    for c in circles {
+    for (k, c) in circles.iter().enumerate() {
         let [r, g, b] = c.color().map(quantize_channel);
         let a = f64::from(quantize_alpha(c.alpha())) / 256.0;
+        let ramp = match edges {
+            Edges::Soft => SmoothCircle::soft(c, width, height).ramp_width(),
+            Edges::Hard | Edges::Smooth => SUBPIXELS,
+        };
+        if ramp > SUBPIXELS {
+            write_soft_circle(&mut s, k, c, [r, g, b], a, ramp as f64 / SUBPIXELS as f64);
+            continue;
+        }
         let _ = writeln!(
             s,
             r#"<circle cx="{}" cy="{}" r="{}" fill="rgb({r},{g},{b})" fill-opacity="{a}"/>"#,
@@ -368,6 +407,19 @@ pub fn to_svg(
     }
     s.push_str("</svg>\n");
     Ok(s)
+}
+
+/// A soft circle `k` with a ramp `w` px wide: a circle of radius `r + w/2` filled with a
+/// radial gradient (in user space, so its radius is in pixels) that holds the colour at
+/// opacity `a` up to `r − w/2` and fades it linearly to 0 at the rim.
+fn write_soft_circle(s: &mut String, k: usize, c: &Circle, [r, g, b]: [u8; 3], a: f64, w: f64) {
+    let outer = c.radius() + w / 2.0;
+    let inner = ((c.radius() - w / 2.0) / outer).max(0.0);
+    let (x, y) = (c.x(), c.y());
+    let _ = writeln!(
+        s,
+        r#"<radialGradient id="c{k}" gradientUnits="userSpaceOnUse" cx="{x}" cy="{y}" r="{outer}"><stop offset="{inner}" stop-color="rgb({r},{g},{b})" stop-opacity="{a}"/><stop offset="1" stop-color="rgb({r},{g},{b})" stop-opacity="0"/></radialGradient><circle cx="{x}" cy="{y}" r="{outer}" fill="url(#c{k})"/>"#
+    );
 }
 
 #[cfg(test)]

@@ -137,3 +137,52 @@ fn smooth_edges_match_the_svg_at_the_edges_too() {
         "{smooth_worst} vs {hard_worst}"
     );
 }
+
+#[test]
+fn soft_edges_match_their_radial_gradients() {
+    // 512 × 384: ramps up to 3 px. Near the edges (within the widest ramp), the soft render
+    // follows the SVG's gradients, not the plain circles a smooth fit exports.
+    let (w, h) = (512, 384);
+    let circles: Vec<Circle> = (0..10)
+        .map(|i| {
+            let t = f64::from(i);
+            Circle::new(
+                40.0 + (t * 97.3) % 430.0,
+                40.0 + (t * 61.7) % 300.0,
+                8.0 + (t * 17.9) % 60.0,
+                [(t * 0.37) % 1.0, (t * 0.61) % 1.0, (t * 0.13) % 1.0],
+                0.3 + (t * 0.29) % 0.7,
+            )
+            .unwrap()
+        })
+        .collect();
+    let white = Canvas::white(w, h).unwrap();
+    let ours = CpuRenderer::with_edges(Edges::Soft)
+        .render(white.as_ref(), &circles)
+        .unwrap()
+        .clone();
+    let svg = circlefit::io::to_svg_with(w, h, Background::White, &circles, Edges::Soft).unwrap();
+    let gradients = rasterise(&svg, w, h);
+    let plain = rasterise(&to_svg(w, h, Background::White, &circles).unwrap(), w, h);
+    let (mut near, mut far, mut n) = (0u64, 0u64, 0u64);
+    let mut worst = 0u8;
+    for j in 0..h {
+        for i in 0..w {
+            if !near_an_edge(&circles, i, j, 2.0) {
+                continue;
+            }
+            let p = ((j * w + i) * 4) as usize;
+            for k in 0..3 {
+                let o = ours.as_bytes()[p + k];
+                near += u64::from(o.abs_diff(gradients[p + k]));
+                far += u64::from(o.abs_diff(plain[p + k]));
+                worst = worst.max(o.abs_diff(gradients[p + k]));
+                n += 1;
+            }
+        }
+    }
+    let (near, far) = (near as f64 / n as f64, far as f64 / n as f64);
+    eprintln!("soft edge pixels: gradients mean {near:.2} worst {worst}, plain circles {far:.2}");
+    assert!(near * 3.0 < far, "{near} vs {far}");
+    assert!(near < 1.0 && worst <= 10, "{near}, worst {worst}");
+}

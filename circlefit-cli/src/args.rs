@@ -78,6 +78,9 @@ pub(crate) enum EdgesArg {
     Hard,
     /// Anti-aliased edges (a one-pixel ramp), as SVG viewers draw circles.
     Smooth,
+    /// Soft edges: a ramp half the radius wide, from 1 px up to a 128th of the shorter side
+    /// (SVG: radial gradients).
+    Soft,
 }
 
 impl From<EdgesArg> for circlefit::Edges {
@@ -85,6 +88,7 @@ impl From<EdgesArg> for circlefit::Edges {
         match e {
             EdgesArg::Hard => Self::Hard,
             EdgesArg::Smooth => Self::Smooth,
+            EdgesArg::Soft => Self::Soft,
         }
     }
 }

@@ -1,9 +1,13 @@
-//! Raster pictures of a fit at any size: exactly the fit's raster at its own size (hard or
-//! smooth edges, as fitted), and scaled, anti-aliased circles (tiny-skia) at any other.
+//! Raster pictures of a fit at any size: exactly the fit's raster at its own size (hard,
+//! smooth or soft edges, as fitted), and scaled, anti-aliased circles (tiny-skia) at any
+//! other, soft ones filled with the radial gradient of their ramp (as in the SVG).
 
 use circlefit::prelude::*;
 use circlefit::raster::{quantize_alpha, quantize_channel};
-use tiny_skia::{FillRule, Paint, PathBuilder, Pixmap, PixmapPaint, Transform};
+use tiny_skia::{
+    Color, FillRule, GradientStop, Paint, PathBuilder, Pixmap, PixmapPaint, Point, RadialGradient,
+    SpreadMode, Transform,
+};
 
 use crate::error::CliError;
 
@@ -44,12 +48,19 @@ pub(crate) fn picture(
     let mut pixmap = Pixmap::new(ow, oh).ok_or_else(|| CliError::usage("output too large"))?;
     let (sx, sy) = (f64::from(ow) / f64::from(w), f64::from(oh) / f64::from(h));
     draw_base(&mut pixmap, base, sx, sy);
+    let scale = sx.max(sy);
     for c in circles {
-        let Some(path) = PathBuilder::from_circle(
-            (c.x() * sx) as f32,
-            (c.y() * sy) as f32,
-            (c.radius() * sx.max(sy)) as f32,
-        ) else {
+        // The soft ramp's width in the fit's pixels (one pixel or less: a plain circle).
+        let ramp = match edges {
+            Edges::Soft => {
+                let q = circlefit::smooth::SmoothCircle::soft(c, w, h).ramp_width();
+                (q > circlefit::raster::SUBPIXELS).then(|| q as f64 / 256.0)
+            }
+            Edges::Hard | Edges::Smooth => None,
+        };
+        let (cx, cy) = ((c.x() * sx) as f32, (c.y() * sy) as f32);
+        let outer = c.radius() + ramp.map_or(0.0, |w| w / 2.0);
+        let Some(path) = PathBuilder::from_circle(cx, cy, (outer * scale) as f32) else {
             continue;
         };
         let [r, g, b] = c.color().map(quantize_channel);
@@ -58,6 +69,25 @@ pub(crate) fn picture(
         let mut paint = Paint::default();
         paint.set_color_rgba8(r, g, b, a);
         paint.anti_alias = true;
+        if let Some(w) = ramp {
+            let inner = ((c.radius() - w / 2.0) / outer).max(0.0) as f32;
+            let stops = vec![
+                GradientStop::new(inner, Color::from_rgba8(r, g, b, a)),
+                GradientStop::new(1.0, Color::from_rgba8(r, g, b, 0)),
+            ];
+            let centre = Point::from_xy(cx, cy);
+            let radius = (outer * scale) as f32;
+            if let Some(shader) = RadialGradient::new(
+                centre,
+                centre,
+                radius,
+                stops,
+                SpreadMode::Pad,
+                Transform::identity(),
+            ) {
+                paint.shader = shader;
+            }
+        }
         pixmap.fill_path(
             &path,
             &paint,
@@ -154,4 +184,53 @@ pub(crate) fn gif(
         }
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The mean channel difference between `exact` and `big` (twice its size) averaged
+    /// down 2 × 2.
+    fn mean_difference(exact: &Canvas, big: &Canvas) -> f64 {
+        let (w, h) = (exact.width(), exact.height());
+        let mut sum = 0u64;
+        for j in 0..h {
+            for i in 0..w {
+                let e = exact.pixel(i, j).unwrap();
+                for (k, &v) in e.iter().take(3).enumerate() {
+                    let s: u32 = [(0, 0), (1, 0), (0, 1), (1, 1)]
+                        .iter()
+                        .map(|&(a, b)| u32::from(big.pixel(2 * i + a, 2 * j + b).unwrap()[k]))
+                        .sum();
+                    sum += u64::from((s + 2) / 4).abs_diff(u64::from(v));
+                }
+            }
+        }
+        sum as f64 / f64::from(w * h * 3)
+    }
+
+    #[test]
+    fn scaled_soft_pictures_follow_the_fitted_ramps() {
+        // 512²: ramps up to 4 px. Drawn twice as large, soft circles take their gradients
+        // (averaged back down they match the fit's raster); plain circles would not.
+        let base = Canvas::filled(512, 512, [250, 250, 250, 255]).unwrap();
+        let circles: Vec<Circle> = (0..6)
+            .map(|i| {
+                let t = f64::from(i);
+                let c = [(t * 0.37) % 1.0, (t * 0.61) % 1.0, (t * 0.13) % 1.0];
+                Circle::new(80.0 + t * 70.0, 100.0 + t * 50.0, 20.0 + t * 9.0, c, 0.9).unwrap()
+            })
+            .collect();
+        let exact = picture(base.as_ref(), &circles, 512, Edges::Soft).unwrap();
+        let soft = picture(base.as_ref(), &circles, 1024, Edges::Soft).unwrap();
+        let plain = picture(base.as_ref(), &circles, 1024, Edges::Smooth).unwrap();
+        let (near, far) = (
+            mean_difference(&exact, &soft),
+            mean_difference(&exact, &plain),
+        );
+        eprintln!("scaled soft picture: gradients {near:.3}, plain circles {far:.3}");
+        assert!(near * 3.0 < far, "{near} vs {far}");
+        assert!(near < 0.5, "{near}");
+    }
 }

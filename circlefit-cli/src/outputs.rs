@@ -146,7 +146,7 @@ pub(crate) fn write_all(outputs: &[Output], p: &mut Produced<'_>) -> Result<(), 
             }
             Format::Svg => {
                 let (w, h) = (p.base.width(), p.base.height());
-                io::to_svg(w, h, io::Background::of(p.base), p.circles)?.into_bytes()
+                io::to_svg_with(w, h, io::Background::of(p.base), p.circles, p.edges)?.into_bytes()
             }
             Format::Gif => draw::gif(p.base, p.circles, p.side, p.edges, &path)?,
             Format::Json => unreachable!("filtered out above"),

@@ -165,6 +165,16 @@ pub trait SpanRenderer: Sync {
     /// strategies reuse them to score the coloured circle.
     fn spans(&self, circle: &Circle, width: u32, height: u32, out: &mut Vec<Span>);
 
+    /// How far, in pixels, the spans of a circle on a `width` × `height` canvas can reach
+    /// beyond its radius: polishing skips a circle whose radius plus this cannot reach a
+    /// changed pixel. The provided version, one pixel, holds for a renderer that covers
+    /// only pixels whose centres lie within half a pixel of the disc; one with wider soft
+    /// edges must say so.
+    fn reach_beyond_radius(&self, width: u32, height: u32) -> f64 {
+        let _ = (width, height);
+        1.0
+    }
+
     /// Blends `circle` over a run of covered RGBA pixels (`pixels.len()` is a multiple
     /// of 4); for a renderer that does not [blend uniformly](SpanRenderer::blends_uniformly),
     /// over fully covered pixels.

@@ -25,11 +25,33 @@
 //! where `k = 256`) by the hard model's formula, `p' = (c·e + p·(256 − e) + 128) >> 8`, which
 //! leaves the pixel as it is where `e = 0`.
 //!
+//! # Soft edges
+//!
+//! [`Edges::Soft`] widens the ramp with the circle: its width is
+//!
+//! ```text
+//! w = clamp(2·⌊r/4⌋, 256, cap),   cap = 256·max(1, ⌊S/128⌋)
+//! ```
+//!
+//! (half the radius, even, at least one pixel, at most a 128th of `S`, the shorter side of
+//! the canvas), and the coverage is
+//!
+//! ```text
+//! k = clamp(⌊(r + w/2 − d)·256 / w⌋, 0, 256)
+//! ```
+//!
+//! a linear ramp `w` wide centred on the radius, exactly the one-pixel ramp where `w = 256`
+//! (circles up to 2 px, or a canvas under 256 pixels). An SVG radial gradient draws the same
+//! ramp (`circlefit::io::to_svg`). Wide ramps let a few circles follow soft shading and
+//! out-of-focus detail that hard or one-pixel edges can only cut; the cap keeps large
+//! circles from turning into haze. Compositing is as above.
+//!
 //! # Spans
 //!
-//! The pixels with `k > 0` (the *footprint*, `D < (r + 128)²`) form one span per row; the
-//! fully covered ones (the *interior*, `D < (r − 127)²`) form one span inside it. Everything
-//! between is the edge, blended pixel by pixel.
+//! The pixels with `k > 0` (the *footprint*, `D < (r + w/2 − ⌈w/256⌉ + 1)²`, which is
+//! `D < (r + 128)²` for the one-pixel ramp) form one span per row; the fully covered ones
+//! (the *interior*, `D < (r − w/2 + 1)²`) form one span inside it. Everything between is
+//! the edge, blended pixel by pixel.
 
 use crate::circle::Circle;
 use crate::raster::{RasterCircle, SUBPIXELS, Span, disc_row_span, disc_spans, floor_sqrt};
@@ -44,6 +66,9 @@ pub enum Edges {
     Hard,
     /// Anti-aliased edges ([`crate::smooth`]): a one-pixel linear coverage ramp.
     Smooth,
+    /// Soft edges ([the soft model](crate::smooth#soft-edges)): a linear coverage ramp half
+    /// the radius wide, at least one pixel and at most a 128th of the canvas's shorter side.
+    Soft,
 }
 
 impl Edges {
@@ -52,6 +77,7 @@ impl Edges {
         match self {
             Self::Hard => "hard",
             Self::Smooth => "smooth",
+            Self::Soft => "soft",
         }
     }
 }
@@ -68,10 +94,11 @@ impl std::str::FromStr for Edges {
         match s {
             "hard" => Ok(Self::Hard),
             "smooth" => Ok(Self::Smooth),
+            "soft" => Ok(Self::Soft),
             _ => Err(crate::Error::UnknownName {
                 field: "edges",
                 value: s.to_owned(),
-                choices: "hard, smooth",
+                choices: "hard, smooth, soft",
             }),
         }
     }
@@ -84,26 +111,66 @@ const HALF: i64 = SUBPIXELS / 2;
 pub struct SmoothCircle {
     /// Centre, radius, colour and alpha, quantised as in the hard model.
     pub disc: RasterCircle,
+    /// The ramp's width `w` in 1/256 pixel: even, 256 for the one-pixel ramp.
+    width: i64,
+}
+
+/// The soft model's widest ramp on a canvas whose shorter side is `side` pixels, in 1/256
+/// pixel (see [the soft model](self#soft-edges)).
+pub fn soft_width_cap(side: u32) -> i64 {
+    SUBPIXELS * i64::from((side / 128).max(1))
 }
 
 impl SmoothCircle {
-    /// Quantises `circle`.
+    /// Quantises `circle` with the one-pixel ramp ([`Edges::Smooth`]).
     pub fn new(circle: &Circle) -> Self {
         Self {
             disc: RasterCircle::new(circle),
+            width: SUBPIXELS,
         }
+    }
+
+    /// Quantises `circle` with the soft ramp ([`Edges::Soft`]) of a `width` × `height`
+    /// canvas.
+    pub fn soft(circle: &Circle, width: u32, height: u32) -> Self {
+        let disc = RasterCircle::new(circle);
+        let w = (2 * (disc.r / 4)).clamp(SUBPIXELS, soft_width_cap(width.min(height)));
+        Self { disc, width: w }
+    }
+
+    /// Quantises `circle` for `edges` on a `width` × `height` canvas (`Hard` is drawn by
+    /// [`crate::raster`], not this model: it gets the one-pixel ramp here).
+    pub fn for_edges(circle: &Circle, edges: Edges, width: u32, height: u32) -> Self {
+        match edges {
+            Edges::Soft => Self::soft(circle, width, height),
+            Edges::Hard | Edges::Smooth => Self::new(circle),
+        }
+    }
+
+    /// The ramp's width `w` in 1/256 pixel (even; 256 is the one-pixel ramp).
+    #[inline]
+    pub fn ramp_width(&self) -> i64 {
+        self.width
+    }
+
+    /// `r + w/2`: the distance (1/256 px) at which the ramp reaches 0.
+    #[inline]
+    pub fn outer(&self) -> i64 {
+        self.disc.r + self.width / 2
     }
 
     /// The squared distance bound of the footprint: `D ≤` this iff `k > 0`.
     pub fn outer_r2(&self) -> i64 {
-        let r = self.disc.r + HALF;
+        // k > 0 iff (r + w/2 − d)·256 ≥ w iff d ≤ r + w/2 − ⌈w/256⌉.
+        let r = self.outer() - (self.width + SUBPIXELS - 1) / SUBPIXELS + 1;
         r * r - 1
     }
 
     /// The squared distance bound of the interior: `D ≤` this iff `k = 256` (negative when
     /// no pixel can be fully covered).
     pub fn inner_r2(&self) -> i64 {
-        let r = self.disc.r - (HALF - 1);
+        // k = 256 iff r + w/2 − d ≥ w iff d ≤ r − w/2.
+        let r = self.disc.r - self.width / 2 + 1;
         if r <= 0 { -1 } else { r * r - 1 }
     }
 
@@ -119,7 +186,12 @@ impl SmoothCircle {
     /// The coverage `k` (`0..=256`) of a pixel whose centre lies at squared distance `d2`.
     #[inline]
     pub fn coverage_at(&self, d2: i64) -> u16 {
-        (self.disc.r + HALF - floor_sqrt(d2)).clamp(0, SUBPIXELS) as u16
+        let x = (self.outer() - floor_sqrt(d2)).clamp(0, self.width);
+        if self.width == SUBPIXELS {
+            x as u16
+        } else {
+            (x * SUBPIXELS / self.width) as u16
+        }
     }
 
     /// The coverage `k` (`0..=256`) of pixel (`i`, `j`): the definition, pixel by pixel.
@@ -194,7 +266,82 @@ mod tests {
         assert_eq!(px, [17, 99, 200, 255]);
     }
 
+    #[test]
+    fn soft_ramps_are_half_the_radius_between_one_pixel_and_the_cap() {
+        let soft = |r: f64, side: u32| {
+            let c = Circle::new(100.5, 100.5, r, [0.2, 0.4, 0.9], 0.7).unwrap();
+            SmoothCircle::soft(&c, side, side + 50)
+        };
+        // Circles up to 2 px and canvases under 256 px keep the one-pixel ramp (and its
+        // coverage).
+        assert_eq!(soft(2.0, 512).ramp_width(), 256);
+        assert_eq!(soft(30.0, 200).ramp_width(), 256);
+        let c = soft(2.0, 512);
+        let s = circle(100.5, 100.5, 2.0);
+        for i in 90..110 {
+            assert_eq!(c.coverage(i, 100), s.coverage(i, 100));
+        }
+        // r = 6: w = 3 px; at 256² the cap is 2 px, at 512² 4 px, at 1024² 8 px.
+        assert_eq!(soft(6.0, 512).ramp_width(), 3 * 256);
+        assert_eq!(soft(40.0, 256).ramp_width(), 2 * 256);
+        assert_eq!(soft(40.0, 512).ramp_width(), 4 * 256);
+        assert_eq!(soft(40.0, 1024).ramp_width(), 8 * 256);
+        // r = 8, w = 4 px: full up to distance 6, 3/4 at 7, half at 8, 1/4 at 9, none at 10.
+        let c = soft(8.0, 512);
+        let k: Vec<u16> = (105..=111).map(|i| c.coverage(i, 100)).collect();
+        assert_eq!(k, [256, 256, 192, 128, 64, 0, 0]);
+    }
+
+    /// The footprint and interior spans of `c` are exactly the pixels with `k > 0` and
+    /// `k = 256`, by the definition.
+    fn check_spans(
+        c: SmoothCircle,
+        w: u32,
+        h: u32,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        let mut spans = Vec::new();
+        c.spans(w, h, &mut spans);
+        let mut want = Vec::new();
+        for j in 0..h {
+            let xs: Vec<u32> = (0..w).filter(|&i| c.coverage(i, j) > 0).collect();
+            if let (Some(&a), Some(&b)) = (xs.first(), xs.last()) {
+                proptest::prop_assert_eq!(xs.len() as u32, b - a + 1);
+                want.push(Span {
+                    y: j,
+                    x0: a,
+                    x1: b + 1,
+                });
+            }
+            let full: Vec<u32> = (0..w).filter(|&i| c.coverage(i, j) == 256).collect();
+            let (i0, i1) = c.interior(j, w);
+            match (full.first(), full.last()) {
+                (Some(&a), Some(&b)) => {
+                    proptest::prop_assert_eq!(full.len() as u32, b - a + 1);
+                    proptest::prop_assert_eq!((i0, i1), (a, b + 1));
+                }
+                _ => proptest::prop_assert!(i0 >= i1),
+            }
+        }
+        proptest::prop_assert_eq!(spans, want);
+        Ok(())
+    }
+
     proptest::proptest! {
+        /// Soft circles' spans follow their coverage, with ramps from one pixel to the cap
+        /// (a 512-pixel side allows 8 pixels).
+        #[test]
+        fn soft_spans_follow_the_coverage(
+            x in -20.0f64..80.0,
+            y in -20.0f64..80.0,
+            r in 0.0f64..60.0,
+            w in 1u32..64,
+            h in 1u32..64,
+            side in 64u32..1200,
+        ) {
+            let c = Circle::new(x, y, r, [0.2, 0.4, 0.9], 0.7).unwrap();
+            check_spans(SmoothCircle::soft(&c, side, side), w, h)?;
+        }
+
         /// The footprint and interior spans are exactly the pixels with `k > 0` and
         /// `k = 256`, by the definition.
         #[test]
@@ -205,27 +352,7 @@ mod tests {
             w in 1u32..48,
             h in 1u32..48,
         ) {
-            let c = circle(x, y, r);
-            let mut spans = Vec::new();
-            c.spans(w, h, &mut spans);
-            let mut want = Vec::new();
-            for j in 0..h {
-                let xs: Vec<u32> = (0..w).filter(|&i| c.coverage(i, j) > 0).collect();
-                if let (Some(&a), Some(&b)) = (xs.first(), xs.last()) {
-                    proptest::prop_assert_eq!(xs.len() as u32, b - a + 1);
-                    want.push(Span { y: j, x0: a, x1: b + 1 });
-                }
-                let full: Vec<u32> = (0..w).filter(|&i| c.coverage(i, j) == 256).collect();
-                let (i0, i1) = c.interior(j, w);
-                match (full.first(), full.last()) {
-                    (Some(&a), Some(&b)) => {
-                        proptest::prop_assert_eq!(full.len() as u32, b - a + 1);
-                        proptest::prop_assert_eq!((i0, i1), (a, b + 1));
-                    }
-                    _ => proptest::prop_assert!(i0 >= i1),
-                }
-            }
-            proptest::prop_assert_eq!(spans, want);
+            check_spans(circle(x, y, r), w, h)?;
         }
     }
 }

@@ -65,10 +65,11 @@ pub enum Error {
 /// The fast CPU renderer (see the [crate docs](crate) for its exact semantics).
 ///
 /// It draws hard edges unless made with [`with_edges`](CpuRenderer::with_edges)`(`
-/// [`Edges::Smooth`]`)`: then it follows the anti-aliased model of
-/// [`circlefit_core::smooth`], still exact and incremental (edge pixels carry their own
-/// alpha, eight per step with AVX-512, so a candidate costs about twice as much; the runs
-/// kernel for several circles over a uniform canvas is hard-edged only).
+/// [`Edges::Smooth`]`)` or [`Edges::Soft`]: then it follows the anti-aliased model of
+/// [`circlefit_core::smooth`] (a one-pixel ramp, or one half the radius wide), still exact
+/// and incremental (edge pixels carry their own alpha, eight per step with AVX-512, so a
+/// candidate costs about twice as much, soft ones more; the runs kernel for several circles
+/// over a uniform canvas is hard-edged only).
 ///
 /// # Allocation
 /// The span buffer and the pooled canvas grow to the largest size seen and are then
@@ -153,11 +154,18 @@ impl CpuRenderer {
         self.render(base, &circles)
     }
 
+    /// `circle` in the smooth model of a `width` × `height` canvas, unless edges are hard.
+    #[inline]
+    fn smooth(&self, circle: &Circle, width: u32, height: u32) -> Option<SmoothCircle> {
+        (self.edges != Edges::Hard)
+            .then(|| SmoothCircle::for_edges(circle, self.edges, width, height))
+    }
+
     fn draw_circles(&mut self, mut canvas: CanvasMut<'_>, circles: &[Circle]) {
         let (w, h) = (canvas.width(), canvas.height());
-        if self.edges == Edges::Smooth {
+        if self.edges != Edges::Hard {
             for circle in circles {
-                let sc = SmoothCircle::new(circle);
+                let sc = SmoothCircle::for_edges(circle, self.edges, w, h);
                 self.spans.clear();
                 footprint(&sc, w, h, &mut self.spans);
                 smooth::composite_runs(&sc, canvas.reborrow(), &self.spans);
@@ -211,7 +219,23 @@ impl SpanRenderer for CpuRenderer {
     fn spans(&self, circle: &Circle, width: u32, height: u32, out: &mut Vec<Span>) {
         match self.edges {
             Edges::Hard => spans::spans(&RasterCircle::new(circle), width, height, out),
-            Edges::Smooth => footprint(&SmoothCircle::new(circle), width, height, out),
+            Edges::Smooth | Edges::Soft => footprint(
+                &SmoothCircle::for_edges(circle, self.edges, width, height),
+                width,
+                height,
+                out,
+            ),
+        }
+    }
+
+    fn reach_beyond_radius(&self, width: u32, height: u32) -> f64 {
+        match self.edges {
+            Edges::Hard | Edges::Smooth => 1.0,
+            // The footprint ends within w/2 ≤ cap/2 of the radius.
+            Edges::Soft => {
+                let cap = circlefit_core::smooth::soft_width_cap(width.min(height));
+                1.0 + cap as f64 / 512.0
+            }
         }
     }
 
@@ -224,8 +248,8 @@ impl SpanRenderer for CpuRenderer {
     }
 
     fn composite_runs(&self, circle: &Circle, mut canvas: CanvasMut<'_>, runs: &[Span]) {
-        if self.edges == Edges::Smooth {
-            smooth::composite_runs(&SmoothCircle::new(circle), canvas, runs);
+        if let Some(sc) = self.smooth(circle, canvas.width(), canvas.height()) {
+            smooth::composite_runs(&sc, canvas, runs);
             return;
         }
         let b = blend16(&RasterCircle::new(circle));
@@ -241,8 +265,7 @@ impl SpanRenderer for CpuRenderer {
         kept: CanvasRef<'_>,
         reference: CanvasRef<'_>,
     ) -> Option<u64> {
-        if self.edges == Edges::Smooth {
-            let sc = SmoothCircle::new(circle);
+        if let Some(sc) = self.smooth(circle, kept.width(), kept.height()) {
             return Some(smooth::squared_error(&sc, spans, kept, reference));
         }
         let rows = kernels::SpanRows {
@@ -263,7 +286,7 @@ impl SpanRenderer for CpuRenderer {
         reference: &RowMoments,
         segments: &mut Vec<Span>,
     ) -> Option<u64> {
-        if self.edges == Edges::Smooth {
+        if self.edges != Edges::Hard {
             return None;
         }
         // A poisoned lock only means another call panicked mid-way; every call rebuilds

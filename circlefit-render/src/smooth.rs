@@ -270,8 +270,10 @@ mod avx512 {
         cy: i64,
         /// `256·i` in lane `i`.
         lanes: __m512i,
-        /// `r + 128`.
+        /// `r + w/2`.
         outer: __m512i,
+        /// The ramp width `w` as `f64`, for a ramp wider than one pixel.
+        soft: Option<__m512d>,
         alpha: __m512i,
         rgb: __m512i,
         spread: __m512i,
@@ -289,7 +291,8 @@ mod avx512 {
                 cx: sc.disc.cx,
                 cy: sc.disc.cy,
                 lanes: _mm512_set_epi64(1792, 1536, 1280, 1024, 768, 512, 256, 0),
-                outer: _mm512_set1_epi64(sc.disc.r + 128),
+                outer: _mm512_set1_epi64(sc.outer()),
+                soft: (sc.ramp_width() != 256).then(|| _mm512_set1_pd(sc.ramp_width() as f64)),
                 alpha: _mm512_set1_epi64(i64::from(sc.disc.alpha)),
                 rgb: _mm512_broadcast_i64x2(_mm_set_epi16(0, b, g, r, 0, b, g, r)),
                 spread,
@@ -297,7 +300,8 @@ mod avx512 {
         }
 
         /// The effective alphas of the 8 pixels from `x` on row `y`, spread to their R, G,
-        /// B lanes (alpha lanes 0): `e = (a·clamp(r + 128 − ⌊√D⌋, 0, 256) + 128) >> 8`.
+        /// B lanes (alpha lanes 0): `e = (a·k + 128) >> 8` with `k = clamp(r + 128 − ⌊√D⌋,
+        /// 0, 256)` for the one-pixel ramp, else `⌊256·clamp(r + w/2 − ⌊√D⌋, 0, w) / w⌋`.
         #[inline]
         #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl")]
         fn alphas(&self, x: u32, y: u32) -> __m512i {
@@ -308,7 +312,18 @@ mod avx512 {
             let d2 = _mm512_fmadd_pd(fx, fx, _mm512_set1_pd((dy * dy) as f64));
             let d = _mm512_cvttpd_epi64(_mm512_sqrt_pd(d2));
             let k = _mm512_max_epi64(_mm512_sub_epi64(self.outer, d), _mm512_setzero_si512());
-            let k = _mm512_min_epi64(k, _mm512_set1_epi64(256));
+            let k = match self.soft {
+                None => _mm512_min_epi64(k, _mm512_set1_epi64(256)),
+                Some(w) => {
+                    // Exact: x = min(k, w) ≤ w < 2¹⁷, so 256·x / w ≤ 256 is correctly rounded
+                    // and, when not a whole number, at least 1/w ≥ 2⁻¹⁷ below the next one,
+                    // far more than its rounding error (2⁻⁴⁴): truncation floors it.
+                    let x = _mm512_cvtepi64_pd(k);
+                    let x = _mm512_min_pd(x, w);
+                    let q = _mm512_div_pd(_mm512_mul_pd(x, _mm512_set1_pd(256.0)), w);
+                    _mm512_cvttpd_epi64(q)
+                }
+            };
             let e = _mm512_srli_epi64(
                 _mm512_add_epi64(_mm512_mullo_epi64(self.alpha, k), _mm512_set1_epi64(128)),
                 8,
@@ -500,9 +515,11 @@ mod tests {
             w in 1u32..80,
             h in 1u32..40,
             seed in 0u64..1000,
+            side in proptest::option::of(64u32..1200),
         ) {
             let circle = Circle::new(x, y, r, [0.9, 0.3, 0.6], alpha).unwrap();
-            let sc = SmoothCircle::new(&circle);
+            // A soft ramp's cap comes from `side`, so wide ramps meet small test canvases.
+            let sc = side.map_or_else(|| SmoothCircle::new(&circle), |s| SmoothCircle::soft(&circle, s, s));
             let (kept, reference) = (canvas(w, h, seed), canvas(w, h, seed + 7));
             let mut want = kept.clone();
             naive(&sc, &mut want);
@@ -550,10 +567,11 @@ mod tests {
             r in 0.5f64..30.0,
             cut in 0u32..64,
             seed in 0u64..1000,
+            side in proptest::option::of(64u32..1200),
         ) {
             let (w, h) = (64, 40);
             let circle = Circle::new(x, y, r, [0.1, 0.8, 0.4], 0.6).unwrap();
-            let sc = SmoothCircle::new(&circle);
+            let sc = side.map_or_else(|| SmoothCircle::new(&circle), |s| SmoothCircle::soft(&circle, s, s));
             let kept = canvas(w, h, seed);
             let mut spans = Vec::new();
             sc.spans(w, h, &mut spans);

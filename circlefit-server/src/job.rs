@@ -252,11 +252,12 @@ fn fit(
     let mut canvas = base.clone();
     let Ok(()) = CpuRenderer::with_edges(edges).draw(canvas.as_mut(), &result.circles);
     let png = io::encode_png(canvas.as_ref()).map_err(|e| e.to_string())?;
-    let svg = io::to_svg(
+    let svg = io::to_svg_with(
         base.width(),
         base.height(),
         io::Background::of(base.as_ref()),
         &result.circles,
+        edges,
     )
     .map_err(|e| e.to_string())?;
     let stopped = result.stopped();

@@ -38,6 +38,10 @@ struct SlotObjective<'a, R: Renderer, C: CostFunc> {
     later_spans: Vec<circlefit_core::raster::Span>,
     later_ends: Vec<usize>,
     bounds: &'a Bounds,
+    /// The renderer's reach beyond a circle's radius ([`SpanRenderer::reach_beyond_radius`]).
+    ///
+    /// [`SpanRenderer::reach_beyond_radius`]: circlefit_core::SpanRenderer::reach_beyond_radius
+    margin: f64,
     x: Vec<f64>,
     best: Option<(f64, Circle)>,
     error: Option<Error>,
@@ -53,9 +57,10 @@ fn needs_spans() -> Error {
     }
 }
 
-/// A circle's bounding box `[x0, y0, x1, y1]`, a pixel wider on every side.
-fn bounding_box(c: &Circle) -> [f64; 4] {
-    let r = c.radius() + 1.0;
+/// A circle's bounding box `[x0, y0, x1, y1]`, `margin` (the renderer's reach beyond the
+/// radius) wider on every side.
+fn bounding_box(c: &Circle, margin: f64) -> [f64; 4] {
+    let r = c.radius() + margin;
     [c.x() - r, c.y() - r, c.x() + r, c.y() + r]
 }
 
@@ -94,10 +99,11 @@ impl<R: Renderer, C: CostFunc> SlotObjective<'_, R, C> {
         // segments span each row from the leftmost to the rightmost of the two circles'
         // pixels, so a later circle between the two (touching neither) can reach them:
         // the test is against the box holding both.
-        let changed = union_box(bounding_box(&self.old), bounding_box(&candidate));
+        let m = self.margin;
+        let changed = union_box(bounding_box(&self.old, m), bounding_box(&candidate, m));
         let mut start = 0;
         for (c, &end) in self.later.iter().zip(&self.later_ends) {
-            if !disjoint(&bounding_box(c), &changed) {
+            if !disjoint(&bounding_box(c, m), &changed) {
                 self.scorer
                     .composite_clipped(c, &self.later_spans[start..end], self.scratch, sr);
             }
@@ -145,11 +151,11 @@ fn local_box(bounds: &Bounds, old: &Circle) -> Result<Bounds> {
     )
 }
 
-/// The pixels any circle of a slot's search box can cover, as `[x0, y0, x1, y1]` (with a
-/// pixel of margin).
-fn reach(local: &Bounds) -> [f64; 4] {
+/// The pixels any circle of a slot's search box can cover, as `[x0, y0, x1, y1]` (with
+/// `margin`, the renderer's reach beyond the radius).
+fn reach(local: &Bounds, margin: f64) -> [f64; 4] {
     let (lo, hi) = (local.lower(), local.upper());
-    let r = hi[2] + 1.0;
+    let r = hi[2] + margin;
     [lo[0] - r, lo[1] - r, hi[0] + r, hi[1] + r]
 }
 
@@ -299,8 +305,9 @@ impl SlotCanvases {
         let rows = y0 as usize * stride..(y1 as usize + 1) * stride;
         self.full.as_bytes_mut()[rows.clone()].copy_from_slice(&base.as_bytes()[rows]);
         let (top, bottom) = (f64::from(y0), f64::from(y1) + 1.0);
+        let m = sr.reach_beyond_radius(w, h);
         for c in &self.circles {
-            if c.y() + c.radius() + 1.0 < top || c.y() - c.radius() - 1.0 > bottom {
+            if c.y() + c.radius() + m < top || c.y() - c.radius() - m > bottom {
                 continue;
             }
             self.spans.clear();
@@ -359,14 +366,15 @@ fn search_slot<R: Renderer, C: CostFunc>(
     let state = SlotCanvases::sync(canvases, renderer, pc, reference, base, circles, i)?;
     let current = crate::checked::usable(pc.finish(state.scorer.total(), reference.pixel_count()))?;
     let old = circles[i];
+    let sr = renderer.as_span_renderer().ok_or_else(needs_spans)?;
+    let margin = sr.reach_beyond_radius(w, h);
     // Only later circles that can reach a pixel a candidate in `local` changes matter.
-    let reach = reach(local);
+    let reach = reach(local, margin);
     let later: Vec<Circle> = circles[i + 1..]
         .iter()
-        .filter(|c| !disjoint(&bounding_box(c), &reach))
+        .filter(|c| !disjoint(&bounding_box(c, margin), &reach))
         .copied()
         .collect();
-    let sr = renderer.as_span_renderer().ok_or_else(needs_spans)?;
     let (mut later_spans, mut later_ends) = (Vec::new(), Vec::with_capacity(later.len()));
     for c in &later {
         sr.spans(c, w, h, &mut later_spans);
@@ -384,6 +392,7 @@ fn search_slot<R: Renderer, C: CostFunc>(
         later_spans,
         later_ends,
         bounds: local,
+        margin,
         x: Vec::new(),
         best: None,
         error: None,
@@ -500,6 +509,10 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
     let slots = n.saturating_mul(settings.passes as usize);
     let search = settings.search;
     let bounds = Bounds::for_circles(1, reference.width(), reference.height())?;
+    let margin = renderer
+        .as_span_renderer()
+        .ok_or_else(needs_spans)?
+        .reach_beyond_radius(reference.width(), reference.height());
     let slot = |k: usize| if slots <= n { k * n / slots } else { k % n };
     let mut minimize = |objective: &mut dyn Objective, problem: &Problem<'_>| match search {
         PolishSearch::HillClimb => hill_climb(objective, problem),
@@ -541,7 +554,7 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
         } else {
             let mut group = vec![(k, i, local)];
             if search == PolishSearch::HillClimb {
-                extend_group(&bounds, circles, &mut done, &mut group, &slot)?;
+                extend_group(&bounds, margin, circles, &mut done, &mut group, &slot)?;
             }
             group
                 .into_iter()
@@ -648,13 +661,14 @@ const GROUP: usize = 2;
 /// reaches none of the pixels the group's boxes reach, marked as taken.
 fn extend_group(
     bounds: &Bounds,
+    margin: f64,
     circles: &[Circle],
     done: &mut [bool],
     group: &mut Vec<(usize, usize, Bounds)>,
     slot: &dyn Fn(usize) -> usize,
 ) -> Result<()> {
     let k = group[0].0;
-    let mut reaches = vec![reach(&group[0].2)];
+    let mut reaches = vec![reach(&group[0].2, margin)];
     let ahead = (k + 1 + LOOKAHEAD).min(done.len());
     for (kk, taken) in done.iter_mut().enumerate().take(ahead).skip(k + 1) {
         if group.len() == GROUP {
@@ -665,7 +679,7 @@ fn extend_group(
             continue;
         }
         let other = local_box(bounds, &circles[j])?;
-        let r = reach(&other);
+        let r = reach(&other, margin);
         if reaches.iter().all(|g| disjoint(g, &r)) {
             *taken = true;
             reaches.push(r);
@@ -682,9 +696,84 @@ mod tests {
     use circlefit_render::CpuRenderer;
 
     fn cost_of(circles: &[Circle], base: &Canvas, reference: &Canvas) -> f64 {
+        cost_with(CpuRenderer::new(), circles, base, reference)
+    }
+
+    fn cost_with(mut r: CpuRenderer, circles: &[Circle], base: &Canvas, reference: &Canvas) -> f64 {
         let mut canvas = base.clone();
-        CpuRenderer::new().draw(canvas.as_mut(), circles).unwrap();
+        r.draw(canvas.as_mut(), circles).unwrap();
         Mse.cost(canvas.as_ref(), reference.as_ref()).unwrap()
+    }
+
+    /// Scores `params` for slot `i` of `circles` with the soft renderer, reusing `canvases`.
+    fn soft_score(
+        canvases: &mut Option<SlotCanvases>,
+        circles: &[Circle],
+        i: usize,
+        params: [f64; 7],
+        (reference, base): (&Canvas, &Canvas),
+    ) -> Vec<f64> {
+        let bounds = Bounds::for_circles(1, reference.width(), reference.height()).unwrap();
+        let local = local_box(&bounds, &circles[i]).unwrap();
+        let mut seen = Vec::new();
+        let mut minimize = |o: &mut dyn Objective, _: &Problem<'_>| {
+            seen.push(o.evaluate(&params));
+            Ok(())
+        };
+        let task = SlotTask {
+            i,
+            local,
+            seed: 1,
+            budget: None,
+        };
+        let mut r = CpuRenderer::with_edges(circlefit_core::Edges::Soft);
+        let (reference, base) = (reference.as_ref(), base.as_ref());
+        search_slot(
+            canvases,
+            &mut r,
+            &Mse,
+            reference,
+            base,
+            circles,
+            &task,
+            &mut minimize,
+            None,
+        )
+        .unwrap();
+        seen
+    }
+
+    /// Soft edges reach up to 2 px past the radius on 512²: a later circle whose box
+    /// (radius + 1 px) misses a slot's circle but whose ramp reaches its rows must still be
+    /// drawn over the slot's candidates, and redrawn when the slot's circle is replaced.
+    #[test]
+    fn slot_scores_are_exact_with_soft_edges_reaching_past_a_pixel() {
+        let (w, h) = (512, 512);
+        let reference = Canvas::filled(w, h, [10, 200, 30, 255]).unwrap();
+        let base = Canvas::white(w, h).unwrap();
+        let c = |x, y, r, rgb| Circle::new(x, y, r, rgb, 0.8).unwrap();
+        // The small circle covers rows up to 103; the large one's box (radius + 1 px) starts
+        // at row 104.25, its 4 px ramp above row 103.5, that row's pixel centres.
+        // A third circle far from both.
+        let circles = [
+            c(100.0, 100.0, 3.0, [1.0, 0.0, 0.0]),
+            c(100.0, 149.25, 44.0, [0.0, 0.0, 1.0]),
+            c(400.0, 400.0, 5.0, [0.3, 0.3, 0.0]),
+        ];
+        let scene = (&reference, &base);
+        let mut canvases = None;
+        let mut moved = circles[0].to_params();
+        moved[0] += 1.5;
+        let seen = soft_score(&mut canvases, &circles, 0, moved, scene);
+        let mut replaced = circles;
+        replaced[0] = Circle::from_params(&moved).unwrap();
+        let soft = || CpuRenderer::with_edges(circlefit_core::Edges::Soft);
+        assert_eq!(seen, [cost_with(soft(), &replaced, &base, &reference)]);
+        // The slot's circle replaced: the kept canvases follow (redrawing the large circle's
+        // ramp on the rows the small one touched), and a slot search of the far circle
+        // sees the exact cost of its own (unchanged) place.
+        let seen = soft_score(&mut canvases, &replaced, 2, replaced[2].to_params(), scene);
+        assert_eq!(seen, [cost_with(soft(), &replaced, &base, &reference)]);
     }
 
     /// A slot's candidate moved off its old place, with a later circle in the gap

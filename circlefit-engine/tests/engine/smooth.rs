@@ -1,6 +1,6 @@
-//! The smooth-edged (anti-aliased) renderer through the engine: its incremental costs equal
-//! a full render, on every path (fused kernel, scratch canvas for a position-dependent
-//! blend, polishing).
+//! The smooth-edged (anti-aliased) and soft-edged renderers through the engine: their
+//! incremental costs equal a full render, on every path (fused kernel, scratch canvas for a
+//! position-dependent blend, polishing).
 
 use crate::common::*;
 use proptest::prelude::{ProptestConfig, prop_assert_eq, proptest};
@@ -10,6 +10,10 @@ const MODES: [Strategy; 3] = [Strategy::Joint, Strategy::Sequential, Strategy::b
 
 fn smooth() -> CpuRenderer {
     CpuRenderer::with_edges(Edges::Smooth)
+}
+
+fn soft() -> CpuRenderer {
+    CpuRenderer::with_edges(Edges::Soft)
 }
 
 /// Mse's sums without claiming `PixelTerm::SquaredRgb`: no fused kernel, so a single
@@ -43,19 +47,50 @@ fn arb_case() -> impl proptest::strategy::Strategy<Value = Case> {
     crate::strategies::arb_case().prop_map(|(r, b, kept, cand)| (r, b, kept.concat(), cand))
 }
 
+/// Soft ramps wider than a pixel need canvases of 256 px and more (the cap is a 128th of
+/// the shorter side): canvases of 256–400 px with a few random circles on random pixels.
+fn arb_large_case() -> impl proptest::strategy::Strategy<Value = Case> {
+    use proptest::prelude::*;
+    (256u32..400, 256u32..400, any::<u64>()).prop_flat_map(|(w, h, seed)| {
+        let canvas = move |s: u64| {
+            let mut rng = SplitMix64::new(s);
+            let bytes = (0..w * h * 4)
+                .map(|_| (rng.next_u64() >> 56) as u8)
+                .collect();
+            Canvas::from_vec(w, h, bytes).unwrap()
+        };
+        (
+            prop::collection::vec(crate::strategies::arb_circle(w, h), 0..4),
+            prop::collection::vec(crate::strategies::arb_circle(w, h), 1..4),
+        )
+            .prop_map(move |(kept, cand)| (canvas(seed), canvas(seed ^ 1), kept, cand))
+    })
+}
+
 /// Every prefix of `cand` over the kept circles, scored by `cost`'s incremental path with
-/// the smooth renderer, equals rendering everything from the base and the full cost.
-fn check<C: CostFunc>(cost: C, (reference, base, kept, cand): &Case) -> Result<(), String> {
-    let mut fast = Evaluator::new(smooth(), cost, reference.as_ref(), base.as_ref()).unwrap();
+/// `edges`, equals rendering everything from the base and the full cost.
+fn check<C: CostFunc>(cost: C, case: &Case) -> Result<(), String> {
+    check_edges(Edges::Smooth, cost, case)
+}
+
+fn check_edges<C: CostFunc>(
+    edges: Edges,
+    cost: C,
+    (reference, base, kept, cand): &Case,
+) -> Result<(), String> {
+    let renderer = || CpuRenderer::with_edges(edges);
+    let mut fast = Evaluator::new(renderer(), cost, reference.as_ref(), base.as_ref()).unwrap();
     if !fast.is_incremental() {
-        return Err("the smooth renderer should be scored incrementally".into());
+        return Err(format!(
+            "the {edges} renderer should be scored incrementally"
+        ));
     }
     fast.commit(kept).unwrap();
     for k in 1..=cand.len() {
         let a = fast.cost_with(&cand[..k]).unwrap();
         let mut all = kept.clone();
         all.extend_from_slice(&cand[..k]);
-        let full = render_new(&mut smooth(), base.as_ref(), &all).unwrap();
+        let full = render_new(&mut renderer(), base.as_ref(), &all).unwrap();
         let c = Mse.cost(full.as_ref(), reference.as_ref()).unwrap();
         if a.to_bits() != c.to_bits() {
             return Err(format!("{k} candidates: incremental {a} vs full {c}"));
@@ -71,6 +106,69 @@ proptest! {
     fn incremental_cost_equals_full_render_with_smooth_edges(case in arb_case()) {
         prop_assert_eq!(check(Mse, &case), Ok(()));
         prop_assert_eq!(check(PlainSums, &case), Ok(()));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    #[test]
+    fn incremental_cost_equals_full_render_with_soft_edges(case in arb_large_case()) {
+        prop_assert_eq!(check_edges(Edges::Soft, Mse, &case), Ok(()));
+        prop_assert_eq!(check_edges(Edges::Soft, PlainSums, &case), Ok(()));
+    }
+}
+
+#[test]
+fn soft_fits_report_the_rendered_cost_and_differ_from_smooth_ones() {
+    // 384 × 512: ramps up to 3 px, so polishing must look past radius + 1 px for the later
+    // circles a replacement reaches (`SpanRenderer::reach_beyond_radius`).
+    let reference = test_image(384, 512);
+    let fit = |r: CpuRenderer| {
+        Fitter::new(r, Mse, small_mayfly(6))
+            .settings(FitSettings::recommended(Strategy::Sequential, 12, 5))
+            .fit(reference.as_ref())
+            .unwrap()
+    };
+    let (soft_fit, smooth_fit) = (fit(soft()), fit(smooth()));
+    let canvas = render_new(
+        &mut soft(),
+        Canvas::white(384, 512).unwrap().as_ref(),
+        &soft_fit.circles,
+    )
+    .unwrap();
+    assert_eq!(
+        Mse.cost(canvas.as_ref(), reference.as_ref()).unwrap(),
+        soft_fit.cost
+    );
+    assert!(soft_fit.cost < soft_fit.initial_cost);
+    assert!(soft_fit.polished_slots > 0);
+    assert_ne!(soft_fit.circles, smooth_fit.circles);
+}
+
+#[test]
+fn a_soft_circle_lies_within_its_renderers_reach() {
+    // 1024²: ramps up to 8 px, reaching 4 px past the radius.
+    let r = soft();
+    let margin = r.reach_beyond_radius(1024, 1024);
+    assert_eq!(margin, 5.0);
+    assert_eq!(r.reach_beyond_radius(512, 512), 3.0);
+    for radius in [1.5, 6.0, 30.0, 200.0] {
+        let c = Circle::new(250.3, 247.9, radius, [0.0; 3], 1.0).unwrap();
+        let mut spans = Vec::new();
+        r.spans(&c, 1024, 1024, &mut spans);
+        let mut widest = 0.0f64;
+        for s in &spans {
+            for x in [s.x0, s.x1 - 1] {
+                let (dx, dy) = (f64::from(x) + 0.5 - c.x(), f64::from(s.y) + 0.5 - c.y());
+                widest = widest.max((dx * dx + dy * dy).sqrt() - radius);
+            }
+        }
+        assert!(widest < margin, "radius {radius}: {widest}");
+        // The widest ramps reach past the one pixel hard and smooth edges keep to.
+        if radius >= 30.0 {
+            assert!(widest > 3.0, "radius {radius}: {widest}");
+        }
     }
 }
 
