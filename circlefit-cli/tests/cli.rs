@@ -292,28 +292,39 @@ fn a_resumed_fit_equals_the_uninterrupted_one_and_refuses_changed_settings() {
 }
 
 #[test]
-fn smooth_edges_are_fitted_saved_drawn_again_and_kept_on_resume() {
+fn edges_are_fitted_saved_drawn_again_and_kept_on_resume() {
     let d = dir("edges");
     let fit = |extra: &[&str], out: &str| {
         let mut args = vec!["-n", "6", "--iters", "4", "--pop", "10", "--polish", "1"];
         args.extend_from_slice(extra);
-        let (png, json) = (format!("{out}.png"), format!("{out}.json"));
-        args.extend_from_slice(&["-o", &png, "-o", &json]);
+        let (png, json, svg) = (
+            format!("{out}.png"),
+            format!("{out}.json"),
+            format!("{out}.svg"),
+        );
+        args.extend_from_slice(&["-o", &png, "-o", &json, "-o", &svg]);
         let o = run(&args, &d);
         assert!(o.status.success(), "{}", text(&o.stderr));
         text(&o.stdout)
     };
     fit(&["--edges", "hard"], "hard");
-    // Smooth is the default.
-    let said = fit(&[], "smooth");
-    assert_eq!(json(&d.join("hard.json"))["edges"], "hard");
-    assert_eq!(json(&d.join("smooth.json"))["edges"], "smooth");
+    fit(&["--edges", "smooth"], "smooth");
+    // Soft is the default.
+    let said = fit(&[], "soft");
+    for name in ["hard", "smooth", "soft"] {
+        assert_eq!(json(&d.join(format!("{name}.json")))["edges"], name);
+    }
     let png = |name: &str| std::fs::read(d.join(name)).unwrap();
     assert_ne!(png("hard.png"), png("smooth.png"));
+    assert_ne!(png("smooth.png"), png("soft.png"));
+    // On the 256² cat soft ramps reach 2 px: the SVG draws them as radial gradients.
+    let svg = |name: &str| std::fs::read_to_string(d.join(name)).unwrap();
+    assert!(svg("soft.svg").contains("<radialGradient"));
+    assert!(!svg("smooth.svg").contains("<radialGradient"));
     // `render` draws the saved circles with the saved edges: the same picture.
-    let o = run(&["render", "smooth.json", "-o", "again.png"], &d);
+    let o = run(&["render", "soft.json", "-o", "again.png"], &d);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert_eq!(png("again.png"), png("smooth.png"));
+    assert_eq!(png("again.png"), png("soft.png"));
     // `score` reports the fit's own PSNR.
     let psnr = |s: &str| {
         s.split_whitespace()
@@ -323,7 +334,7 @@ fn smooth_edges_are_fitted_saved_drawn_again_and_kept_on_resume() {
             .unwrap()
     };
     let reference = format!("{}/../assets/chelsea_256.png", env!("CARGO_MANIFEST_DIR"));
-    let o = run(&["score", "smooth.json", &reference], &d);
+    let o = run(&["score", "soft.json", &reference], &d);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!((psnr(&text(&o.stdout)) - psnr(&said)).abs() < 1e-3);
     // A resume keeps the saved edges and refuses other ones.
@@ -331,9 +342,12 @@ fn smooth_edges_are_fitted_saved_drawn_again_and_kept_on_resume() {
     assert_eq!(o.status.code(), Some(2));
     let err = text(&o.stderr);
     assert!(err.contains("--edges") && err.contains("--resume"), "{err}");
-    let o = run(&["--resume", "smooth.json", "-o", "more.json"], &d);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    assert_eq!(json(&d.join("more.json"))["edges"], "smooth");
+    for name in ["smooth", "soft"] {
+        let (from, to) = (format!("{name}.json"), format!("more_{name}.json"));
+        let o = run(&["--resume", &from, "-o", &to], &d);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert_eq!(json(&d.join(&to))["edges"], name);
+    }
 }
 
 #[cfg(unix)]

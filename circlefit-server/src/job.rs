@@ -43,8 +43,8 @@ pub(crate) struct JobSettings {
 /// recommended settings).
 pub(crate) const DEFAULT_CLIMBS: u32 = 2;
 
-/// The edges of a job that does not name them.
-pub(crate) const DEFAULT_EDGES: Edges = Edges::Smooth;
+/// The edges of a new job that does not name them (the CLI's and the library's default).
+pub(crate) const DEFAULT_EDGES: Edges = Edges::Soft;
 
 /// A setting the fit cannot run, with the field it names.
 #[derive(Debug)]

@@ -170,10 +170,10 @@ fn a_job_runs_and_its_results_download() {
         cp["circles"].as_array().unwrap().len() as i64,
         job["circles"].as_i64().unwrap()
     );
-    // Smooth edges unless asked otherwise, saved with the job and its checkpoint; the PNG
-    // is the smooth render of the saved circles (hard edges would draw another).
-    assert_eq!(cp["edges"], "smooth");
-    assert_eq!(job["settings"]["edges"], "smooth", "{job}");
+    // Soft edges unless asked otherwise, saved with the job and its checkpoint; the PNG
+    // is the soft render of the saved circles (hard edges would draw another).
+    assert_eq!(cp["edges"], "soft");
+    assert_eq!(job["settings"]["edges"], "soft", "{job}");
     assert_eq!(job["settings"]["seed_scales"], "multi_scale", "{job}");
     assert_eq!(cp["settings"]["seed_scales"], "multi_scale", "{cp}");
     // Two climbs per polished slot, stored with the job (older jobs without it had one).
@@ -190,7 +190,7 @@ fn a_job_runs_and_its_results_download() {
             .unwrap();
         circlefit::io::encode_png(c.as_ref()).unwrap()
     };
-    assert_eq!(draw(circlefit::Edges::Smooth), png);
+    assert_eq!(draw(circlefit::Edges::Soft), png);
     assert_ne!(draw(circlefit::Edges::Hard), png);
     // A second job: the list is newest first.
     let (_, second) = submit(&s, TINY, QUICK);
