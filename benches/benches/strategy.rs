@@ -1,5 +1,5 @@
 //! Evaluations per second: sequential (one circle over 50 kept, given and closed-form
-//! colour; hard and smooth edges), batch (B = 5 over 50 kept), joint (K = 30 re-rendered), on the incremental path
+//! colour; hard, smooth and soft edges), batch (B = 5 over 50 kept), joint (K = 30 re-rendered), on the incremental path
 //! and on the generic full path; joint and batch also on the scene fits really see
 //! (`Scene::fit_bounds`: circles from the fit's own bounds).
 
@@ -21,6 +21,10 @@ fn strategy(c: &mut Criterion) {
     let smooth = || CpuRenderer::with_edges(Edges::Smooth);
     bench_evaluations(c, "smooth", &kept, smooth(), Mse, 1);
     bench_closed_form(c, "smooth", &kept, smooth(), Mse);
+    // Soft edges: on 256² the ramps reach 2 px (half the radius, capped).
+    let soft = || CpuRenderer::with_edges(Edges::Soft);
+    bench_evaluations(c, "soft", &kept, soft(), Mse, 1);
+    bench_closed_form(c, "soft", &kept, soft(), Mse);
     let joint = Scene::new(256, 256, 30, 13);
     bench_joint(c, "incremental", &joint, CpuRenderer::new(), Mse);
     bench_joint(c, "full", &joint, FullPath(CpuRenderer::new()), Mse);

@@ -84,6 +84,17 @@ fn evaluations_do_not_allocate_once_warm() {
     .unwrap();
     assert!(smooth.is_incremental());
     assert_steady_state_free(smooth);
+    // Soft edges: on 512 × 384 their ramps reach 3 px (the circles lie in the top corner).
+    let (big_reference, big_base) = (test_image(512, 384), Canvas::white(512, 384).unwrap());
+    let soft = Evaluator::new(
+        CpuRenderer::with_edges(Edges::Soft),
+        Mse,
+        big_reference.as_ref(),
+        big_base.as_ref(),
+    )
+    .unwrap();
+    assert!(soft.is_incremental());
+    assert_steady_state_free(soft);
     let slow = Evaluator::new(
         NoSpans::default(),
         OpaqueMse,

@@ -40,11 +40,16 @@ fn main() {
                 );
             }
         }
-        "seq_eval" | "seq_eval_closed_form" | "batch5_eval" | "seq_eval_smooth" => {
-            let edges = if workload == "seq_eval_smooth" {
-                Edges::Smooth
-            } else {
-                Edges::Hard
+        "seq_eval"
+        | "seq_eval_closed_form"
+        | "batch5_eval"
+        | "seq_eval_smooth"
+        | "seq_eval_soft" => {
+            let edges = match workload.as_str() {
+                "seq_eval_smooth" => Edges::Smooth,
+                // 256²: ramps up to 2 px.
+                "seq_eval_soft" => Edges::Soft,
+                _ => Edges::Hard,
             };
             let mut eval = Evaluator::new(
                 CpuRenderer::with_edges(edges),
@@ -114,7 +119,7 @@ fn main() {
         }
         other => {
             eprintln!(
-                "unknown workload '{other}': render30, mse, seq_eval, seq_eval_closed_form, seq_eval_full, batch5_eval, joint30_eval, joint30_fit_bounds_eval"
+                "unknown workload '{other}': render30, mse, seq_eval, seq_eval_closed_form, seq_eval_full, batch5_eval, joint30_eval, joint30_fit_bounds_eval, seq_eval_smooth, seq_eval_soft"
             );
             std::process::exit(2);
         }
