@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use circlefit_core::raster::{SUBPIXELS, quantize_alpha, quantize_channel};
-use circlefit_core::smooth::SmoothCircle;
+use circlefit_core::raster::{quantize_alpha, quantize_channel};
+use circlefit_core::smooth::soft_gradient;
 use circlefit_core::{Canvas, CanvasRef, Circle, Edges};
 
 /// Errors of image and file I/O.
@@ -389,12 +389,12 @@ pub fn to_svg_with(
     for (k, c) in circles.iter().enumerate() {
         let [r, g, b] = c.color().map(quantize_channel);
         let a = f64::from(quantize_alpha(c.alpha())) / 256.0;
-        let ramp = match edges {
-            Edges::Soft => SmoothCircle::soft(c, width, height).ramp_width(),
-            Edges::Hard | Edges::Smooth => SUBPIXELS,
+        let gradient = match edges {
+            Edges::Soft => soft_gradient(c, width, height),
+            Edges::Hard | Edges::Smooth => None,
         };
-        if ramp > SUBPIXELS {
-            write_soft_circle(&mut s, k, c, [r, g, b], a, ramp as f64 / SUBPIXELS as f64);
+        if let Some(ramp) = gradient {
+            write_soft_circle(&mut s, k, c, [r, g, b], a, ramp);
             continue;
         }
         let _ = writeln!(
@@ -409,12 +409,17 @@ pub fn to_svg_with(
     Ok(s)
 }
 
-/// A soft circle `k` with a ramp `w` px wide: a circle of radius `r + w/2` filled with a
-/// radial gradient (in user space, so its radius is in pixels) that holds the colour at
-/// opacity `a` up to `r − w/2` and fades it linearly to 0 at the rim.
-fn write_soft_circle(s: &mut String, k: usize, c: &Circle, [r, g, b]: [u8; 3], a: f64, w: f64) {
-    let outer = c.radius() + w / 2.0;
-    let inner = ((c.radius() - w / 2.0) / outer).max(0.0);
+/// Soft circle `k` as its [`soft_gradient`] `(outer, inner)` says: a circle of radius
+/// `outer` filled with a radial gradient (in user space, so its radius is in pixels) that
+/// holds the colour at opacity `a` up to the fraction `inner` and fades it to 0 at the rim.
+fn write_soft_circle(
+    s: &mut String,
+    k: usize,
+    c: &Circle,
+    [r, g, b]: [u8; 3],
+    a: f64,
+    (outer, inner): (f64, f64),
+) {
     let (x, y) = (c.x(), c.y());
     let _ = writeln!(
         s,

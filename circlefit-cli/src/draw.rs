@@ -50,16 +50,13 @@ pub(crate) fn picture(
     draw_base(&mut pixmap, base, sx, sy);
     let scale = sx.max(sy);
     for c in circles {
-        // The soft ramp's width in the fit's pixels (one pixel or less: a plain circle).
-        let ramp = match edges {
-            Edges::Soft => {
-                let q = circlefit::smooth::SmoothCircle::soft(c, w, h).ramp_width();
-                (q > circlefit::raster::SUBPIXELS).then(|| q as f64 / 256.0)
-            }
+        // A soft ramp wider than a pixel is a radial gradient (as in the SVG).
+        let gradient = match edges {
+            Edges::Soft => circlefit::smooth::soft_gradient(c, w, h),
             Edges::Hard | Edges::Smooth => None,
         };
         let (cx, cy) = ((c.x() * sx) as f32, (c.y() * sy) as f32);
-        let outer = c.radius() + ramp.map_or(0.0, |w| w / 2.0);
+        let outer = gradient.map_or(c.radius(), |(outer, _)| outer);
         let Some(path) = PathBuilder::from_circle(cx, cy, (outer * scale) as f32) else {
             continue;
         };
@@ -69,10 +66,9 @@ pub(crate) fn picture(
         let mut paint = Paint::default();
         paint.set_color_rgba8(r, g, b, a);
         paint.anti_alias = true;
-        if let Some(w) = ramp {
-            let inner = ((c.radius() - w / 2.0) / outer).max(0.0) as f32;
+        if let Some((_, inner)) = gradient {
             let stops = vec![
-                GradientStop::new(inner, Color::from_rgba8(r, g, b, a)),
+                GradientStop::new(inner as f32, Color::from_rgba8(r, g, b, a)),
                 GradientStop::new(1.0, Color::from_rgba8(r, g, b, 0)),
             ];
             let centre = Point::from_xy(cx, cy);

@@ -121,6 +121,20 @@ pub fn soft_width_cap(side: u32) -> i64 {
     SUBPIXELS * i64::from((side / 128).max(1))
 }
 
+/// How a vector renderer draws `circle`'s soft ramp on a `width` × `height` canvas: `Some((outer,
+/// inner))` where the ramp is wider than a pixel — a radial gradient out to radius `outer`
+/// (px, `r + w/2`), at the circle's opacity up to the fraction `inner` of it (`(r − w/2) /
+/// outer`, at least 0) and fading linearly to 0 at `outer` — or `None` for a one-pixel ramp,
+/// which a plain anti-aliased circle draws (the SVG export and the CLI's scaled pictures).
+pub fn soft_gradient(circle: &Circle, width: u32, height: u32) -> Option<(f64, f64)> {
+    let w = SmoothCircle::soft(circle, width, height).ramp_width();
+    (w > SUBPIXELS).then(|| {
+        let half = w as f64 / (2 * SUBPIXELS) as f64;
+        let outer = circle.radius() + half;
+        (outer, ((circle.radius() - half) / outer).max(0.0))
+    })
+}
+
 impl SmoothCircle {
     /// Quantises `circle` with the one-pixel ramp ([`Edges::Smooth`]).
     pub fn new(circle: &Circle) -> Self {
@@ -290,6 +304,16 @@ mod tests {
         let c = soft(8.0, 512);
         let k: Vec<u16> = (105..=111).map(|i| c.coverage(i, 100)).collect();
         assert_eq!(k, [256, 256, 192, 128, 64, 0, 0]);
+    }
+
+    #[test]
+    fn soft_gradients_span_the_ramp_and_only_wide_ones_exist() {
+        let c = |r| Circle::new(100.0, 90.0, r, [0.2, 0.4, 0.9], 0.7).unwrap();
+        // 256²: a 2 px ramp at radius 60, from 59 to 61.
+        assert_eq!(soft_gradient(&c(60.0), 256, 256), Some((61.0, 59.0 / 61.0)));
+        // One-pixel ramps are plain circles: small circles, small canvases.
+        assert_eq!(soft_gradient(&c(2.0), 512, 512), None);
+        assert_eq!(soft_gradient(&c(60.0), 255, 400), None);
     }
 
     /// The footprint and interior spans of `c` are exactly the pixels with `k > 0` and
