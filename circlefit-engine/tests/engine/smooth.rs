@@ -232,3 +232,27 @@ fn a_smooth_circle_lies_within_a_pixel_of_its_radius() {
         }
     }
 }
+
+#[test]
+fn soft_fits_give_one_result_on_any_thread_count() {
+    // 512 × 384 (ramps up to 3 px): polishing pairs slots whose reach is disjoint (one
+    // climb) or climbs each slot twice side by side; either way soft reach is respected, so
+    // the threads cannot see each other's changes.
+    let reference = test_image(512, 384);
+    for climbs in [1, 2] {
+        let mut s = FitSettings::recommended(Strategy::Sequential, 10, 3);
+        s.polish = Some(Polish::passes(2).with_evaluations(30).with_climbs(climbs));
+        let fit = |threads| {
+            Fitter::new(soft(), Mse, small_mayfly(4))
+                .settings(s)
+                .threads(threads)
+                .fit(reference.as_ref())
+                .unwrap()
+        };
+        let serial = fit(1);
+        assert!(serial.polished_slots > 0);
+        for threads in [2, 3] {
+            assert_eq!(fit(threads), serial, "climbs {climbs}, {threads} threads");
+        }
+    }
+}
