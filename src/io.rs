@@ -389,11 +389,7 @@ pub fn to_svg_with(
     for (k, c) in circles.iter().enumerate() {
         let [r, g, b] = c.color().map(quantize_channel);
         let a = f64::from(quantize_alpha(c.alpha())) / 256.0;
-        let gradient = match edges {
-            Edges::Soft => soft_gradient(c, width, height),
-            Edges::Hard | Edges::Smooth => None,
-        };
-        if let Some(ramp) = gradient {
+        if let Some(ramp) = soft_gradient(c, edges, width, height) {
             write_soft_circle(&mut s, k, c, [r, g, b], a, ramp);
             continue;
         }

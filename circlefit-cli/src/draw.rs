@@ -51,10 +51,7 @@ pub(crate) fn picture(
     let scale = sx.max(sy);
     for c in circles {
         // A soft ramp wider than a pixel is a radial gradient (as in the SVG).
-        let gradient = match edges {
-            Edges::Soft => circlefit::smooth::soft_gradient(c, w, h),
-            Edges::Hard | Edges::Smooth => None,
-        };
+        let gradient = circlefit::smooth::soft_gradient(c, edges, w, h);
         let (cx, cy) = ((c.x() * sx) as f32, (c.y() * sy) as f32);
         let outer = gradient.map_or(c.radius(), |(outer, _)| outer);
         let Some(path) = PathBuilder::from_circle(cx, cy, (outer * scale) as f32) else {

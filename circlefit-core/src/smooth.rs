@@ -42,7 +42,7 @@
 //!
 //! a linear ramp `w` wide centred on the radius, exactly the one-pixel ramp where `w = 256`
 //! (circles up to 2 px, or a canvas under 256 pixels). An SVG radial gradient draws the same
-//! ramp (`circlefit::io::to_svg`). Wide ramps let a few circles follow soft shading and
+//! ramp (`circlefit::io::to_svg_with`). Wide ramps let a few circles follow soft shading and
 //! out-of-focus detail that hard or one-pixel edges can only cut; the cap keeps large
 //! circles from turning into haze. Compositing is as above.
 //!
@@ -121,12 +121,16 @@ pub fn soft_width_cap(side: u32) -> i64 {
     SUBPIXELS * i64::from((side / 128).max(1))
 }
 
-/// How a vector renderer draws `circle`'s soft ramp on a `width` × `height` canvas: `Some((outer,
-/// inner))` where the ramp is wider than a pixel — a radial gradient out to radius `outer`
-/// (px, `r + w/2`), at the circle's opacity up to the fraction `inner` of it (`(r − w/2) /
-/// outer`, at least 0) and fading linearly to 0 at `outer` — or `None` for a one-pixel ramp,
-/// which a plain anti-aliased circle draws (the SVG export and the CLI's scaled pictures).
-pub fn soft_gradient(circle: &Circle, width: u32, height: u32) -> Option<(f64, f64)> {
+/// How a vector renderer draws `circle` with `edges` on a `width` × `height` canvas where a
+/// plain anti-aliased circle would not: `Some((outer, inner))` for a soft ramp wider than a
+/// pixel — a radial gradient out to radius `outer` (px, `r + w/2`), at the circle's opacity
+/// up to the fraction `inner` of it (`(r − w/2) / outer`, at least 0) and fading linearly to
+/// 0 at `outer` — and `None` for a plain circle (hard or smooth edges, one-pixel ramps). The
+/// SVG export and the CLI's scaled pictures use it.
+pub fn soft_gradient(circle: &Circle, edges: Edges, width: u32, height: u32) -> Option<(f64, f64)> {
+    if edges != Edges::Soft {
+        return None;
+    }
     let w = SmoothCircle::soft(circle, width, height).ramp_width();
     (w > SUBPIXELS).then(|| {
         let half = w as f64 / (2 * SUBPIXELS) as f64;
@@ -152,12 +156,14 @@ impl SmoothCircle {
         Self { disc, width: w }
     }
 
-    /// Quantises `circle` for `edges` on a `width` × `height` canvas (`Hard` is drawn by
-    /// [`crate::raster`], not this model: it gets the one-pixel ramp here).
-    pub fn for_edges(circle: &Circle, edges: Edges, width: u32, height: u32) -> Self {
+    /// Quantises `circle` for `edges` on a `width` × `height` canvas; `None` for hard edges,
+    /// which [`crate::raster`] draws, not this model.
+    #[inline]
+    pub fn for_edges(circle: &Circle, edges: Edges, width: u32, height: u32) -> Option<Self> {
         match edges {
-            Edges::Soft => Self::soft(circle, width, height),
-            Edges::Hard | Edges::Smooth => Self::new(circle),
+            Edges::Soft => Some(Self::soft(circle, width, height)),
+            Edges::Smooth => Some(Self::new(circle)),
+            Edges::Hard => None,
         }
     }
 
@@ -310,10 +316,14 @@ mod tests {
     fn soft_gradients_span_the_ramp_and_only_wide_ones_exist() {
         let c = |r| Circle::new(100.0, 90.0, r, [0.2, 0.4, 0.9], 0.7).unwrap();
         // 256²: a 2 px ramp at radius 60, from 59 to 61.
-        assert_eq!(soft_gradient(&c(60.0), 256, 256), Some((61.0, 59.0 / 61.0)));
-        // One-pixel ramps are plain circles: small circles, small canvases.
-        assert_eq!(soft_gradient(&c(2.0), 512, 512), None);
-        assert_eq!(soft_gradient(&c(60.0), 255, 400), None);
+        let soft = |r, w, h| soft_gradient(&c(r), Edges::Soft, w, h);
+        assert_eq!(soft(60.0, 256, 256), Some((61.0, 59.0 / 61.0)));
+        // One-pixel ramps are plain circles: small circles, small canvases; and so are
+        // hard and smooth edges.
+        assert_eq!(soft(2.0, 512, 512), None);
+        assert_eq!(soft(60.0, 255, 400), None);
+        assert_eq!(soft_gradient(&c(60.0), Edges::Smooth, 256, 256), None);
+        assert_eq!(soft_gradient(&c(60.0), Edges::Hard, 256, 256), None);
     }
 
     /// The footprint and interior spans of `c` are exactly the pixels with `k > 0` and

@@ -154,30 +154,18 @@ impl CpuRenderer {
         self.render(base, &circles)
     }
 
-    /// `circle` in the smooth model of a `width` × `height` canvas, unless edges are hard.
-    #[inline]
-    fn smooth(&self, circle: &Circle, width: u32, height: u32) -> Option<SmoothCircle> {
-        (self.edges != Edges::Hard)
-            .then(|| SmoothCircle::for_edges(circle, self.edges, width, height))
-    }
-
     fn draw_circles(&mut self, mut canvas: CanvasMut<'_>, circles: &[Circle]) {
         let (w, h) = (canvas.width(), canvas.height());
-        if self.edges != Edges::Hard {
-            for circle in circles {
-                let sc = SmoothCircle::for_edges(circle, self.edges, w, h);
-                self.spans.clear();
+        for circle in circles {
+            self.spans.clear();
+            if let Some(sc) = SmoothCircle::for_edges(circle, self.edges, w, h) {
                 footprint(&sc, w, h, &mut self.spans);
                 smooth::composite_runs(&sc, canvas.reborrow(), &self.spans);
+                continue;
             }
-            return;
-        }
-        for circle in circles {
             let rc = RasterCircle::new(circle);
-            self.spans.clear();
             spans::spans(&rc, w, h, &mut self.spans);
-            let (mul, add) = rc.blend_constants();
-            let b = Blend16::new(mul, add);
+            let b = blend16(&rc);
             for s in &self.spans {
                 kernels::blend(canvas.row_segment_mut(s.y, s.x0, s.x1), &b);
             }
@@ -217,14 +205,9 @@ impl Renderer for CpuRenderer {
 
 impl SpanRenderer for CpuRenderer {
     fn spans(&self, circle: &Circle, width: u32, height: u32, out: &mut Vec<Span>) {
-        match self.edges {
-            Edges::Hard => spans::spans(&RasterCircle::new(circle), width, height, out),
-            Edges::Smooth | Edges::Soft => footprint(
-                &SmoothCircle::for_edges(circle, self.edges, width, height),
-                width,
-                height,
-                out,
-            ),
+        match SmoothCircle::for_edges(circle, self.edges, width, height) {
+            Some(sc) => footprint(&sc, width, height, out),
+            None => spans::spans(&RasterCircle::new(circle), width, height, out),
         }
     }
 
@@ -248,7 +231,9 @@ impl SpanRenderer for CpuRenderer {
     }
 
     fn composite_runs(&self, circle: &Circle, mut canvas: CanvasMut<'_>, runs: &[Span]) {
-        if let Some(sc) = self.smooth(circle, canvas.width(), canvas.height()) {
+        if let Some(sc) =
+            SmoothCircle::for_edges(circle, self.edges, canvas.width(), canvas.height())
+        {
             smooth::composite_runs(&sc, canvas, runs);
             return;
         }
@@ -265,7 +250,7 @@ impl SpanRenderer for CpuRenderer {
         kept: CanvasRef<'_>,
         reference: CanvasRef<'_>,
     ) -> Option<u64> {
-        if let Some(sc) = self.smooth(circle, kept.width(), kept.height()) {
+        if let Some(sc) = SmoothCircle::for_edges(circle, self.edges, kept.width(), kept.height()) {
             return Some(smooth::squared_error(&sc, spans, kept, reference));
         }
         let rows = kernels::SpanRows {
