@@ -1,23 +1,32 @@
-//! The HTTP API: JSON everywhere, errors as `{"error": "..."}` with the right status.
+//! The HTTP API: JSON everywhere, errors as `{"error": "..."}` with the right status. Every
+//! call reaches the job store, so any server of a cluster answers for any job.
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::{StatusCode, header};
+use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures_util::stream::{self, Stream};
 
-use crate::job::JobSettings;
+use crate::model::{CancelAsked, JobId, JobRow, JobStatus, NewJob, ResultFile};
+use crate::settings::JobSettings;
 use crate::state::Shared;
+use crate::store::{JobStore, StoreError};
 
-/// An API error.
+/// An API error: a status and a message, answered as `{"error": message}`.
+#[derive(Debug)]
 pub(crate) struct ApiError(StatusCode, String);
+
+impl ApiError {
+    /// An error with `status` and `message`.
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self(status, message.into())
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -25,7 +34,16 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn err(status: StatusCode, message: impl Into<String>) -> ApiError {
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::QueueFull(_) => err(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
+            e => err(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        }
+    }
+}
+
+pub(crate) fn err(status: StatusCode, message: impl Into<String>) -> ApiError {
     ApiError(status, message.into())
 }
 
@@ -33,64 +51,65 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
-type App = State<Arc<Shared>>;
+pub(crate) type App = State<Arc<Shared>>;
+
+/// Runs a blocking store call off the async threads.
+pub(crate) async fn db<T: Send + 'static>(
+    s: &Arc<Shared>,
+    f: impl FnOnce(&dyn JobStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let s = Arc::clone(s);
+    tokio::task::spawn_blocking(move || f(s.store.as_ref()))
+        .await
+        .map_err(internal)?
+        .map_err(ApiError::from)
+}
 
 /// The router with every route, the limits and the guards.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/api/v1/jobs", post(create).get(list))
         .route("/api/v1/jobs/{id}", get(show).delete(remove))
-        .route("/api/v1/jobs/{id}/events", get(events))
+        .route("/api/v1/jobs/{id}/events", get(crate::events::events))
         .route("/api/v1/jobs/{id}/cancel", post(cancel))
         .route("/api/v1/jobs/{id}/extend", post(extend))
         .route("/api/v1/jobs/{id}/{file}", get(result))
-        .layer(middleware::from_fn_with_state(Arc::clone(&shared), guard))
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            crate::guard::token,
+        ))
         .layer(DefaultBodyLimit::max(shared.limits.max_upload_bytes));
     Router::new()
         .route("/", get(page))
+        .route("/healthz", get(healthz))
         .merge(api)
-        .layer(middleware::from_fn(same_origin))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            crate::guard::same_origin,
+        ))
+        .layer(middleware::from_fn(crate::guard::json_errors))
         .with_state(shared)
-}
-
-/// Refuses requests from another origin (a browser page elsewhere cannot drive the API).
-async fn same_origin(headers: HeaderMap, request: Request, next: Next) -> Response {
-    if let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST)) {
-        let origin = origin.to_str().unwrap_or("");
-        let host = host.to_str().unwrap_or("");
-        let origin_host = origin.split("://").nth(1).unwrap_or("");
-        if origin_host != host {
-            return err(
-                StatusCode::FORBIDDEN,
-                format!("requests from {origin} are refused"),
-            )
-            .into_response();
-        }
-    }
-    next.run(request).await
-}
-
-/// With `--token`, every API request needs `Authorization: Bearer T` (or `?access_token=T`,
-/// for the page's event stream and downloads).
-async fn guard(State(s): App, headers: HeaderMap, request: Request, next: Next) -> Response {
-    if let Some(token) = &s.limits.token {
-        let bearer = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let query = request.uri().query().unwrap_or("");
-        let in_query = query
-            .split('&')
-            .any(|kv| kv.strip_prefix("access_token=") == Some(token.as_str()));
-        if bearer != Some(token.as_str()) && !in_query {
-            return err(StatusCode::UNAUTHORIZED, "missing or wrong token").into_response();
-        }
-    }
-    next.run(request).await
 }
 
 async fn page() -> Html<&'static str> {
     Html(include_str!("page.html"))
+}
+
+/// 200 when the store answers, 503 otherwise.
+async fn healthz(State(s): App) -> Result<Json<serde_json::Value>, ApiError> {
+    db(&s, |st| st.ping()).await?;
+    Ok(Json(serde_json::json!({"status": "ok", "server": s.name})))
+}
+
+async fn metrics(State(s): App) -> Result<Response, ApiError> {
+    let (counts, adoptions) = db(&s, |st| st.counts()).await?;
+    let text = s.metrics.render(&counts, adoptions, &s.name);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+fn rejected(status: StatusCode, text: String) -> ApiError {
+    err(status, text)
 }
 
 /// Reads the multipart upload: the image bytes and the settings.
@@ -100,23 +119,21 @@ async fn upload(mut form: Multipart) -> Result<(Vec<u8>, JobSettings), ApiError>
         let field = form
             .next_field()
             .await
-            .map_err(|e| err(e.status(), e.body_text()))?;
+            .map_err(|e| rejected(e.status(), e.body_text()))?;
         let Some(field) = field else { break };
         match field.name() {
             Some("image") => {
-                image = Some(
-                    field
-                        .bytes()
-                        .await
-                        .map_err(|e| err(e.status(), e.body_text()))?
-                        .to_vec(),
-                );
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| rejected(e.status(), e.body_text()))?;
+                image = Some(bytes.to_vec());
             }
             Some("settings") => {
                 let text = field
                     .text()
                     .await
-                    .map_err(|e| err(e.status(), e.body_text()))?;
+                    .map_err(|e| rejected(e.status(), e.body_text()))?;
                 settings = parse_settings(&text)?;
             }
             Some(other) => {
@@ -162,8 +179,8 @@ fn parse_settings(text: &str) -> Result<JobSettings, ApiError> {
     })
 }
 
-/// Checks an upload's header against the limits, without decoding it.
-fn check_image(s: &Shared, bytes: &[u8]) -> Result<(), ApiError> {
+/// Checks an upload against the limits (its header before decoding); its size.
+fn check_image(s: &Shared, bytes: &[u8]) -> Result<(u32, u32), ApiError> {
     let (w, h) = circlefit::io::image_dimensions(bytes, "upload".as_ref())
         .map_err(|e| err(StatusCode::UNPROCESSABLE_ENTITY, format!("image: {e}")))?;
     if u64::from(w) * u64::from(h) > s.limits.max_pixels {
@@ -176,68 +193,77 @@ fn check_image(s: &Shared, bytes: &[u8]) -> Result<(), ApiError> {
         ));
     }
     // A header can lie: decode now, so a corrupt file is refused here, not in a worker.
-    crate::job::images(bytes)
+    crate::fit::images(bytes)
         .map_err(|e| err(StatusCode::UNPROCESSABLE_ENTITY, format!("image: {e}")))?;
-    Ok(())
+    Ok((w, h))
 }
 
-fn queue_room(s: &Shared) -> Result<(), ApiError> {
-    if s.db.queued().map_err(internal)? >= s.limits.queue {
-        return Err(err(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("the queue is full ({} jobs wait)", s.limits.queue),
-        ));
-    }
-    Ok(())
-}
-
-async fn create(
-    State(s): App,
-    form: Multipart,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let (image, mut settings) = upload(form).await?;
-    check_image(&s, &image)?;
-    // Stored with the job, so a restart or an extension keeps the edges it was fitted with.
-    settings
-        .edges
-        .get_or_insert_with(|| crate::job::DEFAULT_EDGES.name().into());
-    settings
-        .seed_scales
-        .get_or_insert_with(|| "multi_scale".into());
-    settings.climbs.get_or_insert(crate::job::DEFAULT_CLIMBS);
-    settings.build(s.limits.max_circles).map_err(|e| {
+/// The settings as stored: every default written out, checked against the limits.
+fn accept(s: &Shared, settings: JobSettings, (w, h): (u32, u32)) -> Result<String, ApiError> {
+    let settings = settings.accept(&s.limits.job, w, h).map_err(|e| {
         err(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("{}: {}", e.field, e.message),
         )
     })?;
-    queue_room(&s)?;
-    let text = serde_json::to_string(&settings).map_err(internal)?;
-    let id = s.db.insert(&image, &text, None).map_err(internal)?;
+    serde_json::to_string(&settings).map_err(internal)
+}
+
+async fn create(
+    State(s): App,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let form = form.map_err(|e| rejected(e.status(), e.body_text()))?;
+    let (image, mut settings) = upload(form).await?;
+    let size = check_image(&s, &image)?;
+    // Stored with the job, so a restart or an extension keeps what it was fitted with.
+    settings
+        .edges
+        .get_or_insert_with(|| crate::settings::DEFAULT_EDGES.name().into());
+    settings
+        .seed_scales
+        .get_or_insert_with(|| "multi_scale".into());
+    settings
+        .climbs
+        .get_or_insert(crate::settings::DEFAULT_CLIMBS);
+    let text = accept(&s, settings, size)?;
+    let queue = s.limits.queue;
+    let id = db(&s, move |st| {
+        st.insert(
+            NewJob {
+                image: &image,
+                settings: &text,
+                parent: None,
+            },
+            queue,
+        )
+    })
+    .await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({"id": id, "status": "queued"})),
+        Json(serde_json::json!({"id": id, "status": JobStatus::Queued})),
     ))
 }
 
-async fn list(State(s): App) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(
-        serde_json::to_value(s.db.list().map_err(internal)?).map_err(internal)?,
-    ))
+async fn list(State(s): App) -> Result<Json<Vec<JobRow>>, ApiError> {
+    Ok(Json(db(&s, |st| st.list()).await?))
 }
 
-fn job_id(id: &str) -> Result<i64, ApiError> {
+fn job_id(id: &str) -> Result<JobId, ApiError> {
     id.parse()
         .map_err(|_| err(StatusCode::NOT_FOUND, format!("no job {id}")))
 }
 
-async fn show(State(s): App, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+/// A job's row, or 404.
+pub(crate) async fn row(s: &Arc<Shared>, id: JobId) -> Result<JobRow, ApiError> {
+    db(s, move |st| st.get(id))
+        .await?
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no job {id}")))
+}
+
+async fn show(State(s): App, Path(id): Path<String>) -> Result<Json<JobRow>, ApiError> {
     let id = job_id(&id)?;
-    let row =
-        s.db.get(id)
-            .map_err(internal)?
-            .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no job {id}")))?;
-    Ok(Json(serde_json::to_value(row).map_err(internal)?))
+    Ok(Json(row(&s, id).await?))
 }
 
 async fn result(
@@ -245,20 +271,16 @@ async fn result(
     Path((id, file)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let id = job_id(&id)?;
-    let (column, mime) = match file.as_str() {
-        "result.png" => ("png", "image/png"),
-        "result.svg" => ("svg", "image/svg+xml"),
-        "result.json" => ("checkpoint", "application/json"),
+    let (file, mime) = match file.as_str() {
+        "result.png" => (ResultFile::Png, "image/png"),
+        "result.svg" => (ResultFile::Svg, "image/svg+xml"),
+        "result.json" => (ResultFile::Checkpoint, "application/json"),
         _ => return Err(err(StatusCode::NOT_FOUND, format!("no such file {file:?}"))),
     };
-    let row =
-        s.db.get(id)
-            .map_err(internal)?
-            .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no job {id}")))?;
-    match s.db.result(id, column).map_err(internal)? {
-        Some(bytes) if row.status == "done" || row.status == "cancelled" => {
-            Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
-        }
+    let row = row(&s, id).await?;
+    let ended = matches!(row.status, JobStatus::Done | JobStatus::Cancelled);
+    match db(&s, move |st| st.result(id, file)).await? {
+        Some(bytes) if ended => Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response()),
         _ => Err(err(
             StatusCode::CONFLICT,
             format!("job {id} is {}: no result yet", row.status),
@@ -271,30 +293,18 @@ async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = job_id(&id)?;
-    let row =
-        s.db.get(id)
-            .map_err(internal)?
-            .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no job {id}")))?;
-    if s.db.cancel_queued(id).map_err(internal)? {
-        s.send(crate::state::Event {
-            id,
-            name: "cancelled".into(),
-            data: "{}".into(),
-        });
-    } else if let Some(flag) = s
-        .cancels
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(&id)
-    {
-        flag.store(true, Ordering::Relaxed);
-    } else if row.status != "running" {
-        return Err(err(
-            StatusCode::CONFLICT,
-            format!("job {id} is {}", row.status),
-        ));
+    match db(&s, move |st| st.request_cancel(id)).await? {
+        None => Err(err(StatusCode::NOT_FOUND, format!("no job {id}"))),
+        Some(CancelAsked::Cancelled) => Ok(Json(
+            serde_json::json!({"id": id, "status": JobStatus::Cancelled}),
+        )),
+        Some(CancelAsked::Flagged) => {
+            Ok(Json(serde_json::json!({"id": id, "status": "cancelling"})))
+        }
+        Some(CancelAsked::Ended(status)) => {
+            Err(err(StatusCode::CONFLICT, format!("job {id} is {status}")))
+        }
     }
-    Ok(Json(serde_json::json!({"id": id, "status": "cancelling"})))
 }
 
 #[derive(serde::Deserialize)]
@@ -306,66 +316,71 @@ struct Extend {
 async fn extend(
     State(s): App,
     Path(id): Path<String>,
-    body: String,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let id = job_id(&id)?;
-    let row =
-        s.db.get(id)
-            .map_err(internal)?
-            .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no job {id}")))?;
-    let value: serde_json::Value = serde_json::from_str(&body)
+    let body = body.map_err(|e| rejected(e.status(), e.body_text()))?;
+    let parent = row(&s, id).await?;
+    let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| err(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))?;
     let Extend { circles } = serde_json::from_value(value)
         .map_err(|e| err(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
-    if row.status != "done" {
+    if parent.status != JobStatus::Done {
         return Err(err(
             StatusCode::CONFLICT,
             format!(
                 "job {id} is {}: only a finished job can be extended",
-                row.status
+                parent.status
             ),
         ));
     }
-    let (image, settings) =
-        s.db.source(id)
-            .map_err(internal)?
-            .ok_or_else(|| err(StatusCode::NOT_FOUND, "gone"))?;
-    let mut settings: JobSettings = serde_json::from_str(&settings).map_err(internal)?;
+    let (image, settings) = db(&s, move |st| st.source(id))
+        .await?
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no job {id}")))?;
+    let settings: JobSettings = serde_json::from_str(&settings).map_err(internal)?;
     if settings.mode.as_deref() == Some("joint") {
         return Err(err(
             StatusCode::UNPROCESSABLE_ENTITY,
             "mode: a joint fit has one stage and cannot be extended",
         ));
     }
-    if circles < settings.circles.unwrap_or(50) {
+    let size = check_image(&s, &image)?;
+    // The parent's settings as it ran them (older jobs stored only what the client gave:
+    // a batch size that defaulted to its circle count must stay that size here).
+    let ran: JobSettings = serde_json::from_str(&accept(&s, settings, size)?).map_err(internal)?;
+    if circles < ran.circles.unwrap_or(0) {
         return Err(err(
             StatusCode::UNPROCESSABLE_ENTITY,
             "circles: an extend asks for at least the circles the job has",
         ));
     }
-    settings.circles = Some(circles);
-    settings.build(s.limits.max_circles).map_err(|e| {
-        err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("{}: {}", e.field, e.message),
+    let child = JobSettings {
+        circles: Some(circles),
+        ..ran
+    };
+    let text = accept(&s, child, size)?;
+    let queue = s.limits.queue;
+    let new = db(&s, move |st| {
+        st.insert(
+            NewJob {
+                image: &image,
+                settings: &text,
+                parent: Some(id),
+            },
+            queue,
         )
-    })?;
-    queue_room(&s)?;
-    let text = serde_json::to_string(&settings).map_err(internal)?;
-    let new = s.db.insert(&image, &text, Some(id)).map_err(internal)?;
+    })
+    .await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({"id": new, "status": "queued", "parent": id})),
+        Json(serde_json::json!({"id": new, "status": JobStatus::Queued, "parent": id})),
     ))
 }
 
 async fn remove(State(s): App, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = job_id(&id)?;
-    let row =
-        s.db.get(id)
-            .map_err(internal)?
-            .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no job {id}")))?;
-    if s.db.delete(id).map_err(internal)? {
+    let row = row(&s, id).await?;
+    if db(&s, move |st| st.delete(id)).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(err(
@@ -376,50 +391,4 @@ async fn remove(State(s): App, Path(id): Path<String>) -> Result<StatusCode, Api
             ),
         ))
     }
-}
-
-fn terminal(status: &str) -> bool {
-    matches!(status, "done" | "failed" | "cancelled")
-}
-
-/// `progress` events per kept stage, then one `done`, `failed` or `cancelled`, then the end.
-async fn events(
-    State(s): App,
-    Path(id): Path<String>,
-) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let id = job_id(&id)?;
-    // Subscribe before reading the status, so an end in between is not missed.
-    let rx = s.events.subscribe();
-    let row =
-        s.db.get(id)
-            .map_err(internal)?
-            .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no job {id}")))?;
-    let first = terminal(&row.status).then(|| {
-        SseEvent::default()
-            .event(row.status.clone())
-            .data(serde_json::to_string(&row).unwrap_or_default())
-    });
-    let stream = stream::unfold(
-        (rx, first, false),
-        move |(mut rx, first, ended)| async move {
-            if ended {
-                return None;
-            }
-            if let Some(e) = first {
-                return Some((Ok(e), (rx, None, true)));
-            }
-            loop {
-                match rx.recv().await {
-                    Ok(e) if e.id == id => {
-                        let end = terminal(&e.name);
-                        let event = SseEvent::default().event(e.name).data(e.data);
-                        return Some((Ok(event), (rx, None, end)));
-                    }
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        },
-    );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

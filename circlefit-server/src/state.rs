@@ -1,40 +1,29 @@
 //! What the handlers and the workers share.
 
-use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use crate::metrics::Metrics;
+use crate::settings::JobLimits;
+use crate::store::JobStore;
+use crate::worker::Running;
 
-use crate::db::Db;
-
-/// A server-sent event for one job.
-#[derive(Clone, Debug)]
-pub(crate) struct Event {
-    pub(crate) id: i64,
-    pub(crate) name: String,
-    pub(crate) data: String,
-}
-
-/// The server's limits.
+/// The server's limits and access rules.
 #[derive(Clone, Debug)]
 pub(crate) struct Limits {
     pub(crate) max_upload_bytes: usize,
     pub(crate) max_pixels: u64,
-    pub(crate) max_circles: usize,
+    pub(crate) job: JobLimits,
     pub(crate) queue: i64,
     pub(crate) token: Option<String>,
+    /// Host names (optionally with a port) the server answers to besides IP addresses and
+    /// `localhost`: what a DNS-rebinding page cannot forge.
+    pub(crate) public_hosts: Vec<String>,
 }
 
 /// The shared state.
 pub(crate) struct Shared {
-    pub(crate) db: Db,
+    pub(crate) store: Box<dyn JobStore>,
     pub(crate) limits: Limits,
-    pub(crate) events: tokio::sync::broadcast::Sender<Event>,
-    pub(crate) cancels: Mutex<HashMap<i64, Arc<AtomicBool>>>,
-}
-
-impl Shared {
-    /// Sends an event to every listener (none listening is fine).
-    pub(crate) fn send(&self, e: Event) {
-        let _ = self.events.send(e);
-    }
+    pub(crate) running: Running,
+    pub(crate) metrics: Metrics,
+    /// This server's name (`--name`).
+    pub(crate) name: String,
 }

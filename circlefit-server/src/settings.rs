@@ -1,14 +1,9 @@
-//! A job's settings as the API takes them, and the fit that runs them.
+//! A job's settings as the API takes them: checked against the server's limits, and stored
+//! with every default written out, so that whatever server runs (or adopts, or extends) the
+//! job runs exactly what was accepted.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-
-use circlefit::checkpoint::Checkpoint;
-use circlefit::io;
 use circlefit::mayfly::MayflyConfig;
 use circlefit::prelude::*;
-
-use crate::state::{Event, Shared};
 
 /// The settings a client may give (the library's names); every field is optional.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -138,143 +133,96 @@ impl JobSettings {
     }
 }
 
-/// A stage checkpoint: the resume point so far.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Progress {
-    stages_done: usize,
-    exact: Vec<String>,
+/// Per-job limits a server enforces before it accepts a job (a job it runs is not checked
+/// again: another server with other limits may have accepted it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct JobLimits {
+    /// `--max-circles`.
+    pub(crate) max_circles: usize,
+    /// `--max-pop`: Mayfly's population per sex.
+    pub(crate) max_pop: usize,
+    /// `--max-iters`: Mayfly's iterations per search.
+    pub(crate) max_iters: u64,
+    /// `--max-job-memory`: the estimated working memory of one fit, in bytes.
+    pub(crate) max_job_memory: u64,
 }
 
-/// The reference a job fits (its upload, decoded) and its mean-colour base.
-pub(crate) fn images(bytes: &[u8]) -> Result<(Canvas, Canvas), String> {
-    let reference = io::decode_image(bytes, "upload".as_ref()).map_err(|e| e.to_string())?;
-    let [r, g, b, _] = reference.mean_color();
-    let base = Canvas::filled(reference.width(), reference.height(), [r, g, b, 255])
-        .map_err(|e| e.to_string())?;
-    Ok((reference, base))
-}
+/// Bytes per number of Mayfly's population: positions, velocities and personal bests of
+/// males, females, offspring and mutants, and the sorts' copies (an upper bound: ten
+/// vectors of `f64`).
+const MAYFLY_BYTES_PER_NUMBER: u64 = 80;
 
-/// Runs one claimed job to its end and stores the outcome.
-pub(crate) fn run(shared: &Shared, work: crate::db::JobWork) {
-    let id = work.id;
-    let cancel = Arc::new(AtomicBool::new(false));
-    shared
-        .cancels
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(id, Arc::clone(&cancel));
-    let outcome = fit(shared, &work, &cancel);
-    shared
-        .cancels
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .remove(&id);
-    let event = match outcome {
-        Ok(stopped) => {
-            if stopped {
-                "cancelled"
-            } else {
-                "done"
-            }
+impl JobSettings {
+    /// Every setting with its effective value written out (what `build` runs), checked
+    /// against `limits` for an image of `width` × `height`.
+    pub(crate) fn accept(
+        mut self,
+        limits: &JobLimits,
+        width: u32,
+        height: u32,
+    ) -> Result<JobSettings, Invalid> {
+        let (fit, mayfly) = self.build(limits.max_circles)?;
+        let bad = |field: &str, message: String| Invalid {
+            field: field.into(),
+            message,
+        };
+        if mayfly.males > limits.max_pop {
+            return Err(bad(
+                "pop",
+                format!("{}: at most --max-pop {}", mayfly.males, limits.max_pop),
+            ));
         }
-        Err(message) => {
-            let _ = shared
-                .db
-                .finish(id, "failed", None, None, None, 0, None, 0, Some(&message));
-            "failed"
+        if mayfly.iterations > limits.max_iters {
+            return Err(bad(
+                "iters",
+                format!(
+                    "{}: at most --max-iters {}",
+                    mayfly.iterations, limits.max_iters
+                ),
+            ));
         }
-    };
-    let row = shared.db.get(id).ok().flatten();
-    shared.send(Event {
-        id,
-        name: event.into(),
-        data: serde_json::to_string(&row).unwrap_or_default(),
-    });
-}
-
-/// The fit itself; `Ok(true)` if it was cancelled (its best so far is stored).
-fn fit(
-    shared: &Shared,
-    work: &crate::db::JobWork,
-    cancel: &Arc<AtomicBool>,
-) -> Result<bool, String> {
-    let settings: JobSettings = serde_json::from_str(&work.settings).map_err(|e| e.to_string())?;
-    let (fit_settings, mayfly) = settings.build(usize::MAX).map_err(|e| e.message)?;
-    let edges = settings.edges().map_err(|e| e.message)?;
-    let (reference, base) = images(&work.image)?;
-    let optimizer = Mayfly::from_config(mayfly.clone()).map_err(|e| e.to_string())?;
-    let fresh = Fitter::new(CpuRenderer::with_edges(edges), Mse, optimizer)
-        .settings(fit_settings)
-        .base(base.clone());
-    let fitter = if let Some(p) = &work.progress {
-        // A server killed mid-job: continue from its last stage checkpoint.
-        let p: Progress = serde_json::from_str(p).map_err(|e| e.to_string())?;
-        let circles =
-            circlefit::checkpoint::from_exact_bits(&p.exact).map_err(|e| e.to_string())?;
-        fresh.resume(circles, p.stages_done)
-    } else if let Some(parent) = &work.parent_checkpoint {
-        let cp = Checkpoint::from_json(parent).map_err(|e| e.to_string())?;
-        cp.resume(reference.as_ref(), base.clone(), fit_settings.circles)
-            .map_err(|e| e.to_string())?
-    } else {
-        fresh
-    };
-    let mut fitter = fitter.threads(1).cancel_on(Arc::clone(cancel));
-    let id = work.id;
-    let result = fitter
-        .fit_observed(reference.as_ref(), &mut |p| {
-            if let Some((circles, done)) = p.resume_point {
-                let progress = Progress {
-                    stages_done: done,
-                    exact: circlefit::checkpoint::exact_bits(circles),
-                };
-                let text = serde_json::to_string(&progress).unwrap_or_default();
-                let _ = shared.db.save_progress(id, &text, circles.len(), psnr(p.cost), p.evaluations);
-                shared.send(Event {
-                    id,
-                    name: "progress".into(),
-                    data: serde_json::json!({"circles": p.circles_kept, "psnr": psnr(p.cost), "evaluations": p.evaluations}).to_string(),
-                });
+        let per_circle: u64 = match fit.color {
+            ColorMode::ClosedForm => 4,
+            _ => 7,
+        };
+        let per_stage = match fit.strategy {
+            Strategy::Joint => fit.circles,
+            Strategy::Batch { size, .. } => size,
+            _ => 1,
+        };
+        let numbers = per_stage as u64 * per_circle;
+        let population = mayfly.males as u64 * numbers * MAYFLY_BYTES_PER_NUMBER;
+        let bytes = circlefit::memory_estimate(width, height, 1).saturating_add(population);
+        if bytes > limits.max_job_memory {
+            return Err(bad(
+                "pop",
+                format!(
+                    "{} × {numbers} numbers per stage on {width}x{height} needs about {} MiB, more than --max-job-memory {} MiB (fewer circles per stage or a smaller population)",
+                    mayfly.males,
+                    bytes >> 20,
+                    limits.max_job_memory >> 20
+                ),
+            ));
+        }
+        self.circles = Some(fit.circles);
+        (self.mode, self.batch_size) = match fit.strategy {
+            Strategy::Joint => (Some("joint".into()), None),
+            Strategy::Batch { size, .. } => (Some("batch".into()), Some(size)),
+            _ => (Some("sequential".into()), None),
+        };
+        self.seed = Some(fit.seed);
+        self.iters = Some(mayfly.iterations);
+        self.pop = Some(mayfly.males);
+        self.polish = Some(fit.polish.map_or(0, |p| p.passes));
+        self.residual_seeds = Some(fit.residual_seeds);
+        self.color = Some(
+            match fit.color {
+                ColorMode::ClosedForm => "closed_form",
+                _ => "search",
             }
-            std::ops::ControlFlow::Continue(())
-        })
-        .map_err(|e| e.to_string())?;
-    let checkpoint = Checkpoint::new(
-        &result,
-        *fitter.current_settings(),
-        &mayfly,
-        "mean",
-        reference.as_ref(),
-        base.as_ref(),
-    )
-    .with_edges(edges);
-    let json = checkpoint.to_json().map_err(|e| e.to_string())?;
-    let mut canvas = base.clone();
-    let Ok(()) = CpuRenderer::with_edges(edges).draw(canvas.as_mut(), &result.circles);
-    let png = io::encode_png(canvas.as_ref()).map_err(|e| e.to_string())?;
-    let svg = io::to_svg_with(
-        base.width(),
-        base.height(),
-        io::Background::of(base.as_ref()),
-        &result.circles,
-        edges,
-    )
-    .map_err(|e| e.to_string())?;
-    let stopped = result.stopped();
-    let p = psnr(result.cost);
-    shared
-        .db
-        .finish(
-            id,
-            if stopped { "cancelled" } else { "done" },
-            Some(&json),
-            Some(&png),
-            Some(&svg),
-            result.circles.len(),
-            p.is_finite().then_some(p),
-            result.evaluations,
-            None,
-        )
-        .map_err(|e| e.to_string())?;
-    Ok(stopped)
+            .into(),
+        );
+        self.searches = Some(fit.restarts.searches);
+        Ok(self)
+    }
 }

@@ -1,0 +1,115 @@
+//! `GET /api/v1/jobs/{id}/events`: server-sent events built from the job's row, re-read
+//! whenever the store announces a change to it (from any server) and at least once a second.
+//! A subscriber that falls behind skips intermediate figures but never the end: the last
+//! event is always the row's terminal status.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{self, Stream};
+use tokio::sync::broadcast;
+
+use crate::model::{JobId, JobRow, JobStatus};
+use crate::routes::{ApiError, App, db, row};
+use crate::state::Shared;
+use crate::store::Wake;
+
+/// How often a stream re-reads its row without an announcement (a job another process on
+/// the same SQLite file runs; an announcement lost while the store reconnected).
+const POLL: Duration = Duration::from_secs(1);
+
+struct Follow {
+    shared: Arc<Shared>,
+    id: JobId,
+    wake: broadcast::Receiver<Wake>,
+    /// The row read but not yet turned into an event.
+    pending: Option<JobRow>,
+    /// The figures of the last progress event sent.
+    sent: Option<(i64, i64)>,
+    ended: bool,
+}
+
+/// `progress` events per kept stage, then one `done`, `failed` or `cancelled`, then the end.
+pub(crate) async fn events(
+    State(s): App,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let id: JobId = id
+        .parse()
+        .map_err(|_| ApiError::new(axum::http::StatusCode::NOT_FOUND, format!("no job {id}")))?;
+    // Subscribe before reading the row, so a change in between is not missed.
+    let wake = s.store.subscribe();
+    let first = row(&s, id).await?;
+    let follow = Follow {
+        shared: s,
+        id,
+        wake,
+        pending: Some(first),
+        sent: None,
+        ended: false,
+    };
+    let stream = stream::unfold(follow, |mut f| async move {
+        let event = next_event(&mut f).await?;
+        Some((Ok(event), f))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// The next event to send, or `None` when the stream ends (after the terminal event, or
+/// when the job was deleted).
+async fn next_event(f: &mut Follow) -> Option<Event> {
+    if f.ended {
+        return None;
+    }
+    loop {
+        let row = match f.pending.take() {
+            Some(row) => row,
+            None => {
+                wait_for_change(f).await;
+                let id = f.id;
+                match db(&f.shared, move |st| st.get(id)).await {
+                    Ok(Some(row)) => row,
+                    Ok(None) => return None,
+                    // The store is unreachable for now: keep waiting.
+                    Err(_) => continue,
+                }
+            }
+        };
+        if row.status.is_terminal() {
+            f.ended = true;
+            let data = serde_json::to_string(&row).unwrap_or_default();
+            return Some(Event::default().event(row.status.as_str()).data(data));
+        }
+        let figures = (row.circles, row.evaluations);
+        if row.status == JobStatus::Running && row.evaluations > 0 && f.sent != Some(figures) {
+            f.sent = Some(figures);
+            let data = serde_json::json!({
+                "circles": row.circles,
+                "psnr": row.psnr,
+                "evaluations": row.evaluations,
+                "worker": row.worker,
+            });
+            return Some(Event::default().event("progress").data(data.to_string()));
+        }
+    }
+}
+
+/// Waits for an announcement about this job, or [`POLL`].
+async fn wait_for_change(f: &mut Follow) {
+    let id = f.id;
+    let wake = &mut f.wake;
+    let _ = tokio::time::timeout(POLL, async {
+        loop {
+            match wake.recv().await {
+                Ok(w) if w.concerns(id) => return,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => return,
+                Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+    })
+    .await;
+}
