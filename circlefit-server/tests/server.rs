@@ -1,154 +1,18 @@
 //! The server, run as a process and driven over HTTP: the API, bad input, limits, the token,
-//! the event stream, cancel and extend, durability across SIGKILL, and a load test.
+//! the event stream, cancel and extend, durability across SIGKILL, and a load test — each
+//! run once per backend (SQLite, and PostgreSQL on a throwaway cluster when installed).
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
-const TINY: &[u8] = include_bytes!("../../assets/tiny_50.png");
-const CAT: &[u8] = include_bytes!("../../assets/chelsea_256.png");
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("server")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Starts the server on a free loopback port with `args`, and waits until it listens.
-fn start(db: &Path, args: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_circlefit-server"))
-        .args(["--bind", "127.0.0.1:0", "--db", db.to_str().unwrap()])
-        .args(args)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    err.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .expect(&line)
-        .to_owned();
-    Server {
-        child,
-        base: format!("http://{addr}"),
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
-}
-
-/// `(status, body)` of a request.
-fn call(req: ureq::http::Response<ureq::Body>) -> (u16, Vec<u8>) {
-    let status = req.status().as_u16();
-    let mut body = Vec::new();
-    req.into_body()
-        .into_reader()
-        .read_to_end(&mut body)
-        .unwrap();
-    (status, body)
-}
-
-fn get(s: &Server, path: &str) -> (u16, Vec<u8>) {
-    call(agent().get(format!("{}{path}", s.base)).call().unwrap())
-}
-
-fn json(bytes: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
-}
-
-/// A multipart body with the `image` file and optional `settings` JSON.
-fn form(image: &[u8], settings: Option<&str>) -> (String, Vec<u8>) {
-    let b = "circlefit-test-boundary";
-    let mut body = Vec::new();
-    body.extend_from_slice(format!("--{b}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
-    body.extend_from_slice(image);
-    body.extend_from_slice(b"\r\n");
-    if let Some(s) = settings {
-        body.extend_from_slice(
-            format!("--{b}\r\nContent-Disposition: form-data; name=\"settings\"\r\n\r\n{s}\r\n")
-                .as_bytes(),
-        );
-    }
-    body.extend_from_slice(format!("--{b}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={b}"), body)
-}
-
-fn submit(s: &Server, image: &[u8], settings: &str) -> (u16, serde_json::Value) {
-    let (ct, body) = form(image, Some(settings));
-    let (status, body) = call(
-        agent()
-            .post(format!("{}/api/v1/jobs", s.base))
-            .header("Content-Type", &ct)
-            .send(&body[..])
-            .unwrap(),
-    );
-    (status, json(&body))
-}
-
-fn post(s: &Server, path: &str, body: &str) -> (u16, Vec<u8>) {
-    call(
-        agent()
-            .post(format!("{}{path}", s.base))
-            .header("Content-Type", "application/json")
-            .send(body)
-            .unwrap(),
-    )
-}
-
-/// Polls a job until it ends; its final record.
-fn wait(s: &Server, id: i64) -> serde_json::Value {
-    let t0 = Instant::now();
-    loop {
-        let (status, body) = get(s, &format!("/api/v1/jobs/{id}"));
-        assert_eq!(status, 200);
-        let job = json(&body);
-        if matches!(
-            job["status"].as_str(),
-            Some("done" | "failed" | "cancelled")
-        ) {
-            return job;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "job {id} never ended: {job}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use support::*;
 
 const QUICK: &str = r#"{"circles": 8, "iters": 5, "pop": 10, "polish": 1}"#;
 
-#[test]
-fn a_job_runs_and_its_results_download() {
-    let d = tmp("api");
-    let s = start(&d.join("db"), &["--workers", "1"]);
+fn a_job_runs_and_its_results_download(b: &Backend) {
+    let s = start(b, &["--workers", "1"]);
     let (status, body) = submit(&s, TINY, QUICK);
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["status"], "queued");
@@ -210,10 +74,8 @@ fn a_job_runs_and_its_results_download() {
     assert_eq!(get(&s, "/").0, 200);
 }
 
-#[test]
-fn results_are_409_before_done_and_cancel_keeps_the_best_so_far() {
-    let d = tmp("cancel");
-    let s = start(&d.join("db"), &["--workers", "1"]);
+fn results_are_409_before_done_and_cancel_keeps_the_best_so_far(b: &Backend) {
+    let s = start(b, &["--workers", "1"]);
     let (_, body) = submit(&s, CAT, r#"{"circles": 2000, "iters": 40, "pop": 20}"#);
     let id = body["id"].as_i64().unwrap();
     assert_eq!(get(&s, &format!("/api/v1/jobs/{id}/result.png")).0, 409);
@@ -234,11 +96,9 @@ fn results_are_409_before_done_and_cancel_keeps_the_best_so_far() {
     assert_eq!(get(&s, &format!("/api/v1/jobs/{id}/result.png")).0, 200);
 }
 
-#[test]
-fn bad_input_gets_the_right_status_and_the_server_keeps_serving() {
-    let d = tmp("bad");
+fn bad_input_gets_the_right_status_and_the_server_keeps_serving(b: &Backend) {
     let s = start(
-        &d.join("db"),
+        b,
         &[
             "--workers",
             "1",
@@ -312,10 +172,8 @@ fn crc32(bytes: &[u8]) -> u32 {
     !c
 }
 
-#[test]
-fn a_token_and_the_origin_close_the_api() {
-    let d = tmp("token");
-    let s = start(&d.join("db"), &["--workers", "1", "--token", "s3cret"]);
+fn a_token_and_the_origin_close_the_api(b: &Backend) {
+    let s = start(b, &["--workers", "1", "--token", "s3cret"]);
     assert_eq!(get(&s, "/api/v1/jobs").0, 401);
     let with = |auth: &str| {
         call(
@@ -343,10 +201,8 @@ fn a_token_and_the_origin_close_the_api() {
     assert_eq!(foreign.0, 403);
 }
 
-#[test]
-fn the_event_stream_reports_stages_then_one_end() {
-    let d = tmp("events");
-    let s = start(&d.join("db"), &["--workers", "1"]);
+fn the_event_stream_reports_stages_then_one_end(b: &Backend) {
+    let s = start(b, &["--workers", "1"]);
     let (_, body) = submit(&s, TINY, r#"{"circles": 12, "iters": 10, "pop": 10}"#);
     let id = body["id"].as_i64().unwrap();
     let resp = agent()
@@ -372,27 +228,27 @@ fn the_event_stream_reports_stages_then_one_end() {
     assert!(text.starts_with("event: done"), "{text}");
 }
 
-#[test]
-fn the_queue_is_bounded() {
-    let d = tmp("queue");
-    let s = start(&d.join("db"), &["--workers", "1", "--queue", "2"]);
+fn the_queue_is_bounded(b: &Backend) {
+    let s = start(b, &["--workers", "1", "--queue", "2"]);
     let slow = r#"{"circles": 2000, "iters": 40, "pop": 20}"#;
     let codes: Vec<u16> = (0..6).map(|_| submit(&s, CAT, slow).0).collect();
     assert!(codes.contains(&429), "{codes:?}");
     assert!(codes.iter().all(|c| *c == 201 || *c == 429), "{codes:?}");
 }
 
-/// The circles of a job's result.
-fn circles_of(s: &Server, id: i64) -> serde_json::Value {
-    json(&get(s, &format!("/api/v1/jobs/{id}/result.json")).1)["circles"].clone()
-}
-
-#[cfg(unix)]
-#[test]
-fn a_job_survives_sigkill_and_ends_as_an_uninterrupted_run() {
-    let d = tmp("sigkill");
+fn a_job_survives_sigkill_and_ends_as_an_uninterrupted_run(b: &Backend) {
     let settings = r#"{"circles": 40, "iters": 20, "pop": 10, "seed": 7}"#;
-    let s = start(&d.join("db"), &["--workers", "1"]);
+    let s = start(
+        b,
+        &[
+            "--workers",
+            "1",
+            "--lease-seconds",
+            "2",
+            "--renew-seconds",
+            "0.5",
+        ],
+    );
     let (_, body) = submit(&s, CAT, settings);
     let id = body["id"].as_i64().unwrap();
     let t0 = Instant::now();
@@ -404,28 +260,40 @@ fn a_job_survives_sigkill_and_ends_as_an_uninterrupted_run() {
         assert!(t0.elapsed() < Duration::from_secs(60));
         std::thread::sleep(Duration::from_millis(10));
     }
-    // SIGKILL: no chance to clean up.
+    // SIGKILL: no chance to clean up. The restarted server adopts the job when its lease
+    // expires (no start-up re-queue) and continues from its last stage checkpoint.
     let mut s = s;
     s.child.kill().unwrap();
     s.child.wait().unwrap();
-    let s = start(&d.join("db"), &["--workers", "1"]);
+    let s = start(
+        b,
+        &[
+            "--workers",
+            "1",
+            "--lease-seconds",
+            "2",
+            "--renew-seconds",
+            "0.5",
+        ],
+    );
     let job = wait(&s, id);
     assert_eq!(job["status"], "done");
+    assert_eq!(job["attempts"], 2, "{job}");
     // The same job uninterrupted, on a fresh database.
-    let fresh = start(&tmp("sigkill-fresh").join("db"), &["--workers", "1"]);
+    let fresh = start(&b.fresh("sigkill_fresh"), &["--workers", "1"]);
     let (_, other) = submit(&fresh, CAT, settings);
     let other = other["id"].as_i64().unwrap();
-    wait(&fresh, other);
+    let uninterrupted = wait(&fresh, other);
     assert_eq!(circles_of(&s, id), circles_of(&fresh, other));
+    // Every evaluation counted, the killed attempt's up to its checkpoint included.
+    assert_eq!(job["evaluations"], uninterrupted["evaluations"]);
     // No job was lost or run twice.
     let list = json(&get(&s, "/api/v1/jobs").1);
     assert_eq!(list.as_array().unwrap().len(), 1);
 }
 
-#[test]
-fn extend_continues_a_finished_fit_exactly() {
-    let d = tmp("extend");
-    let s = start(&d.join("db"), &["--workers", "1"]);
+fn extend_continues_a_finished_fit_exactly(b: &Backend) {
+    let s = start(b, &["--workers", "1"]);
     let (_, a) = submit(
         &s,
         TINY,
@@ -459,20 +327,13 @@ fn extend_continues_a_finished_fit_exactly() {
     );
 }
 
-#[cfg(target_os = "linux")]
-#[test]
-fn fifty_jobs_from_ten_clients_all_end_and_memory_stays_bounded() {
-    let d = tmp("load");
-    let s = start(&d.join("db"), &["--workers", "2", "--queue", "64"]);
-    let base = s.base.clone();
+fn fifty_jobs_from_ten_clients_all_end_and_memory_stays_bounded(b: &Backend) {
+    let s = start(b, &["--workers", "2", "--queue", "64"]);
     let clients: Vec<_> = (0..10)
         .map(|_| {
-            let base = base.clone();
+            let base = s.client();
             std::thread::spawn(move || {
-                let s = Server {
-                    child: Command::new("true").spawn().unwrap(),
-                    base,
-                };
+                let s = base;
                 let ids: Vec<Option<i64>> = (0..5)
                     .map(|_| {
                         let (status, body) = submit(
@@ -519,11 +380,8 @@ fn fifty_jobs_from_ten_clients_all_end_and_memory_stays_bounded() {
     assert!(hwm < 200 * 1024, "peak RSS {hwm} kB");
 }
 
-#[cfg(target_os = "linux")]
-#[test]
-fn event_stream_clients_that_disconnect_leak_nothing() {
-    let d = tmp("sse_leak");
-    let s = start(&d.join("db"), &["--workers", "1"]);
+fn event_stream_clients_that_disconnect_leak_nothing(b: &Backend) {
+    let s = start(b, &["--workers", "1"]);
     let (_, body) = submit(&s, CAT, r#"{"circles": 2000, "iters": 40, "pop": 20}"#);
     let id = body["id"].as_i64().unwrap();
     let fds = || {
@@ -554,7 +412,266 @@ fn event_stream_clients_that_disconnect_leak_nothing() {
     }
     std::thread::sleep(Duration::from_millis(500));
     let after = fds();
-    assert!(after <= before + 2, "file descriptors {before} -> {after}");
+    // A PostgreSQL server may open a few more pooled connections (at most 8 in all).
+    assert!(after <= before + 8, "file descriptors {before} -> {after}");
     assert_eq!(post(&s, &format!("/api/v1/jobs/{id}/cancel"), "").0, 200);
     assert_eq!(wait(&s, id)["status"], "cancelled");
 }
+
+#[cfg(unix)]
+fn a_graceful_stop_gives_the_job_back_and_it_ends_as_uninterrupted(b: &Backend) {
+    let settings = r#"{"circles": 40, "iters": 20, "pop": 10, "seed": 3}"#;
+    let mut s = start(b, &["--workers", "1"]);
+    let id = submit_ok(&s, CAT, settings);
+    wait_until(&s, id, "a few circles kept", |j| {
+        j["circles"].as_i64() >= Some(3)
+    });
+    s.signal("TERM");
+    let t0 = Instant::now();
+    let code = s.child.wait().unwrap();
+    assert!(code.success(), "SIGTERM: {code:?}\n{}", s.log());
+    assert!(t0.elapsed() < Duration::from_secs(15), "{:?}", t0.elapsed());
+    assert!(s.log().contains("released"), "{}", s.log());
+    // Given back at once: the next server takes it without waiting for a lease (10 s).
+    let s = start(b, &["--workers", "1"]);
+    let t0 = Instant::now();
+    wait_until(&s, id, "claimed again", |j| j["attempts"] == 2);
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    let job = wait(&s, id);
+    assert_eq!(job["status"], "done");
+    let fresh = start(&b.fresh("graceful_fresh"), &["--workers", "1"]);
+    let other = submit_ok(&fresh, CAT, settings);
+    let uninterrupted = wait(&fresh, other);
+    assert_eq!(circles_of(&s, id), circles_of(&fresh, other));
+    assert_eq!(job["evaluations"], uninterrupted["evaluations"]);
+}
+
+/// The hostile probe's findings, each refused with a JSON error.
+fn hostile_requests_are_refused_with_json_errors(b: &Backend) {
+    let s = start(
+        b,
+        &[
+            "--workers",
+            "0",
+            "--token",
+            "Zm9v+YmFy/cXV4=",
+            "--public-host",
+            "circles.example",
+            "--header-timeout-seconds",
+            "1",
+            "--max-upload-bytes",
+            "100000",
+        ],
+    );
+    let auth = "Bearer Zm9v+YmFy/cXV4=";
+    let send = |req: ureq::RequestBuilder<ureq::typestate::WithoutBody>| call(req.call().unwrap());
+    // A page's percent-encoded query token works (the page's event stream and downloads).
+    assert_eq!(
+        get(&s, "/api/v1/jobs?access_token=Zm9v%2BYmFy%2FcXV4%3D").0,
+        200
+    );
+    assert_eq!(get(&s, "/api/v1/jobs?access_token=Zm9v+YmFy/cXV4=").0, 401);
+    // DNS rebinding: a name the server does not serve, even with a matching Origin.
+    let (status, body) = send(
+        agent()
+            .get(format!("{}/api/v1/jobs", s.base))
+            .header("Authorization", auth)
+            .header("Host", "attacker.example:8080")
+            .header("Origin", "http://attacker.example:8080"),
+    );
+    assert_eq!(status, 421, "{}", String::from_utf8_lossy(&body));
+    assert!(
+        json(&body)["error"]
+            .as_str()
+            .unwrap()
+            .contains("attacker.example")
+    );
+    // A name given with --public-host is served.
+    let (status, _) = send(
+        agent()
+            .get(format!("{}/api/v1/jobs", s.base))
+            .header("Authorization", auth)
+            .header("Host", "circles.example:8080")
+            .header("Origin", "http://circles.example:8080"),
+    );
+    assert_eq!(status, 200);
+    // Per-job memory is bounded before acceptance (this used to grow the server to 4.6 GB).
+    let (ct, body) = form(
+        TINY,
+        Some(r#"{"circles": 2000, "mode": "joint", "pop": 10000}"#),
+    );
+    let (status, body) = call(
+        agent()
+            .post(format!("{}/api/v1/jobs", s.base))
+            .header("Authorization", auth)
+            .header("Content-Type", &ct)
+            .send(&body[..])
+            .unwrap(),
+    );
+    assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
+    assert!(
+        json(&body)["error"].as_str().unwrap().starts_with("pop"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let (ct, body) = form(
+        TINY,
+        Some(r#"{"circles": 2000, "mode": "joint", "pop": 400}"#),
+    );
+    let (status, body) = call(
+        agent()
+            .post(format!("{}/api/v1/jobs", s.base))
+            .header("Authorization", auth)
+            .header("Content-Type", &ct)
+            .send(&body[..])
+            .unwrap(),
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    // Errors are JSON whatever produced them: a multipart body without a boundary, a body
+    // over the limit on another route, an unknown route.
+    let cases = [
+        ("/api/v1/jobs", "multipart/form-data", vec![b'x'; 10], 400),
+        (
+            "/api/v1/jobs/1/extend",
+            "application/json",
+            vec![b' '; 200_000],
+            413,
+        ),
+        ("/api/v1/nothing", "application/json", b"{}".to_vec(), 404),
+    ];
+    for (path, ct, body, want) in cases {
+        let (status, body) = call(
+            agent()
+                .post(format!("{}{path}", s.base))
+                .header("Authorization", auth)
+                .header("Content-Type", ct)
+                .send(&body[..])
+                .unwrap(),
+        );
+        assert_eq!(status, want, "{path}: {}", String::from_utf8_lossy(&body));
+        assert!(json(&body)["error"].is_string(), "{path}");
+    }
+    slow_headers_are_cut_off(&s);
+}
+
+/// 50 connections that send half a request's headers and stall are closed by the server
+/// (after `--header-timeout-seconds 1`), not held open.
+fn slow_headers_are_cut_off(s: &Server) {
+    use std::io::{Read, Write};
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let t0 = Instant::now();
+    let mut conns: Vec<std::net::TcpStream> = (0..50)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(&addr).unwrap();
+            c.write_all(b"GET /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                .unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            c
+        })
+        .collect();
+    for c in &mut conns {
+        let mut buf = Vec::new();
+        // The server closes it (perhaps after a 408): the read ends instead of timing out.
+        let n = c.read_to_end(&mut buf);
+        assert!(n.is_ok(), "a stalled connection stayed open: {n:?}");
+    }
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+}
+
+/// An extend job stores exactly what it runs: a parent of 3 circles in batch mode ran
+/// batches of 3, and so does its extension (not the default 5), even after a restart.
+fn an_extend_job_stores_exactly_what_it_runs(b: &Backend) {
+    let s = start(b, &["--workers", "1"]);
+    let parent_settings = r#"{"circles": 3, "mode": "batch", "polish": 0, "iters": 5, "pop": 10}"#;
+    let a = submit_ok(&s, TINY, parent_settings);
+    assert_eq!(job(&s, a)["settings"]["batch_size"], 3);
+    wait(&s, a);
+    let (status, ext) = post(
+        &s,
+        &format!("/api/v1/jobs/{a}/extend"),
+        r#"{"circles": 10}"#,
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&ext));
+    let ext = json(&ext)["id"].as_i64().unwrap();
+    let child = wait(&s, ext);
+    assert_eq!(child["settings"]["batch_size"], 3, "{child}");
+    let cp = json(&get(&s, &format!("/api/v1/jobs/{ext}/result.json")).1);
+    assert_eq!(cp["settings"]["strategy"]["batch"]["size"], 3, "{cp}");
+    // The child's stored settings, submitted as a new job, give the same circles from scratch.
+    let whole = submit_ok(&s, TINY, &child["settings"].to_string());
+    wait(&s, whole);
+    assert_eq!(circles_of(&s, ext), circles_of(&s, whole));
+}
+
+/// The queue limit holds when many uploads arrive at once (checked and inserted in one
+/// transaction): an API-only server, 16 concurrent uploads, a queue of 3.
+fn the_queue_limit_holds_under_concurrent_uploads(b: &Backend) {
+    let s = start(b, &["--workers", "0", "--queue", "3"]);
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let c = s.client();
+            std::thread::spawn(move || submit(&c, TINY, QUICK).0)
+        })
+        .collect();
+    let codes: Vec<u16> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    assert_eq!(codes.iter().filter(|&&c| c == 201).count(), 3, "{codes:?}");
+    assert_eq!(codes.iter().filter(|&&c| c == 429).count(), 13, "{codes:?}");
+    let list = json(&get(&s, "/api/v1/jobs").1);
+    assert_eq!(list.as_array().unwrap().len(), 3);
+}
+
+fn health_and_metrics_report_the_store(b: &Backend) {
+    let s = start(b, &["--workers", "1", "--name", "alpha"]);
+    let (status, body) = get(&s, "/healthz");
+    assert_eq!(
+        (status, json(&body)["server"].as_str()),
+        (200, Some("alpha"))
+    );
+    let id = submit_ok(&s, TINY, QUICK);
+    let done = wait(&s, id);
+    assert_eq!(done["worker"], "alpha");
+    let (status, text) = get(&s, "/metrics");
+    let text = String::from_utf8(text).unwrap();
+    assert_eq!(status, 200);
+    for line in [
+        "circlefit_jobs{status=\"done\"} 1",
+        "circlefit_jobs{status=\"queued\"} 0",
+        "circlefit_fits_total{server=\"alpha\",outcome=\"done\"} 1",
+        "circlefit_fit_seconds_count{server=\"alpha\"} 1",
+        "circlefit_lease_adoptions_total 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+    }
+}
+
+/// Each test, once per backend.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(&super::Backend::sqlite(concat!("sqlite_", stringify!($name)))); })*
+        }
+        mod postgres {
+            $(#[test] fn $name() {
+                if let Some(b) = super::Backend::postgres(stringify!($name)) { super::$name(&b); }
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    a_job_runs_and_its_results_download,
+    results_are_409_before_done_and_cancel_keeps_the_best_so_far,
+    bad_input_gets_the_right_status_and_the_server_keeps_serving,
+    a_token_and_the_origin_close_the_api,
+    the_event_stream_reports_stages_then_one_end,
+    the_queue_is_bounded,
+    a_job_survives_sigkill_and_ends_as_an_uninterrupted_run,
+    extend_continues_a_finished_fit_exactly,
+    fifty_jobs_from_ten_clients_all_end_and_memory_stays_bounded,
+    event_stream_clients_that_disconnect_leak_nothing,
+    a_graceful_stop_gives_the_job_back_and_it_ends_as_uninterrupted,
+    hostile_requests_are_refused_with_json_errors,
+    an_extend_job_stores_exactly_what_it_runs,
+    the_queue_limit_holds_under_concurrent_uploads,
+    health_and_metrics_report_the_store,
+);

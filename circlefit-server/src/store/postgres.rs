@@ -7,7 +7,7 @@
 //! connections are dropped and re-opened on the next call (a restarted database costs the
 //! calls in flight, not the server).
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use postgres::{Client, Config, NoTls, Transaction};
@@ -60,11 +60,21 @@ const SCHEMA: &str = "
     );
     CREATE INDEX IF NOT EXISTS circlefit_jobs_status ON circlefit_jobs (status, id);";
 
-/// The PostgreSQL store: a small pool of connections and a listener thread.
+/// The most connections one server opens for its calls (the listener has one more).
+pub(crate) const MAX_CONNECTIONS: usize = 8;
+
+/// The PostgreSQL store: a bounded pool of connections and a listener thread.
 pub(crate) struct PgStore {
     config: Config,
-    idle: Mutex<Vec<Client>>,
+    pool: Mutex<Pool>,
+    freed: Condvar,
     wake: broadcast::Sender<Wake>,
+}
+
+/// Connections not in use, and how many are open in all.
+struct Pool {
+    idle: Vec<Client>,
+    open: usize,
 }
 
 impl PgStore {
@@ -89,9 +99,53 @@ impl PgStore {
             .map_err(|e| StoreError::Corrupt(format!("cannot start the listener: {e}")))?;
         Ok(Self {
             config,
-            idle: Mutex::new(vec![client]),
+            pool: Mutex::new(Pool {
+                idle: vec![client],
+                open: 1,
+            }),
+            freed: Condvar::new(),
             wake,
         })
+    }
+
+    /// An idle connection (`true`: it was used before), a new one while fewer than
+    /// [`MAX_CONNECTIONS`] are open, else waits for one to be freed.
+    fn acquire(&self) -> Result<(Client, bool), StoreError> {
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(c) = pool.idle.pop() {
+                return Ok((c, true));
+            }
+            if pool.open < MAX_CONNECTIONS {
+                pool.open += 1;
+                drop(pool);
+                return self.config.connect(NoTls).map(|c| (c, false)).map_err(|e| {
+                    self.closed();
+                    e.into()
+                });
+            }
+            pool = self
+                .freed
+                .wait(pool)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Gives a connection back (a broken one is dropped).
+    fn give_back(&self, client: Client) {
+        if client.is_closed() {
+            self.closed();
+        } else {
+            let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+            pool.idle.push(client);
+            self.freed.notify_one();
+        }
+    }
+
+    fn closed(&self) {
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        pool.open -= 1;
+        self.freed.notify_one();
     }
 
     /// Runs `f` on a pooled connection. A connection found broken is dropped; when a reused
@@ -100,27 +154,14 @@ impl PgStore {
         &self,
         mut f: impl FnMut(&mut Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let pooled = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let reused = pooled.is_some();
-        let mut client = match pooled {
-            Some(c) => c,
-            None => self.config.connect(NoTls)?,
-        };
+        let (mut client, reused) = self.acquire()?;
         let mut result = f(&mut client);
         if result.is_err() && client.is_closed() && reused {
-            client = self.config.connect(NoTls)?;
+            self.give_back(client);
+            (client, _) = self.acquire()?;
             result = f(&mut client);
         }
-        if !client.is_closed() {
-            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-            if idle.len() < 8 {
-                idle.push(client);
-            }
-        }
+        self.give_back(client);
         result
     }
 
