@@ -186,7 +186,7 @@ pub(crate) fn run(store: &dyn JobStore, job: &Claimed, stop: &Stop) -> Result<Ru
         })
         .map_err(job_err)?;
     if let Some(e) = write_error {
-        eprintln!("job {}: a stage checkpoint was not saved: {e}", lease.job);
+        crate::log!("job {}: a stage checkpoint was not saved: {e}", lease.job);
     }
     let outcome = match (result.stopped(), stop.reason()) {
         (_, Some(StopReason::LeaseLost)) => return Ok(RunEnd::LeaseLost),
@@ -240,7 +240,7 @@ fn store_finished(
             Err(e @ StoreError::LeaseLost(_)) => return Err(e),
             Err(e) if t0.elapsed() > std::time::Duration::from_secs(60) => return Err(e),
             Err(e) => {
-                eprintln!(
+                crate::log!(
                     "job {}: storing the result failed ({e}); retrying",
                     job.lease.job
                 );

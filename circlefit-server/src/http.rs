@@ -41,7 +41,7 @@ pub(crate) async fn serve(
                     Ok((socket, _)) => socket,
                     Err(e) => {
                         // Out of file descriptors, say: wait instead of spinning.
-                        eprintln!("accept: {e}");
+                        crate::log!("accept: {e}");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }

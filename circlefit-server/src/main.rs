@@ -6,6 +6,15 @@
 //!     [--name N] [--workers N] [--token T] [--public-host NAME]… [--lease-seconds S] …
 //! ```
 
+/// A line on stderr; a closed stderr (a supervisor that stopped reading) is not an error.
+#[macro_export]
+macro_rules! log {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod events;
 mod fit;
 mod guard;
@@ -166,7 +175,7 @@ fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.bind).await?;
-        eprintln!(
+        log!(
             "circlefit-server on http://{} (name {}, db {}, {workers} workers, lease {:?}, queue {}, max {} bytes / {} pixels / {} circles per job{})",
             listener.local_addr()?,
             lease.name,
@@ -184,7 +193,7 @@ fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     })?;
     // A graceful stop: no more claims; running fits stop at their next check and give
     // their jobs back (with their last stage checkpoint) for another server to continue.
-    eprintln!(
+    log!(
         "stopping: releasing {} running jobs",
         shared.running.count()
     );
@@ -192,7 +201,7 @@ fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for t in threads {
         let _ = t.join();
     }
-    eprintln!("stopped");
+    log!("stopped");
     Ok(())
 }
 

@@ -64,7 +64,7 @@ pub(crate) fn work(
             Ok(Some(job)) => handle(store, lease, running, metrics, job),
             Ok(None) => std::thread::sleep(Duration::from_millis(100)),
             Err(e) => {
-                eprintln!("worker: claiming failed: {e}");
+                crate::log!("worker: claiming failed: {e}");
                 std::thread::sleep(Duration::from_millis(500));
             }
         }
@@ -81,7 +81,7 @@ fn handle(
     let id = job.lease.job;
     if job.adopted {
         metrics.adopted();
-        eprintln!("job {id}: adopted (attempt {})", job.attempts);
+        crate::log!("job {id}: adopted (attempt {})", job.attempts);
     }
     if job.attempts > lease.max_attempts {
         let message = format!(
@@ -89,7 +89,7 @@ fn handle(
             job.attempts - 1
         );
         if let Err(e) = store.fail(job.lease, &message) {
-            eprintln!("job {id}: {e}");
+            crate::log!("job {id}: {e}");
         }
         return;
     }
@@ -111,19 +111,19 @@ fn handle(
     match end {
         Ok(RunEnd::Stored(outcome)) => metrics.finished(outcome, t0.elapsed()),
         Ok(RunEnd::Release) => match store.release(job.lease) {
-            Ok(()) => eprintln!("job {id}: released for another server"),
-            Err(e) => eprintln!("job {id}: release failed ({e}); its lease will expire"),
+            Ok(()) => crate::log!("job {id}: released for another server"),
+            Err(e) => crate::log!("job {id}: release failed ({e}); its lease will expire"),
         },
-        Ok(RunEnd::LeaseLost) => eprintln!("job {id}: lease lost; another server has it"),
+        Ok(RunEnd::LeaseLost) => crate::log!("job {id}: lease lost; another server has it"),
         Err(RunError::Job(message)) => {
             metrics.failed();
             if let Err(e) = store.fail(job.lease, &message) {
-                eprintln!("job {id}: failed ({message}) and could not store it: {e}");
+                crate::log!("job {id}: failed ({message}) and could not store it: {e}");
             }
         }
         Err(RunError::Store(e)) => {
             metrics.store_error();
-            eprintln!(
+            crate::log!(
                 "job {id}: the store failed ({e}); the job runs again when its lease expires"
             );
         }
@@ -157,7 +157,7 @@ fn renew_while_running(
                 return;
             }
             Err(e) => {
-                eprintln!("job {}: lease renewal failed: {e}", job.lease.job);
+                crate::log!("job {}: lease renewal failed: {e}", job.lease.job);
                 if last_held.elapsed() >= lease.length {
                     stop.stop(StopReason::LeaseLost);
                     return;
