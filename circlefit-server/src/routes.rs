@@ -227,22 +227,30 @@ async fn create(
         .climbs
         .get_or_insert(crate::settings::DEFAULT_CLIMBS);
     let text = accept(&s, settings, size)?;
-    let queue = s.limits.queue;
-    let id = db(&s, move |st| {
-        st.insert(
-            NewJob {
-                image: &image,
-                settings: &text,
-                parent: None,
-            },
-            queue,
-        )
-    })
-    .await?;
+    let id = insert(&s, image, text, None).await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({"id": id, "status": JobStatus::Queued})),
     ))
+}
+
+/// Queues a job (`429` when the queue is full).
+async fn insert(
+    s: &Arc<Shared>,
+    image: Vec<u8>,
+    settings: String,
+    parent: Option<JobId>,
+) -> Result<JobId, ApiError> {
+    let queue = s.limits.queue;
+    db(s, move |st| {
+        let job = NewJob {
+            image: &image,
+            settings: &settings,
+            parent,
+        };
+        st.insert(job, queue)
+    })
+    .await
 }
 
 async fn list(State(s): App) -> Result<Json<Vec<JobRow>>, ApiError> {
@@ -359,18 +367,7 @@ async fn extend(
         ..ran
     };
     let text = accept(&s, child, size)?;
-    let queue = s.limits.queue;
-    let new = db(&s, move |st| {
-        st.insert(
-            NewJob {
-                image: &image,
-                settings: &text,
-                parent: Some(id),
-            },
-            queue,
-        )
-    })
-    .await?;
+    let new = insert(&s, image, text, Some(id)).await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({"id": new, "status": JobStatus::Queued, "parent": id})),

@@ -2,11 +2,15 @@
 //! Debian's `chromium` and `chromium-driver`; `.ci/run` installs them and runs this test
 //! with `--ignored` (the plain test command stays runnable with the Rust toolchain alone).
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{ClientBuilder, Locator};
+
+mod support;
+
+use support::pg::free_port;
+use support::{Backend, start};
 
 struct Killed(Child);
 
@@ -17,40 +21,17 @@ impl Drop for Killed {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+/// A token with the characters a URL query must encode (`+`, `/`, `=`).
+const TOKEN: &str = "Zm9v+YmFy/cXV4=";
 
 #[test]
 #[ignore = "needs chromium and chromium-driver (run by .ci/run)"]
 fn the_page_uploads_shows_progress_and_the_picture_and_offers_the_svg() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_circlefit-server"))
-        .args(["--bind", "127.0.0.1:0", "--workers", "1", "--db"])
-        .arg(dir.join("db"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _server = Killed(server);
-    let base = format!(
-        "http://{}",
-        line.split("http://")
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap()
+    let server = start(
+        &Backend::sqlite("browser"),
+        &["--workers", "1", "--token", TOKEN],
     );
+    let base = server.base.clone();
     let port = free_port();
     let driver = Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -67,6 +48,9 @@ fn the_page_uploads_shows_progress_and_the_picture_and_offers_the_svg() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let mut caps = serde_json::Map::new();
+        // The page asks for the token with a prompt on its first load; accept it empty,
+        // then give the token as a user would have.
+        caps.insert("unhandledPromptBehavior".into(), serde_json::json!("accept"));
         caps.insert(
             "goog:chromeOptions".into(),
             serde_json::json!({
@@ -87,6 +71,11 @@ fn the_page_uploads_shows_progress_and_the_picture_and_offers_the_svg() {
                 Err(e) => panic!("no WebDriver session: {e}"),
             }
         };
+        client.goto(&base).await.unwrap();
+        client
+            .execute(&format!("localStorage.setItem('circlefit-token', '{TOKEN}')"), vec![])
+            .await
+            .unwrap();
         client.goto(&base).await.unwrap();
         client.find(Locator::Css("#image")).await.unwrap().send_keys(image.to_str().unwrap()).await.unwrap();
         let circles = client.find(Locator::Css("#circles")).await.unwrap();

@@ -44,7 +44,8 @@ fn is_root() -> bool {
     })
 }
 
-fn free_port() -> u16 {
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -96,21 +97,7 @@ impl Cluster {
 
     /// Runs a server program (as `postgres` when we are root), asserting it succeeds.
     fn run(&self, program: &str, args: &[&str]) {
-        let path = Path::new(BIN).join(program);
-        let output = if self.as_postgres {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&path)
-                .args(args)
-                .current_dir(&self.dir)
-                .output()
-        } else {
-            Command::new(&path)
-                .args(args)
-                .current_dir(&self.dir)
-                .output()
-        }
-        .unwrap();
+        let output = self.command(program).args(args).output().unwrap();
         assert!(
             output.status.success(),
             "{program} {args:?}: {}{}",
@@ -185,6 +172,8 @@ impl Cluster {
             data = data.display(),
             dir = self.dir.display(),
         );
+        // Outlives this process on purpose: it is the one that stops the cluster.
+        #[allow(clippy::zombie_processes)]
         Command::new("sh")
             .args(["-c", &script])
             .stdin(std::process::Stdio::null())
@@ -196,32 +185,32 @@ impl Cluster {
 
     fn stop_now(&self) {
         let data = self.dir.join("data");
-        let _ = if self.as_postgres {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(Path::new(BIN).join("pg_ctl"))
-                .args([
-                    "-D",
-                    data.to_str().unwrap(),
-                    "-m",
-                    "immediate",
-                    "-w",
-                    "stop",
-                ])
-                .output()
-        } else {
-            Command::new(Path::new(BIN).join("pg_ctl"))
-                .args([
-                    "-D",
-                    data.to_str().unwrap(),
-                    "-m",
-                    "immediate",
-                    "-w",
-                    "stop",
-                ])
-                .output()
-        };
+        let _ = self
+            .command("pg_ctl")
+            .args([
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
+            .output();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    /// A server program, run as `postgres` when we are root.
+    fn command(&self, program: &str) -> Command {
+        let path = Path::new(BIN).join(program);
+        let mut c = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        };
+        c.current_dir(&self.dir);
+        c
     }
 }
 
