@@ -369,3 +369,51 @@ fn two_servers_on_one_sqlite_file_share_it_through_leases() {
     }
     assert_eq!(workers.len(), 2, "both servers ran jobs: {workers:?}");
 }
+
+/// A store that refuses the result write (a full disk, simulated by a trigger that fails the
+/// write as PostgreSQL would): the job is not reported failed while it still says running,
+/// the write is retried, and once the store accepts writes again the job ends exactly.
+#[test]
+fn a_refused_result_write_is_retried_and_never_reported_as_a_failure() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let db = Backend::Postgres(cluster.database("refused"));
+    let s = start(&db, &["--workers", "1", "--name", "one"]);
+    cluster.sql(
+        "refused",
+        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN
+             RAISE EXCEPTION 'could not extend file: No space left on device'; END $$ LANGUAGE plpgsql;
+         CREATE TRIGGER refuse BEFORE UPDATE ON circlefit_jobs FOR EACH ROW
+             WHEN (NEW.status <> 'running') EXECUTE FUNCTION refuse();",
+    );
+    let job_settings = settings(2);
+    let id = submit_ok(&s, CAT, &job_settings);
+    let resp = agent()
+        .get(format!("{}/api/v1/jobs/{id}/events", s.base))
+        .call()
+        .unwrap();
+    let t0 = Instant::now();
+    while !s.log().contains("retrying") {
+        assert!(t0.elapsed() < Duration::from_secs(60), "{}", s.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let during = job(&s, id);
+    assert_eq!(during["status"], "running", "{during}");
+    cluster.sql("refused", "DROP TRIGGER refuse ON circlefit_jobs");
+    let mut names = Vec::new();
+    for line in BufReader::new(resp.into_body().into_reader()).lines() {
+        if let Some(name) = line.unwrap().strip_prefix("event: ") {
+            names.push(name.to_owned());
+        }
+    }
+    assert_eq!(names.last().map(String::as_str), Some("done"), "{names:?}");
+    assert_eq!(
+        names.iter().filter(|n| *n != "progress").count(),
+        1,
+        "{names:?}"
+    );
+    let refs = references("refused_refs", std::slice::from_ref(&job_settings));
+    assert_eq!(circles_of(&s, id), refs[&job_settings].0);
+}

@@ -183,6 +183,27 @@ impl Cluster {
             .unwrap();
     }
 
+    /// Runs `sql` on database `db` with psql (as the `postgres` role).
+    pub fn sql(&self, db: &str, sql: &str) {
+        let output = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .args(["-d", db, "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "psql: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     fn stop_now(&self) {
         let data = self.dir.join("data");
         let _ = self
