@@ -194,23 +194,7 @@ pub(crate) fn run(store: &dyn JobStore, job: &Claimed, stop: &Stop) -> Result<Ru
         (true, _) => Outcome::Cancelled,
         (false, _) => Outcome::Done,
     };
-    let settings = *fitter.current_settings();
-    let checkpoint = Checkpoint::new(
-        &result,
-        settings,
-        &mayfly,
-        "mean",
-        reference.as_ref(),
-        base.as_ref(),
-    )
-    .with_edges(edges);
-    let json = checkpoint.to_json().map_err(job_err)?;
-    let mut canvas = base.clone();
-    let Ok(()) = CpuRenderer::with_edges(edges).draw(canvas.as_mut(), &result.circles);
-    let png = io::encode_png(canvas.as_ref()).map_err(job_err)?;
-    let background = io::Background::of(base.as_ref());
-    let (w, h) = (base.width(), base.height());
-    let svg = io::to_svg_with(w, h, background, &result.circles, edges).map_err(job_err)?;
+    let (json, png, svg) = encode(&fitter, &result, &reference, &base, edges, &mayfly)?;
     let p = psnr(result.cost);
     let finished = Finished {
         outcome,
@@ -223,6 +207,35 @@ pub(crate) fn run(store: &dyn JobStore, job: &Claimed, stop: &Stop) -> Result<Ru
     };
     store_finished(store, job, &finished)?;
     Ok(RunEnd::Stored(outcome))
+}
+
+/// The result files: the checkpoint JSON, the PNG (the fit's own raster) and the SVG.
+fn encode(
+    fitter: &Fitter<CpuRenderer, Mse, Mayfly>,
+    result: &FitResult,
+    reference: &Canvas,
+    base: &Canvas,
+    edges: Edges,
+    mayfly: &circlefit::mayfly::MayflyConfig,
+) -> Result<(String, Vec<u8>, String), RunError> {
+    let settings = *fitter.current_settings();
+    let checkpoint = Checkpoint::new(
+        result,
+        settings,
+        mayfly,
+        "mean",
+        reference.as_ref(),
+        base.as_ref(),
+    )
+    .with_edges(edges);
+    let json = checkpoint.to_json().map_err(job_err)?;
+    let mut canvas = base.clone();
+    let Ok(()) = CpuRenderer::with_edges(edges).draw(canvas.as_mut(), &result.circles);
+    let png = io::encode_png(canvas.as_ref()).map_err(job_err)?;
+    let background = io::Background::of(base.as_ref());
+    let (w, h) = (base.width(), base.height());
+    let svg = io::to_svg_with(w, h, background, &result.circles, edges).map_err(job_err)?;
+    Ok((json, png, svg))
 }
 
 /// Stores a job's results, retrying a failing store for up to a minute (a restarting
