@@ -143,6 +143,19 @@ pub struct Checkpoint {
     /// written before it existed).
     #[serde(default)]
     pub edges: Edges,
+    /// The image file the fit was made from, as an absolute path (`None` for an image that
+    /// is not a file, and in checkpoints written before it was recorded): what a resume
+    /// reads when it is given no image (it still checks the content hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// [`content_hash`] of that file's bytes, so a tool can tell whether a saved fit is of
+    /// the file now at that path without decoding it (`None` where `input` is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_hash: Option<String>,
+    /// The fit was stopped before its end (a cancel, Ctrl-C): it holds the best so far,
+    /// and a resume continues it.
+    #[serde(default)]
+    pub stopped: bool,
 }
 
 /// FNV-1a of `bytes`, as 16 hex digits.
@@ -210,7 +223,18 @@ impl Checkpoint {
             stages_done,
             files: std::collections::BTreeMap::new(),
             edges: Edges::Hard,
+            input: None,
+            input_hash: None,
+            stopped: result.stopped(),
         }
+    }
+
+    /// The same checkpoint, recording the image file it was fitted from (its absolute
+    /// path) and the file's [`content_hash`].
+    pub fn with_input(mut self, path: impl Into<String>, hash: impl Into<String>) -> Self {
+        self.input = Some(path.into());
+        self.input_hash = Some(hash.into());
+        self
     }
 
     /// The same checkpoint for a fit drawn with `edges` (the renderer's

@@ -2,10 +2,139 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// The most threads `-j` accepts (more than the cores are capped to the cores anyway).
 pub(crate) const MAX_THREADS: usize = 1024;
+
+/// Circles of a fit without `-n` (and without a preset).
+pub(crate) const DEFAULT_CIRCLES: usize = 100;
+
+/// Mayfly's population per sex without `--pop`.
+pub(crate) const DEFAULT_POP: usize = 20;
+
+/// The fit size without `-r` (and without a preset).
+pub(crate) const DEFAULT_RESIZE: u32 = 256;
+
+/// The command line with the defaults that the library decides written into the help
+/// from the same values the fit uses (they cannot drift apart).
+pub(crate) fn command() -> clap::Command {
+    use circlefit::prelude::*;
+    let rec = FitSettings::recommended(Strategy::Sequential, DEFAULT_CIRCLES, 1);
+    let polish = rec.polish.unwrap_or(Polish::passes(0));
+    let texts = [
+        (
+            "circles",
+            format!(
+                "Circles to place (default {DEFAULT_CIRCLES}; at most {})",
+                circlefit::MAX_CIRCLES
+            ),
+        ),
+        (
+            "pop",
+            format!("Mayfly population per sex (default {DEFAULT_POP})"),
+        ),
+        (
+            "iters",
+            format!(
+                "Mayfly iterations per search (default {} shared by the stage's searches: {} with two, so a stage's evaluations stay the same)",
+                circlefit::iterations_per_search(1),
+                circlefit::iterations_per_search(2)
+            ),
+        ),
+        (
+            "searches",
+            format!(
+                "Independent searches per stage, the best kept; they run side by side on several threads (default {}; at most {})",
+                rec.restarts.searches,
+                circlefit::MAX_SEARCHES
+            ),
+        ),
+        (
+            "climbs",
+            format!(
+                "Independent climbs per polished slot, sharing its evaluations; they run side by side on several threads (default {}; at most {})",
+                polish.climbs,
+                circlefit::MAX_POLISH_CLIMBS
+            ),
+        ),
+        (
+            "polish",
+            format!(
+                "Polishing passes over the kept circles (default {}, 0 in joint mode; 0 = off; at most {})",
+                polish.passes,
+                circlefit::MAX_POLISH_PASSES
+            ),
+        ),
+        (
+            "seeds",
+            format!(
+                "Residual seeds per stage (default {}, 0 in joint mode; at most {})",
+                rec.residual_seeds,
+                circlefit::MAX_RESIDUAL_SEEDS
+            ),
+        ),
+        (
+            "resize",
+            format!(
+                "Fit a copy resized so its longer side is SIZE (default {DEFAULT_RESIZE}; never upscaled); 0 = full size"
+            ),
+        ),
+    ];
+    let apply = |mut c: clap::Command| {
+        for (id, text) in &texts {
+            c = c.mut_arg(*id, |a| a.help(text.clone()));
+        }
+        c
+    };
+    apply(Cli::command()).mut_subcommand("fit", apply)
+}
+
+/// A set of defaults for a common use (flags given still win).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Preset {
+    /// A web placeholder shown while a photograph loads: 16 circles fitted at 128 px, a
+    /// compact SVG blurred by 2 px (about 1 KB; `.uri` gives it as a data URI).
+    Placeholder,
+}
+
+/// What a preset changes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PresetDefaults {
+    pub(crate) circles: usize,
+    pub(crate) resize: u32,
+    pub(crate) compact_svg: bool,
+    pub(crate) svg_blur: Option<f64>,
+}
+
+impl Preset {
+    pub(crate) fn defaults(self) -> PresetDefaults {
+        match self {
+            Preset::Placeholder => PresetDefaults {
+                circles: 16,
+                resize: 128,
+                compact_svg: true,
+                svg_blur: Some(2.0),
+            },
+        }
+    }
+}
+
+impl FitArgs {
+    /// The circle count: `-n`, the preset's, or [`DEFAULT_CIRCLES`].
+    pub(crate) fn circles(&self) -> usize {
+        self.circles
+            .or(self.preset.map(|p| p.defaults().circles))
+            .unwrap_or(DEFAULT_CIRCLES)
+    }
+
+    /// The fit size: `-r`, the preset's, or [`DEFAULT_RESIZE`].
+    pub(crate) fn resize(&self) -> u32 {
+        self.resize
+            .or(self.preset.map(|p| p.defaults().resize))
+            .unwrap_or(DEFAULT_RESIZE)
+    }
+}
 
 /// Approximate images with coloured, alpha-blended circles found by the Mayfly
 /// metaheuristic.
@@ -108,9 +237,14 @@ pub(crate) enum OnOff {
 /// What to fit and how.
 #[derive(Clone, Debug, Default, Args)]
 pub(crate) struct FitArgs {
-    /// Images to fit (PNG or JPEG), one after another; none: the bundled cat photo.
+    /// Images to fit (PNG or JPEG), folders of them, `@LIST` (a file naming one image a
+    /// line) or `-` (such a list on standard input); none: the image a `--resume`
+    /// checkpoint records, else the bundled cat photo.
     #[arg(value_name = "INPUT")]
     pub(crate) inputs: Vec<PathBuf>,
+    /// Folders given as inputs are read with their sub-folders.
+    #[arg(short = 'R', long, help_heading = "Input and output")]
+    pub(crate) recursive: bool,
     /// An image to fit (repeatable; the same as a positional INPUT).
     #[arg(
         short = 'i',
@@ -120,8 +254,9 @@ pub(crate) struct FitArgs {
     )]
     pub(crate) input_flags: Vec<PathBuf>,
     /// An output file, its format chosen by the extension: .png, .jpg, .svg, .json, .gif
-    /// (an animation of the circles being added). Repeatable; `{name}` is replaced by the
-    /// input's file stem.
+    /// (an animation of the circles being added), .uri (the SVG as a data URI).
+    /// Repeatable; `{name}` is replaced by the input's file stem. Two inputs that would
+    /// write one file (the same stem in two folders) are refused before any fit.
     #[arg(
         short = 'o',
         long = "output",
@@ -138,10 +273,9 @@ pub(crate) struct FitArgs {
         short = 'r',
         long = "resize",
         value_name = "SIZE",
-        default_value_t = 256,
         help_heading = "Input and output"
     )]
-    pub(crate) resize: u32,
+    pub(crate) resize: Option<u32>,
     /// The longer side of raster outputs (default: the input's); circles are drawn scaled
     /// and anti-aliased, and at the fit's own size the PNG is exactly the fit's raster.
     #[arg(
@@ -162,11 +296,34 @@ pub(crate) struct FitArgs {
         help_heading = "Input and output"
     )]
     pub(crate) snapshots: usize,
-    /// Continue the fit saved in this JSON (same image; --circles may raise the total).
+    /// Continue the fit saved in this JSON (the image it records, or the one given, checked
+    /// by content; --circles may raise the total).
     #[arg(long, value_name = "FILE.json", help_heading = "Input and output")]
     pub(crate) resume: Option<PathBuf>,
+    /// Do not fit an input whose JSON output already records this image file (by content)
+    /// and these settings, from a fit that ran to its end, with its other outputs in place:
+    /// a re-run after a crash or Ctrl-C does only what is missing.
+    #[arg(long = "skip-existing", help_heading = "Input and output")]
+    pub(crate) skip_existing: bool,
+    /// Write one row per input (status, circles, PSNR, evaluations, seconds, outputs,
+    /// error) to FILE: CSV for .csv, else JSON.
+    #[arg(long, value_name = "FILE", help_heading = "Input and output")]
+    pub(crate) report: Option<PathBuf>,
+    /// Defaults for a common use; flags given still win.
+    #[arg(long, value_enum, help_heading = "Input and output")]
+    pub(crate) preset: Option<Preset>,
+    /// Write SVGs small: one decimal, short colours, no repeated defaults (placeholders).
+    #[arg(long = "compact-svg", help_heading = "Input and output")]
+    pub(crate) compact_svg: bool,
+    /// Blur the SVG's circles with this standard deviation in pixels (a compact SVG).
+    #[arg(
+        long = "svg-blur",
+        value_name = "PX",
+        help_heading = "Input and output"
+    )]
+    pub(crate) svg_blur: Option<f64>,
 
-    /// Circles to place (at most 100000).
+    /// Circles to place.
     #[arg(short = 'n', long = "circles", value_name = "N", help_heading = "Fit")]
     pub(crate) circles: Option<usize>,
     /// How circles are grouped into stages.
@@ -187,8 +344,9 @@ pub(crate) struct FitArgs {
     /// The circles' edges, fitted and drawn (default: soft; a resumed fit keeps its own).
     #[arg(long, value_enum, help_heading = "Fit")]
     pub(crate) edges: Option<EdgesArg>,
-    /// The most memory a fit may take, in GiB (checked against the image's declared size
-    /// before decoding it; see `circlefit::memory_estimate`).
+    /// The most memory the run may take, in GiB, shared by the fits running side by side
+    /// (checked against each image's declared size before decoding it, with the fit and
+    /// the raster outputs; see `circlefit::memory_estimate`).
     #[arg(
         long = "max-memory",
         value_name = "GIB",
@@ -205,9 +363,13 @@ pub(crate) struct FitArgs {
         help_heading = "Fit"
     )]
     pub(crate) threads: usize,
+    /// Images fitted side by side (0 = one per core when there are at least as many
+    /// images, else one at a time; at most 1024); the cores are shared among them.
+    /// Each result is the one that image gets alone.
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Fit")]
+    pub(crate) jobs: usize,
 
-    /// Mayfly iterations per search (default 40 shared by the stage's searches: 20 with
-    /// two, so a stage's evaluations stay the same).
+    /// Mayfly iterations per search.
     #[arg(long, value_name = "T", help_heading = "Optimizer")]
     pub(crate) iters: Option<u64>,
     /// Mayfly population per sex.
@@ -220,7 +382,7 @@ pub(crate) struct FitArgs {
     #[arg(long, value_name = "N", help_heading = "Optimizer")]
     pub(crate) stagnation: Option<u64>,
 
-    /// Residual seeds per stage (default 10, 0 in joint mode; at most 1000).
+    /// Residual seeds per stage.
     #[arg(long, value_name = "N", help_heading = "Quality")]
     pub(crate) seeds: Option<usize>,
     /// Where residual seeds go: the worst blocks of 4 to 32 px in turn (default) or of 8 px.
@@ -232,19 +394,16 @@ pub(crate) struct FitArgs {
     /// At most N evaluations per stage over all its runs (per search).
     #[arg(long = "stage-budget", value_name = "N", help_heading = "Quality")]
     pub(crate) stage_budget: Option<u64>,
-    /// Independent searches per stage, the best kept; they run side by side on several
-    /// threads (default 2 in sequential and batch mode, 1 in joint mode; at most 64).
+    /// Independent searches per stage.
     #[arg(long, value_name = "N", help_heading = "Quality")]
     pub(crate) searches: Option<usize>,
-    /// Polishing passes over the kept circles (default 8, 0 in joint mode; 0 = off; at most
-    /// 1000).
+    /// Polishing passes over the kept circles.
     #[arg(long, value_name = "N", help_heading = "Quality")]
     pub(crate) polish: Option<u32>,
     /// Evaluations per polished slot (default 150; at most 1000000).
     #[arg(long = "polish-evals", value_name = "B", help_heading = "Quality")]
     pub(crate) polish_evals: Option<u64>,
-    /// Independent climbs per polished slot, sharing its evaluations; they run side by
-    /// side on several threads (default 2; at most 64).
+    /// Independent climbs per polished slot.
     #[arg(long, value_name = "N", help_heading = "Quality")]
     pub(crate) climbs: Option<u32>,
     /// Batch mode: drop batch circles that do not help and refill them (default on).

@@ -42,6 +42,7 @@ pub(crate) fn render(args: &RenderArgs) -> Result<(), CliError> {
     }
     outputs::check_writable(&outs)?;
     let base = base_of(&cp)?;
+    outputs::make_folders(&outs)?;
     let mut produced = Produced {
         base: base.as_ref(),
         circles: &cp.circles,
@@ -49,6 +50,7 @@ pub(crate) fn render(args: &RenderArgs) -> Result<(), CliError> {
         side: args.size.unwrap_or(cp.width.max(cp.height)),
         checkpoint: None,
         reference: None,
+        svg: outputs::SvgStyle::default(),
     };
     outputs::write_all(&outs, &mut produced)
 }

@@ -33,6 +33,11 @@ impl CliError {
         Self::Usage(message.into())
     }
 
+    /// The same error with a hint of what to do, as one usage line.
+    pub(crate) fn with_hint(self, hint: &str) -> Self {
+        Self::Usage(format!("{self}; {hint}"))
+    }
+
     /// A checkpoint error for the file `path` (an I/O error names the path itself).
     pub(crate) fn checkpoint(
         path: &std::path::Path,

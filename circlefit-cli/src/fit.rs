@@ -1,6 +1,7 @@
-//! The main job: fit each input and write its outputs.
+//! One fit: an input loaded (within the memory budget), fitted with the flags' settings
+//! (or continued from a checkpoint), and its outputs written.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -12,92 +13,45 @@ use circlefit::prelude::*;
 
 use crate::args::{ColorArg, FitArgs, MAX_THREADS, Males, Mode, OnOff};
 use crate::error::CliError;
-use crate::outputs::{self, Produced};
+use crate::inputs::Input;
+use crate::outputs::{self, Output, Produced};
 use crate::progress::Reporter;
 
 /// The bundled 256×256 photo fitted when no input is given (Chelsea the cat, CC0, from
 /// scikit-image's sample data).
 const BUNDLED: &[u8] = include_bytes!("../assets/chelsea_256.png");
-const BUNDLED_NAME: &str = "chelsea";
 
-/// How a run of several inputs ended.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// Every input was fitted.
-    Done,
-    /// Ctrl-C stopped a fit (its best so far was written).
-    Interrupted,
+/// One fit of a run: what the batch hands each fit.
+pub(crate) struct Job<'a> {
+    pub(crate) input: &'a Input,
+    pub(crate) outputs: &'a [Output],
+    /// `--out PREFIX` (or the default), for `--diff` and `--snapshots`.
+    pub(crate) prefix: Option<&'a str>,
+    pub(crate) label: &'a str,
+    /// Threads for this fit.
+    pub(crate) threads: usize,
+    /// This fit's share of `--max-memory`, in GiB.
+    pub(crate) max_memory: f64,
+    /// The `--resume` checkpoint.
+    pub(crate) saved: Option<&'a Checkpoint>,
+    pub(crate) multi: &'a crate::progress::Multi,
 }
 
-/// Fits every input in turn. An input that fails is reported and skipped; the run then
-/// ends with an error counting them after the others are done.
-///
-/// # Errors
-/// A usage error before any work, the only input's failure, or the count of failed ones.
-pub(crate) fn run(args: &FitArgs, cancel: &Arc<AtomicBool>) -> Result<Outcome, CliError> {
-    check_flags(args)?;
-    let inputs: Vec<Option<PathBuf>> = {
-        let all: Vec<PathBuf> = args
-            .inputs
-            .iter()
-            .chain(&args.input_flags)
-            .cloned()
-            .collect();
-        if all.is_empty() {
-            vec![None]
-        } else {
-            all.into_iter().map(Some).collect()
-        }
-    };
-    let prefix = match (&args.out, args.outputs.is_empty()) {
-        (Some(p), _) => Some(p.clone()),
-        (None, true) if inputs.len() == 1 => Some("out/fit".to_owned()),
-        (None, true) => Some("out/{name}".to_owned()),
-        (None, false) => None,
-    };
-    if inputs.len() > 1 && args.resume.is_some() {
-        return Err(CliError::usage(
-            "--resume continues one fit: give one input",
-        ));
-    }
-    // Every output name is checked before the first fit starts.
-    outputs::plan(&args.outputs, prefix.as_deref(), "x")?;
-    let mut failed = 0usize;
-    for (k, input) in inputs.iter().enumerate() {
-        let label = match (inputs.len(), input) {
-            (1, _) => name_of(input.as_deref()),
-            (n, _) => format!("[{}/{n}] {}", k + 1, name_of(input.as_deref())),
-        };
-        match fit_one(input.as_deref(), args, prefix.as_deref(), &label, cancel) {
-            Ok(true) => {}
-            Ok(false) => return Ok(Outcome::Interrupted),
-            Err(e) if inputs.len() > 1 => {
-                eprintln!("error: {label}: {e}");
-                failed += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    if failed > 0 {
-        return Err(CliError::usage(format!(
-            "{failed} of {} inputs failed (reported above)",
-            inputs.len()
-        )));
-    }
-    Ok(Outcome::Done)
-}
-
-/// The file stem of an input (`{name}` in output names).
-fn name_of(input: Option<&Path>) -> String {
-    input
-        .and_then(|p| p.file_stem())
-        .map_or(BUNDLED_NAME.to_owned(), |s| {
-            s.to_string_lossy().into_owned()
-        })
+/// What one fit did.
+#[derive(Clone, Debug)]
+pub(crate) struct Fitted {
+    pub(crate) circles: usize,
+    pub(crate) psnr: Option<f64>,
+    pub(crate) evaluations: u64,
+    pub(crate) seconds: f64,
+    /// Stopped by Ctrl-C or SIGTERM (its best so far was written).
+    pub(crate) interrupted: bool,
+    /// Not fitted: `--skip-existing` found its outputs made from this image and settings.
+    pub(crate) skipped: bool,
 }
 
 /// Flags that cannot work together, refused before any work.
-fn check_flags(args: &FitArgs) -> Result<(), CliError> {
+pub(crate) fn check_flags(args: &FitArgs) -> Result<(), CliError> {
     if !(args.max_memory.is_finite() && args.max_memory > 0.0) {
         return Err(CliError::usage(format!(
             "--max-memory {}: must be a positive number of GiB",
@@ -123,6 +77,20 @@ fn check_flags(args: &FitArgs) -> Result<(), CliError> {
             crate::draw::MAX_OUTPUT_SIDE
         )));
     }
+    if args.jobs > crate::batch::MAX_JOBS {
+        return Err(CliError::usage(format!(
+            "--jobs {}: at most {}",
+            args.jobs,
+            crate::batch::MAX_JOBS
+        )));
+    }
+    if let Some(b) = args.svg_blur
+        && !(b.is_finite() && (0.0..=1000.0).contains(&b))
+    {
+        return Err(CliError::usage(format!(
+            "--svg-blur {b}: must be between 0 and 1000 pixels"
+        )));
+    }
     if let Some(p) = args.target_psnr
         && !(p.is_finite() && p > 0.0)
     {
@@ -131,7 +99,7 @@ fn check_flags(args: &FitArgs) -> Result<(), CliError> {
         )));
     }
     if args.resume.is_some() {
-        let given: [(&str, bool); 22] = [
+        let given: [(&str, bool); 24] = [
             ("--mode", args.mode.is_some()),
             ("--batch-size", args.batch_size.is_some()),
             ("--seed", args.seed.is_some()),
@@ -153,7 +121,9 @@ fn check_flags(args: &FitArgs) -> Result<(), CliError> {
             ("--patience", args.patience.is_some()),
             ("--min-gain", args.min_gain.is_some()),
             ("--target-psnr", args.target_psnr.is_some()),
-            ("-r/--resize", args.resize != 256),
+            ("-r/--resize", args.resize.is_some()),
+            ("--preset", args.preset.is_some()),
+            ("--skip-existing", args.skip_existing),
         ];
         if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
             return Err(CliError::usage(format!(
@@ -164,14 +134,39 @@ fn check_flags(args: &FitArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// An input's bytes, its absolute path and their content hash (recorded in the checkpoint).
+pub(crate) struct Source {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) name: PathBuf,
+    /// The absolute path and the bytes' content hash (`None`: the bundled photo).
+    pub(crate) recorded: Option<(String, String)>,
+}
+
+fn read(input: &Input) -> Result<Source, CliError> {
+    Ok(match &input.path {
+        Some(p) => {
+            let bytes = io::read_limited(p)?;
+            let absolute = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+            let hash = circlefit::checkpoint::content_hash(&bytes);
+            Source {
+                bytes,
+                name: p.clone(),
+                recorded: Some((absolute.display().to_string(), hash)),
+            }
+        }
+        None => Source {
+            bytes: BUNDLED.to_vec(),
+            name: PathBuf::from("<bundled chelsea_256.png>"),
+            recorded: None,
+        },
+    })
+}
+
 /// The input image, decoded once its declared size passes the memory budget: decoding
-/// (8 bytes per pixel of the full image) plus the fit at its fit size.
-fn load(input: Option<&Path>, args: &FitArgs, fit_side: u32) -> Result<Canvas, CliError> {
-    let (bytes, name) = match input {
-        Some(p) => (io::read_limited(p)?, p.to_owned()),
-        None => (BUNDLED.to_vec(), PathBuf::from("<bundled chelsea_256.png>")),
-    };
-    let (w, h) = io::image_dimensions(&bytes, &name)?;
+/// (8 bytes per pixel of the full image), the fit at its fit size, and the raster outputs
+/// (12 bytes per output pixel: the picture, tiny-skia's and the encoder's buffers).
+fn load(src: &Source, job: &Job<'_>, args: &FitArgs, fit_side: u32) -> Result<Canvas, CliError> {
+    let (w, h) = io::image_dimensions(&src.bytes, &src.name)?;
     let (fw, fh) = if fit_side == 0 || w.max(h) <= fit_side {
         (w, h)
     } else {
@@ -179,37 +174,45 @@ fn load(input: Option<&Path>, args: &FitArgs, fit_side: u32) -> Result<Canvas, C
     };
     // The threads the fit will use (`Fitter::threads` caps them to the cores).
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let threads = if args.threads == 0 {
-        cores
+    let threads = job.threads.clamp(1, cores);
+    let raster = job
+        .outputs
+        .iter()
+        .any(|o| matches!(o.format, outputs::Format::Png | outputs::Format::Jpeg));
+    let side = args.size.unwrap_or(w.max(h));
+    let (ow, oh) = crate::draw::scaled_size(w, h, side);
+    let pictures = if raster {
+        12 * u64::from(ow) * u64::from(oh)
     } else {
-        args.threads.min(cores)
+        0
     };
-    let needed = 8 * u64::from(w) * u64::from(h) + circlefit::memory_estimate(fw, fh, threads);
-    let limit = (args.max_memory.max(0.0) * f64::from(1u32 << 30)) as u64;
+    let needed =
+        8 * u64::from(w) * u64::from(h) + circlefit::memory_estimate(fw, fh, threads) + pictures;
+    let limit = (job.max_memory.max(0.0) * f64::from(1u32 << 30)) as u64;
     if needed > limit {
         return Err(CliError::usage(format!(
-            "{}: fitting this {w}x{h} image at {fw}x{fh} needs about {:.1} GiB, above --max-memory {} GiB; fit a smaller copy with -r",
-            name.display(),
+            "{}: fitting this {w}x{h} image at {fw}x{fh}{} needs about {:.2} GiB, above --max-memory {} GiB{}; fit a smaller copy with -r{}",
+            src.name.display(),
+            if raster {
+                format!(" and drawing it at {ow}x{oh}")
+            } else {
+                String::new()
+            },
             needed as f64 / f64::from(1u32 << 30),
-            args.max_memory
+            args.max_memory,
+            if job.max_memory < args.max_memory {
+                " (shared by the fits running side by side)"
+            } else {
+                ""
+            },
+            if raster {
+                " or draw smaller pictures with -s"
+            } else {
+                ""
+            },
         )));
     }
-    Ok(opaque_over_white(io::decode_image(&bytes, &name)?))
-}
-
-/// Transparent pixels composited over white (what viewers show), so that invisible colours
-/// neither get fitted nor count in the mean background; opaque images are unchanged.
-pub(crate) fn opaque_over_white(mut image: Canvas) -> Canvas {
-    for px in image.as_bytes_mut().chunks_exact_mut(4) {
-        let a = u32::from(px[3]);
-        if a < 255 {
-            for c in &mut px[..3] {
-                *c = ((u32::from(*c) * a + 255 * (255 - a) + 127) / 255) as u8;
-            }
-            px[3] = 255;
-        }
-    }
-    image
+    Ok(io::decode_image(&src.bytes, &src.name)?)
 }
 
 /// A copy of `image` whose longer side is `side` (never upscaled; 0 = as it is).
@@ -242,8 +245,8 @@ fn base_for(spec: &str, reference: &Canvas, original: (u32, u32)) -> Result<Canv
             Ok(Canvas::filled(w, h, [r, g, b, 255])?)
         }
         path => {
-            // The base's own alpha would otherwise leak into the output pictures.
-            let image = opaque_over_white(io::load_image(path)?);
+            // Opaque: the loader composites transparency over white.
+            let image = io::load_image(path)?;
             let size = (image.width(), image.height());
             if size == (w, h) {
                 Ok(image)
@@ -261,8 +264,8 @@ fn base_for(spec: &str, reference: &Canvas, original: (u32, u32)) -> Result<Canv
 }
 
 /// Settings and Mayfly settings from the flags, with the recommended defaults per mode.
-fn settings_from(args: &FitArgs) -> Result<(FitSettings, MayflyConfig), CliError> {
-    let circles = args.circles.unwrap_or(100);
+pub(crate) fn settings_from(args: &FitArgs) -> Result<(FitSettings, MayflyConfig), CliError> {
+    let circles = args.circles();
     let strategy = match args.mode.unwrap_or(Mode::Sequential) {
         Mode::Joint => Strategy::Joint,
         Mode::Sequential => Strategy::Sequential,
@@ -303,7 +306,7 @@ fn settings_from(args: &FitArgs) -> Result<(FitSettings, MayflyConfig), CliError
         .map(|p| Convergence::new(p, args.min_gain.unwrap_or(0.001)));
     s.validate()?;
     let mut b = Mayfly::builder()
-        .population(args.pop.unwrap_or(20))
+        .population(args.pop.unwrap_or(crate::args::DEFAULT_POP))
         .iterations(
             args.iters
                 .unwrap_or_else(|| circlefit::iterations_per_search(s.restarts.searches)),
@@ -325,7 +328,7 @@ const DEFAULT_EDGES: Edges = Edges::Soft;
 
 /// The raster model: `--edges`, or a resumed fit's own (a different `--edges` is an error:
 /// the saved circles were fitted with theirs).
-fn edges_for(args: &FitArgs, saved: Option<&Checkpoint>) -> Result<Edges, CliError> {
+pub(crate) fn edges_for(args: &FitArgs, saved: Option<&Checkpoint>) -> Result<Edges, CliError> {
     let asked = args.edges.map(Edges::from);
     match (saved, asked) {
         (Some(cp), Some(e)) if e != cp.edges => Err(CliError::usage(format!(
@@ -337,29 +340,25 @@ fn edges_for(args: &FitArgs, saved: Option<&Checkpoint>) -> Result<Edges, CliErr
     }
 }
 
-/// Fits one input; `Ok(false)` if Ctrl-C cut it short (its best so far is written).
-fn fit_one(
-    input: Option<&Path>,
-    args: &FitArgs,
-    prefix: Option<&str>,
-    label: &str,
-    cancel: &Arc<AtomicBool>,
-) -> Result<bool, CliError> {
-    let name = name_of(input);
-    let outs = outputs::plan(&args.outputs, prefix, &name)?;
-    let saved = args
-        .resume
-        .as_ref()
-        .map(|p| Checkpoint::load(p).map_err(|source| CliError::checkpoint(p, source)))
-        .transpose()?;
-    let fit_side = match &saved {
-        Some(cp) => cp.width.max(cp.height),
-        None => args.resize,
-    };
-    let full = load(input, args, fit_side)?;
-    let original = (full.width(), full.height());
+/// What a fit runs on: the reference at fit size, its base, the settings, and how the
+/// base was made.
+struct Plan {
+    full_size: (u32, u32),
+    reference: Canvas,
+    base: Canvas,
+    settings: FitSettings,
+    mayfly: MayflyConfig,
+    background: String,
+    edges: Edges,
+}
 
-    let (reference, settings, mayfly, background) = match &saved {
+fn plan(job: &Job<'_>, args: &FitArgs, src: &Source) -> Result<Plan, CliError> {
+    let fit_side = job
+        .saved
+        .map_or(args.resize(), |cp| cp.width.max(cp.height));
+    let full = load(src, job, args, fit_side)?;
+    let full_size = (full.width(), full.height());
+    let (reference, settings, mayfly, background) = match job.saved {
         Some(cp) => {
             if cp.settings.strategy == Strategy::Joint {
                 return Err(CliError::usage(
@@ -377,74 +376,76 @@ fn fit_one(
         None => {
             let (s, m) = settings_from(args)?;
             let bg = args.background.clone().unwrap_or_else(|| "mean".into());
-            (fit_size(full, args.resize)?, s, m, bg)
+            (fit_size(full, args.resize())?, s, m, bg)
         }
     };
-    let base = base_for(&background, &reference, original)?;
-    let circles = args.circles.unwrap_or(settings.circles);
-    let edges = edges_for(args, saved.as_ref())?;
-    let fitter = match &saved {
+    let base = base_for(&background, &reference, full_size)?;
+    let edges = edges_for(args, job.saved)?;
+    Ok(Plan {
+        full_size,
+        reference,
+        base,
+        settings,
+        mayfly,
+        background,
+        edges,
+    })
+}
+
+/// The fitter: fresh from the plan's settings, or continuing the `--resume` checkpoint.
+fn fitter_for(
+    job: &Job<'_>,
+    args: &FitArgs,
+    plan: &Plan,
+) -> Result<Fitter<CpuRenderer, Mse, Mayfly>, CliError> {
+    let circles = args.circles.unwrap_or(plan.settings.circles);
+    let fitter = match job.saved {
         Some(cp) => cp
-            .resume(reference.as_ref(), base.clone(), circles)
-            .map_err(|source| CliError::Checkpoint {
-                path: args
-                    .resume
-                    .as_ref()
-                    .expect("saved implies --resume")
-                    .display()
-                    .to_string(),
-                source,
+            .resume(plan.reference.as_ref(), plan.base.clone(), circles)
+            .map_err(|source| {
+                let path = args.resume.as_ref().expect("saved implies --resume");
+                let mut e = CliError::checkpoint(path, source);
+                if job.input.path.is_none() {
+                    e = e.with_hint(
+                        "the checkpoint does not record its image: name it, as in `circlefit IMAGE --resume FILE.json`",
+                    );
+                }
+                e
             })?,
         None => Fitter::new(
-            CpuRenderer::with_edges(edges),
+            CpuRenderer::with_edges(plan.edges),
             Mse,
-            Mayfly::from_config(mayfly.clone())?,
+            Mayfly::from_config(plan.mayfly.clone())?,
         )
-        .settings(settings)
-        .base(base.clone()),
+        .settings(plan.settings)
+        .base(plan.base.clone()),
     };
-    let mut fitter = fitter.threads(args.threads).cancel_on(Arc::clone(cancel));
-    fitter.check(reference.as_ref())?;
-    // Everything is valid: make the output folders (and find unwritable ones) before the
-    // fit, not after it.
-    outputs::check_writable(&outs)?;
+    Ok(fitter.threads(job.threads))
+}
+
+/// Fits one input and writes its outputs (the best so far if Ctrl-C or SIGTERM cut it
+/// short), or skips it when `--skip-existing` finds them made from the same image and
+/// settings.
+pub(crate) fn fit_one(
+    job: &Job<'_>,
+    args: &FitArgs,
+    cancel: &Arc<AtomicBool>,
+) -> Result<Fitted, CliError> {
+    let src = read(job.input)?;
+    if args.skip_existing
+        && let Some(done) = crate::skip::already_done(job.outputs, args, &src)
+    {
+        return Ok(done);
+    }
+    let plan = plan(job, args, &src)?;
+    let mut fitter = fitter_for(job, args, &plan)?.cancel_on(Arc::clone(cancel));
+    fitter.check(plan.reference.as_ref())?;
     let started = Instant::now();
-    let mut reporter = Reporter::new(label.to_owned());
-    let result = fitter.fit_observed(reference.as_ref(), &mut |p| reporter.observe(p))?;
+    let mut reporter = Reporter::new(job.label.to_owned(), job.multi);
+    let result = fitter.fit_observed(plan.reference.as_ref(), &mut |p| reporter.observe(p))?;
     reporter.finish();
     let seconds = started.elapsed().as_secs_f64();
-    let side = args.size.unwrap_or(original.0.max(original.1));
-    let mut checkpoint = Checkpoint::new(
-        &result,
-        *fitter.current_settings(),
-        &mayfly,
-        &background,
-        reference.as_ref(),
-        base.as_ref(),
-    )
-    .with_edges(edges);
-    if let Some(cp) = &saved {
-        checkpoint = checkpoint.continued_from(cp);
-    }
-    let mut produced = Produced {
-        base: base.as_ref(),
-        circles: &result.circles,
-        edges,
-        side,
-        checkpoint: Some(checkpoint),
-        reference: Some(reference.as_ref()),
-    };
-    outputs::write_all(&outs, &mut produced)?;
-    if let Some(prefix) = prefix.map(|p| p.replace("{name}", &name)) {
-        extras(
-            args,
-            &prefix,
-            base.as_ref(),
-            reference.as_ref(),
-            &result.circles,
-            edges,
-        )?;
-    }
+    write_outputs(job, args, &src, &plan, &fitter, &result)?;
     let evals_per_s = result.evaluations as f64 / seconds.max(1e-9);
     println!(
         "circles={} cost={:.4} psnr={:.4} evaluations={} seconds={:.3} evals_per_s={:.0}",
@@ -455,11 +456,72 @@ fn fit_one(
         seconds,
         evals_per_s
     );
-    if result.stopped() && cancel.load(Ordering::Relaxed) {
-        eprintln!("{label}: interrupted, wrote the best result so far");
-        return Ok(false);
+    let interrupted = result.stopped() && cancel.load(Ordering::Relaxed);
+    if interrupted {
+        crate::log_line(&format!(
+            "{}: interrupted, wrote the best result so far",
+            job.label
+        ));
     }
-    Ok(true)
+    let p = psnr(result.cost);
+    Ok(Fitted {
+        circles: result.circles.len(),
+        psnr: p.is_finite().then_some(p),
+        evaluations: result.evaluations,
+        seconds,
+        interrupted,
+        skipped: false,
+    })
+}
+
+/// The outputs of a finished (or stopped) fit: the pictures, the checkpoint, and `--diff`
+/// and `--snapshots` beside the prefix.
+fn write_outputs(
+    job: &Job<'_>,
+    args: &FitArgs,
+    src: &Source,
+    plan: &Plan,
+    fitter: &Fitter<CpuRenderer, Mse, Mayfly>,
+    result: &FitResult,
+) -> Result<(), CliError> {
+    let side = args.size.unwrap_or(plan.full_size.0.max(plan.full_size.1));
+    let mut checkpoint = Checkpoint::new(
+        result,
+        *fitter.current_settings(),
+        &plan.mayfly,
+        &plan.background,
+        plan.reference.as_ref(),
+        plan.base.as_ref(),
+    )
+    .with_edges(plan.edges);
+    if let Some((path, hash)) = &src.recorded {
+        checkpoint = checkpoint.with_input(path.clone(), hash.clone());
+    }
+    if let Some(cp) = job.saved {
+        checkpoint = checkpoint.continued_from(cp);
+    }
+    let mut produced = Produced {
+        base: plan.base.as_ref(),
+        circles: &result.circles,
+        edges: plan.edges,
+        side,
+        checkpoint: Some(checkpoint),
+        reference: Some(plan.reference.as_ref()),
+        svg: crate::outputs::SvgStyle::of(args),
+    };
+    outputs::make_folders(job.outputs)?;
+    outputs::write_all(job.outputs, &mut produced)?;
+    if let Some(prefix) = job.prefix.map(|p| p.replace("{name}", &job.input.name)) {
+        extras(
+            args,
+            &prefix,
+            plan.base.as_ref(),
+            plan.reference.as_ref(),
+            &result.circles,
+            plan.edges,
+        )?;
+    }
+    Ok(())
 }
 
 /// `--diff` and `--snapshots`, beside the prefix.

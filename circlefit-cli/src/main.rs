@@ -7,26 +7,39 @@
 //! ```
 //!
 //! `circlefit --help` lists every option. Exit codes: 0 done, 2 bad input (one line on
-//! stderr), 130 interrupted (the best result so far was written).
+//! stderr), 130 interrupted by Ctrl-C or SIGTERM (the best result so far was written).
 
 mod args;
+mod batch;
 mod commands;
 mod draw;
 mod error;
 mod fit;
+mod inputs;
 mod outputs;
 mod progress;
+mod report;
+mod skip;
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 use crate::args::{Cli, Command};
 
+/// A line on stderr (a closed stderr is not worth a panic).
+pub(crate) fn log_line(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = args::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version print and succeed; usage errors print one line and exit 2.
@@ -45,14 +58,14 @@ fn main() -> ExitCode {
         }
     };
     let outcome = match &cli.command {
-        Some(Command::Render(a)) => commands::render(a).map(|()| fit::Outcome::Done),
-        Some(Command::Score(a)) => commands::score(a).map(|()| fit::Outcome::Done),
+        Some(Command::Render(a)) => commands::render(a).map(|()| batch::Outcome::Done),
+        Some(Command::Score(a)) => commands::score(a).map(|()| batch::Outcome::Done),
         Some(Command::Fit(a)) => fit_with_ctrl_c(a),
         None => fit_with_ctrl_c(&cli.fit),
     };
     match outcome {
-        Ok(fit::Outcome::Done) => ExitCode::SUCCESS,
-        Ok(fit::Outcome::Interrupted) => ExitCode::from(130),
+        Ok(batch::Outcome::Done) => ExitCode::SUCCESS,
+        Ok(batch::Outcome::Interrupted) => ExitCode::from(130),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
@@ -60,8 +73,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the fits with Ctrl-C wired to the cancel flag; a second Ctrl-C exits at once.
-fn fit_with_ctrl_c(args: &args::FitArgs) -> Result<fit::Outcome, error::CliError> {
+/// Runs the fits with Ctrl-C and SIGTERM (what `timeout`, service managers and container
+/// runtimes send) wired to the cancel flag: the fits stop and write their best so far; a
+/// second signal exits at once.
+fn fit_with_ctrl_c(args: &args::FitArgs) -> Result<batch::Outcome, error::CliError> {
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&cancel);
     ctrlc::set_handler(move || {
@@ -70,5 +85,5 @@ fn fit_with_ctrl_c(args: &args::FitArgs) -> Result<fit::Outcome, error::CliError
         }
     })
     .map_err(|e| error::CliError::usage(format!("cannot install the Ctrl-C handler: {e}")))?;
-    fit::run(args, &cancel)
+    batch::run(args, &cancel)
 }

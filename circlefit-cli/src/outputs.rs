@@ -18,6 +18,8 @@ pub(crate) enum Format {
     Svg,
     Json,
     Gif,
+    /// The SVG as a `data:` URI (`.uri`), for inlining a placeholder in HTML or CSS.
+    Uri,
 }
 
 /// One output file to write.
@@ -43,8 +45,9 @@ impl Format {
             Some("svg") => Ok(Self::Svg),
             Some("json") => Ok(Self::Json),
             Some("gif") => Ok(Self::Gif),
+            Some("uri") => Ok(Self::Uri),
             _ => Err(CliError::usage(format!(
-                "-o {path}: unknown output format; use .png, .jpg, .svg, .json or .gif"
+                "-o {path}: unknown output format; use .png, .jpg, .svg, .uri (the SVG as a data URI), .json or .gif"
             ))),
         }
     }
@@ -69,8 +72,11 @@ pub(crate) fn plan(
         }
         paths.extend(["png", "svg", "json"].map(|e| format!("{prefix}.{e}")));
     }
+    let mut seen = std::collections::HashSet::new();
     paths
         .into_iter()
+        // One file named twice (`-o a.json --out a`) is one output.
+        .filter(|p| seen.insert(normalized(Path::new(p))))
         .map(|p| {
             let format = Format::of(&p)?;
             if Path::new(&p)
@@ -89,12 +95,21 @@ pub(crate) fn plan(
         .collect()
 }
 
-/// Checks before fitting that every output's folder exists or can be made and is a folder,
-/// and that no output path is a folder.
+/// `path` without `.` components, so `./a.png` and `a.png` are one output.
+fn normalized(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
+/// Checks before fitting, without making anything, that every output could be written:
+/// no output path is a folder, and a file can be created (a probe, removed at once) in its
+/// folder or, where that does not exist yet, in the nearest folder above it that does.
 ///
 /// # Errors
 /// [`CliError::Output`] naming the path.
 pub(crate) fn check_writable(outputs: &[Output]) -> Result<(), CliError> {
+    let mut probed = std::collections::HashSet::new();
     for o in outputs {
         let fail = |message: String| CliError::Output {
             path: o.path.display().to_string(),
@@ -103,9 +118,41 @@ pub(crate) fn check_writable(outputs: &[Output]) -> Result<(), CliError> {
         if o.path.is_dir() {
             return Err(fail("is a folder, not a file".into()));
         }
+        let mut dir = o
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        while !dir.exists() {
+            dir = dir
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+        }
+        if !dir.is_dir() {
+            return Err(fail(format!("{} is not a folder", dir.display())));
+        }
+        if probed.insert(dir.to_owned()) {
+            let probe = dir.join(format!(".circlefit-probe-{}", std::process::id()));
+            std::fs::File::create(&probe)
+                .map_err(|e| fail(format!("cannot write in {}: {e}", dir.display())))?;
+            let _ = std::fs::remove_file(&probe);
+        }
+    }
+    Ok(())
+}
+
+/// Makes the outputs' folders (just before writing them).
+///
+/// # Errors
+/// [`CliError::Output`] naming the path whose folder cannot be made.
+pub(crate) fn make_folders(outputs: &[Output]) -> Result<(), CliError> {
+    for o in outputs {
         if let Some(dir) = o.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| fail(format!("cannot create its folder: {e}")))?;
+            std::fs::create_dir_all(dir).map_err(|e| CliError::Output {
+                path: o.path.display().to_string(),
+                message: format!("cannot create its folder: {e}"),
+            })?;
         }
     }
     Ok(())
@@ -123,6 +170,43 @@ pub(crate) struct Produced<'a> {
     pub(crate) checkpoint: Option<Checkpoint>,
     /// The reference at fit size, for the SSIM in the JSON.
     pub(crate) reference: Option<CanvasRef<'a>>,
+    /// How SVG and URI outputs are written.
+    pub(crate) svg: SvgStyle,
+}
+
+/// `--compact-svg` and `--svg-blur`: full precision, or a placeholder's compact SVG.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SvgStyle {
+    pub(crate) compact: bool,
+    pub(crate) blur: Option<f64>,
+}
+
+impl SvgStyle {
+    /// The style the flags (and `--preset`) ask for.
+    pub(crate) fn of(args: &crate::args::FitArgs) -> Self {
+        let preset = args.preset.map(crate::args::Preset::defaults);
+        Self {
+            compact: args.compact_svg || preset.is_some_and(|p| p.compact_svg),
+            blur: args.svg_blur.or(preset.and_then(|p| p.svg_blur)),
+        }
+    }
+
+    /// The SVG of `p` in this style (a URI output is always compact).
+    fn svg(self, p: &Produced<'_>, uri: bool) -> Result<String, CliError> {
+        let (w, h) = (p.base.width(), p.base.height());
+        let background = io::Background::of(p.base);
+        if self.compact || uri || self.blur.is_some() {
+            let style = match self.blur {
+                Some(sigma) => io::CompactSvg::blurred(sigma),
+                None => io::CompactSvg::new(),
+            };
+            Ok(io::to_svg_compact(
+                w, h, background, p.circles, p.edges, style,
+            )?)
+        } else {
+            Ok(io::to_svg_with(w, h, background, p.circles, p.edges)?)
+        }
+    }
 }
 
 /// Writes every output: the pictures as one set (`io::write_set`: nothing is renamed into
@@ -144,10 +228,8 @@ pub(crate) fn write_all(outputs: &[Output], p: &mut Produced<'_>) -> Result<(), 
                 let canvas = picture.as_ref().expect("drawn just above");
                 encode(canvas.as_ref(), o.format, &path)?
             }
-            Format::Svg => {
-                let (w, h) = (p.base.width(), p.base.height());
-                io::to_svg_with(w, h, io::Background::of(p.base), p.circles, p.edges)?.into_bytes()
-            }
+            Format::Svg => p.svg.svg(p, false)?.into_bytes(),
+            Format::Uri => io::svg_data_uri(&p.svg.svg(p, true)?).into_bytes(),
             Format::Gif => draw::gif(p.base, p.circles, p.side, p.edges, &path)?,
             Format::Json => unreachable!("filtered out above"),
         };

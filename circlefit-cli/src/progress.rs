@@ -5,7 +5,18 @@ use std::io::IsTerminal;
 use std::ops::ControlFlow;
 
 use circlefit::prelude::*;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+/// The bars of fits running side by side (one line each on a terminal).
+#[derive(Debug)]
+pub(crate) struct Multi(Option<MultiProgress>);
+
+impl Multi {
+    /// Bars shared by several fits when `several`; otherwise each fit draws its own.
+    pub(crate) fn new(several: bool) -> Self {
+        Self(several.then(MultiProgress::new))
+    }
+}
 
 /// Reports one fit's progress.
 pub(crate) struct Reporter {
@@ -16,9 +27,12 @@ pub(crate) struct Reporter {
 
 impl Reporter {
     /// A reporter for the fit labelled `label` (the input, and its place among several).
-    pub(crate) fn new(label: String) -> Self {
+    pub(crate) fn new(label: String, multi: &Multi) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new(1);
+            let bar = match &multi.0 {
+                Some(m) => m.add(ProgressBar::new(1)),
+                None => ProgressBar::new(1),
+            };
             bar.set_style(
                 ProgressStyle::with_template(
                     "{prefix} [{bar:24}] {pos}/{len} {msg} ({elapsed}, ETA {eta})",
@@ -65,7 +79,7 @@ impl Reporter {
                 let key = (polishing, tenth);
                 let at_end = p.finished.is_some() || polishing;
                 if at_end && self.last_tenth != Some(key) {
-                    eprintln!("{}: {done}/{total} {msg}, {secs:.1}s", self.label);
+                    crate::log_line(&format!("{}: {done}/{total} {msg}, {secs:.1}s", self.label));
                     self.last_tenth = Some(key);
                 }
             }

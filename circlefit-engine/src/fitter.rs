@@ -560,7 +560,10 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             result.evaluations,
         );
         let stages = result.stages_done;
-        let mut after_slot = |slot: usize, slots: usize| {
+        let mut after_slot = |slot: usize, slots: usize, spent: u64, gain: f64| {
+            // The polished cost so far (as the slots' exact scores give it; the result's
+            // final cost is scored afresh).
+            let now = cost - gain;
             observer(&Progress {
                 phase: Phase::Polishing { slot, slots },
                 stage,
@@ -569,9 +572,9 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 iteration: 0,
                 circles_kept: kept,
                 resume_point: None,
-                cost,
-                best_cost: cost,
-                evaluations,
+                cost: now,
+                best_cost: now,
+                evaluations: evaluations + spent,
                 elapsed: started.elapsed(),
             })
         };

@@ -189,7 +189,7 @@ pub struct Progress<'a> {
     /// from (a service can save it after every stage). `None` within a stage and while
     /// polishing.
     pub resume_point: Option<(&'a [circlefit_core::Circle], usize)>,
-    /// The cost of the kept canvas (while polishing: at the end of the stages).
+    /// The cost of the kept canvas (while polishing: after the slots polished so far).
     pub cost: f64,
     /// The best cost seen so far in this stage (the kept cost if nothing better yet).
     pub best_cost: f64,

@@ -186,6 +186,8 @@ pub(crate) struct SlotJob {
 pub(crate) struct SlotOutcome {
     pub(crate) better: Option<(f64, Circle)>,
     pub(crate) evaluations: u64,
+    /// The total cost the search started from (what `better` lowers).
+    pub(crate) before: f64,
 }
 
 impl SlotOutcome {
@@ -201,6 +203,7 @@ impl SlotOutcome {
                     (a, _) => a,
                 },
                 evaluations: acc.evaluations + c.evaluations,
+                before: c.before,
             })
     }
 }
@@ -411,6 +414,7 @@ fn search_slot<R: Renderer, C: CostFunc>(
     Ok(SlotOutcome {
         better: objective.best.filter(|&(f, _)| f < current),
         evaluations: objective.evaluations,
+        before: current,
     })
 }
 
@@ -484,7 +488,8 @@ pub(crate) struct PolishInput<'a, R, C, O> {
 /// taking one whenever it is free — gives exactly what searching them one after the other
 /// gives: the schedule and the result do not depend on the number of threads.
 ///
-/// `after_slot(done, slots)` is called after each group; `Break` stops polishing
+/// `after_slot(done, slots, evaluations, gain)` is called after each group (`gain`: how
+/// much the replacements so far lowered the cost); `Break` stops polishing
 /// there, as does the cancel flag (the slot in flight then ends early and its replacement
 /// is still kept if it lowers the cost).
 ///
@@ -495,7 +500,7 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
     circles: &mut [Circle],
     settings: &crate::Polish,
     seed: u64,
-    after_slot: &mut dyn FnMut(usize, usize) -> ControlFlow<()>,
+    after_slot: &mut dyn FnMut(usize, usize, u64, f64) -> ControlFlow<()>,
 ) -> Result<PolishReport> {
     let PolishInput {
         renderer,
@@ -530,6 +535,7 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
     let mut report = PolishReport::default();
     let mut done = vec![false; slots];
     let mut canvases = None;
+    let mut gain = 0.0;
     for k in 0..slots {
         if done[k] {
             continue;
@@ -592,11 +598,12 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
         for (i, outcome) in changes {
             report.evaluations += outcome.evaluations;
             report.slots += 1;
-            if let Some((_, c)) = outcome.better {
+            if let Some((f, c)) = outcome.better {
                 circles[i] = c;
+                gain += outcome.before - f;
             }
         }
-        if after_slot(report.slots, slots).is_break() {
+        if after_slot(report.slots, slots, report.evaluations, gain).is_break() {
             report.stopped = report.slots < slots;
             break;
         }
