@@ -404,13 +404,16 @@ fn fitter_for(
             .resume(plan.reference.as_ref(), plan.base.clone(), circles)
             .map_err(|source| {
                 let path = args.resume.as_ref().expect("saved implies --resume");
-                let mut e = CliError::checkpoint(path, source);
-                if job.input.path.is_none() {
-                    e = e.with_hint(
+                let e = CliError::checkpoint(path, source);
+                match &job.input.path {
+                    Some(image) => e.with_hint(&format!(
+                        "the image read was {} (name the image the fit was made from)",
+                        image.display()
+                    )),
+                    None => e.with_hint(
                         "the checkpoint does not record its image: name it, as in `circlefit IMAGE --resume FILE.json`",
-                    );
+                    ),
                 }
-                e
             })?,
         None => Fitter::new(
             CpuRenderer::with_edges(plan.edges),

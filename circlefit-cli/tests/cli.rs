@@ -1,51 +1,12 @@
 //! The `circlefit` binary, run as a user would: exit codes, messages, every output format,
 //! resizing, several inputs, resume, render, score and Ctrl-C.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
-/// Quick fits: few circles, a small optimizer.
-const QUICK: &[&str] = &["-n", "6", "--iters", "4", "--pop", "10", "--polish", "1"];
+mod support;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_circlefit"))
-}
-
-/// A fresh, empty folder for one test.
-fn dir(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("cli")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn run(args: &[&str], cwd: &Path) -> Output {
-    bin().args(args).current_dir(cwd).output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// A `w` × `h` PNG with a gradient and a disc, written to `path`.
-fn photo(path: &Path, w: u32, h: u32) {
-    let img = image::RgbaImage::from_fn(w, h, |x, y| {
-        let inside = (x as f64 - w as f64 * 0.4).powi(2) + (y as f64 - h as f64 * 0.5).powi(2)
-            < (w.min(h) as f64 * 0.25).powi(2);
-        if inside {
-            image::Rgba([200, 60, 40, 255])
-        } else {
-            image::Rgba([(x * 255 / w) as u8, (y * 255 / h) as u8, 120, 255])
-        }
-    });
-    img.save(path).unwrap();
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use support::*;
 
 #[test]
 fn help_and_version_succeed() {
@@ -352,8 +313,14 @@ fn edges_are_fitted_saved_drawn_again_and_kept_on_resume() {
 
 #[cfg(unix)]
 #[test]
-fn ctrl_c_writes_the_best_result_so_far_and_exits_130() {
-    let d = dir("ctrl_c");
+fn ctrl_c_and_sigterm_write_the_best_result_so_far_and_exit_130() {
+    for signal in ["INT", "TERM"] {
+        interrupted_by(signal);
+    }
+}
+
+fn interrupted_by(signal: &str) {
+    let d = dir(&format!("signal_{signal}"));
     let mut child = bin()
         .args(["-n", "5000", "--out", "int"])
         .current_dir(&d)
@@ -367,13 +334,13 @@ fn ctrl_c_writes_the_best_result_so_far_and_exits_130() {
     std::io::BufRead::read_line(&mut err, &mut first).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
     std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(status.code(), Some(130), "{signal}");
     let cp = json(&d.join("int.json"));
     assert!(!cp["circles"].as_array().unwrap().is_empty());
     assert!(d.join("int.png").is_file() && d.join("int.svg").is_file());

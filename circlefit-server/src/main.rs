@@ -188,13 +188,20 @@ fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             if args.token.is_some() { ", token required" } else { "" },
         );
         let app = routes::router(Arc::clone(&shared));
-        http::serve(listener, app, timeouts, stop_signal()).await;
+        // On the signal the fits are told at once to stop and give their jobs back; the
+        // HTTP side then lets open requests end (up to five seconds) meanwhile.
+        let running = Arc::clone(&shared);
+        let stop = async move {
+            stop_signal().await;
+            running.running.stop_all();
+        };
+        http::serve(listener, app, timeouts, stop).await;
         Ok::<(), Box<dyn std::error::Error>>(())
     })?;
     // A graceful stop: no more claims; running fits stop at their next check and give
     // their jobs back (with their last stage checkpoint) for another server to continue.
     log!(
-        "stopping: releasing {} running jobs",
+        "stopping: {} fits still giving their jobs back",
         shared.running.count()
     );
     shared.running.stop_all();
