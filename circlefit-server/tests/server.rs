@@ -236,19 +236,19 @@ fn the_queue_is_bounded(b: &Backend) {
     assert!(codes.iter().all(|c| *c == 201 || *c == 429), "{codes:?}");
 }
 
+/// One worker whose jobs move after 2 s when its server is lost.
+const ONE_WORKER_SHORT_LEASE: [&str; 6] = [
+    "--workers",
+    "1",
+    "--lease-seconds",
+    "2",
+    "--renew-seconds",
+    "0.5",
+];
+
 fn a_job_survives_sigkill_and_ends_as_an_uninterrupted_run(b: &Backend) {
     let settings = r#"{"circles": 40, "iters": 20, "pop": 10, "seed": 7}"#;
-    let s = start(
-        b,
-        &[
-            "--workers",
-            "1",
-            "--lease-seconds",
-            "2",
-            "--renew-seconds",
-            "0.5",
-        ],
-    );
+    let s = start(b, &ONE_WORKER_SHORT_LEASE);
     let (_, body) = submit(&s, CAT, settings);
     let id = body["id"].as_i64().unwrap();
     let t0 = Instant::now();
@@ -265,17 +265,7 @@ fn a_job_survives_sigkill_and_ends_as_an_uninterrupted_run(b: &Backend) {
     let mut s = s;
     s.child.kill().unwrap();
     s.child.wait().unwrap();
-    let s = start(
-        b,
-        &[
-            "--workers",
-            "1",
-            "--lease-seconds",
-            "2",
-            "--renew-seconds",
-            "0.5",
-        ],
-    );
+    let s = start(b, &ONE_WORKER_SHORT_LEASE);
     let job = wait(&s, id);
     assert_eq!(job["status"], "done");
     assert_eq!(job["attempts"], 2, "{job}");
