@@ -281,11 +281,7 @@ fn a_paused_server_cannot_overwrite_the_adopters_result() {
     let result = get(&adopter, &format!("/api/v1/jobs/{id}/result.json")).1;
     // The paused server wakes up mid-fit, holding a lease that is no longer the job's.
     paused.signal("CONT");
-    let t0 = Instant::now();
-    while !paused.log().contains("lease lost") {
-        assert!(t0.elapsed() < Duration::from_secs(30), "{}", paused.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(paused.logs_within("lease lost", 30), "{}", paused.log());
     std::thread::sleep(Duration::from_secs(1));
     let after = job(&adopter, id);
     assert_eq!(after["worker"], "adopter", "{after}");
@@ -393,11 +389,7 @@ fn a_refused_result_write_is_retried_and_never_reported_as_a_failure() {
         .get(format!("{}/api/v1/jobs/{id}/events", s.base))
         .call()
         .unwrap();
-    let t0 = Instant::now();
-    while !s.log().contains("retrying") {
-        assert!(t0.elapsed() < Duration::from_secs(60), "{}", s.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(s.logs_within("retrying", 60), "{}", s.log());
     std::thread::sleep(Duration::from_secs(2));
     let during = job(&s, id);
     assert_eq!(during["status"], "running", "{during}");

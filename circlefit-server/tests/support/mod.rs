@@ -52,6 +52,19 @@ impl Server {
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
+
+    /// Whether the server prints `needle` within `seconds` (its stderr is read by another
+    /// thread, which may lag behind the process).
+    pub fn logs_within(&self, needle: &str, seconds: u64) -> bool {
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(seconds) {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
 }
 
 pub fn tmp(name: &str) -> PathBuf {
