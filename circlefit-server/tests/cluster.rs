@@ -409,3 +409,61 @@ fn a_refused_result_write_is_retried_and_never_reported_as_a_failure() {
     let refs = references("refused_refs", std::slice::from_ref(&job_settings));
     assert_eq!(circles_of(&s, id), refs[&job_settings].0);
 }
+
+/// A server on a host of its own across a real network (a network namespace and a veth
+/// link) loses the network in the middle of a fit: its lease expires, a server on this
+/// host adopts the job and finishes it; when the link comes back, the cut-off server finds
+/// its lease gone and writes nothing, and serves again.
+#[test]
+fn a_partitioned_server_loses_its_job_to_another_and_writes_nothing_after_healing() {
+    let Some(ns) = support::netns::Netns::new("part") else {
+        return;
+    };
+    let Some(cluster) = Cluster::start_on(&[&ns.host]) else {
+        return;
+    };
+    let local = cluster.database("partition");
+    let remote = cluster.url_via(&ns.host, "partition");
+    let cut = start_in(
+        &ns,
+        &remote,
+        &[&["--workers", "1", "--name", "cut"][..], &LEASE[..]].concat(),
+    );
+    let job_settings = settings(3);
+    let id = submit_ok(&cut, CAT, &job_settings);
+    running_on(&cut, "cut", 3);
+    ns.cut();
+    let t_cut = Instant::now();
+    let adopter = start(
+        &Backend::Postgres(local),
+        &[&["--workers", "1", "--name", "adopter"][..], &LEASE[..]].concat(),
+    );
+    let done = wait(&adopter, id);
+    assert_eq!(
+        (done["status"].as_str(), done["worker"].as_str()),
+        (Some("done"), Some("adopter"))
+    );
+    let adopted_after = t_cut.elapsed();
+    let result = get(&adopter, &format!("/api/v1/jobs/{id}/result.json")).1;
+    ns.heal();
+    assert!(cut.logs_within("lease lost", 90), "{}", cut.log());
+    let after = job(&adopter, id);
+    assert_eq!(after["worker"], "adopter", "{after}");
+    assert_eq!(after["evaluations"], done["evaluations"]);
+    assert_eq!(
+        get(&adopter, &format!("/api/v1/jobs/{id}/result.json")).1,
+        result
+    );
+    let refs = references("partition_refs", std::slice::from_ref(&job_settings));
+    assert_eq!(circles_of(&adopter, id), refs[&job_settings].0);
+    // The healed server reaches the database again.
+    let t0 = Instant::now();
+    while get(&cut, "/healthz").0 != 200 {
+        assert!(t0.elapsed() < Duration::from_secs(30), "{}", cut.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!(
+        "partition: the cut-off server's job finished by another {:.1} s after the cut",
+        adopted_after.as_secs_f64()
+    );
+}

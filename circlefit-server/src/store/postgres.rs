@@ -81,10 +81,15 @@ impl PgStore {
     /// Connects to `url`, creates the schema if missing and starts the listener.
     pub(crate) fn connect(url: &str) -> Result<Self, StoreError> {
         let mut config: Config = url.parse()?;
+        // A silent network loss (a partition, a dead host) fails a call within about ten
+        // seconds instead of TCP's minutes, so renewals notice and the pool reconnects.
         config
             .connect_timeout(Duration::from_secs(5))
             .keepalives(true)
-            .keepalives_idle(Duration::from_secs(10))
+            .keepalives_idle(Duration::from_secs(5))
+            .keepalives_interval(Duration::from_secs(2))
+            .keepalives_retries(3)
+            .tcp_user_timeout(Duration::from_secs(10))
             .application_name("circlefit-server");
         let mut client = config.connect(NoTls)?;
         let mut tx = client.transaction()?;

@@ -4,6 +4,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod netns;
 pub mod pg;
 
 use std::io::{BufRead, BufReader, Read};
@@ -115,8 +116,24 @@ impl Backend {
 
 /// Starts a server on `db` on a free loopback port with `args`, and waits until it listens.
 pub fn start(db: &Backend, args: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_circlefit-server"))
-        .args(["--bind", "127.0.0.1:0", "--db", &db.arg()])
+    start_with(&[], "127.0.0.1", &db.arg(), args)
+}
+
+/// Starts a server on `db` inside `ns` (a test host across a real network), on its
+/// address there.
+pub fn start_in(ns: &netns::Netns, db: &str, args: &[&str]) -> Server {
+    start_with(&ns.exec(), &ns.guest, db, args)
+}
+
+fn start_with(prefix: &[String], host: &str, db: &str, args: &[&str]) -> Server {
+    let server = env!("CARGO_BIN_EXE_circlefit-server").to_owned();
+    let (program, first) = match prefix.split_first() {
+        Some((p, rest)) => (p.clone(), rest.iter().cloned().chain([server]).collect()),
+        None => (server, Vec::new()),
+    };
+    let mut child = Command::new(program)
+        .args(first)
+        .args(["--bind", &format!("{host}:0"), "--db", db])
         .args(args)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())

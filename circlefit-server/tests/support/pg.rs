@@ -16,6 +16,8 @@ pub struct Cluster {
     dir: PathBuf,
     pub port: u16,
     as_postgres: bool,
+    /// `listen_addresses`.
+    listen: String,
 }
 
 /// Whether PostgreSQL's programs are here; when not, the tests that need them are skipped
@@ -56,6 +58,11 @@ pub fn free_port() -> u16 {
 impl Cluster {
     /// Creates and starts a cluster of its own (`None`: PostgreSQL is not installed).
     pub fn start() -> Option<Cluster> {
+        Self::start_on(&[])
+    }
+
+    /// [`start`](Cluster::start), also listening on `addresses` (a test network's).
+    pub fn start_on(addresses: &[&str]) -> Option<Cluster> {
         if !available() {
             return None;
         }
@@ -69,6 +76,10 @@ impl Cluster {
             dir,
             port: free_port(),
             as_postgres: is_root(),
+            listen: std::iter::once("127.0.0.1")
+                .chain(addresses.iter().copied())
+                .collect::<Vec<_>>()
+                .join(","),
         };
         if cluster.as_postgres {
             let ok = Command::new("chown")
@@ -91,6 +102,11 @@ impl Cluster {
                 "--no-sync",
             ],
         );
+        // Test networks (network namespaces on 10.77.0.0/16) may connect too.
+        let hba = data.join("pg_hba.conf");
+        let mut rules = std::fs::read_to_string(&hba).unwrap();
+        rules.push_str("host all all 10.77.0.0/16 trust\n");
+        std::fs::write(&hba, rules).unwrap();
         cluster.pg_ctl("start");
         Some(cluster)
     }
@@ -110,8 +126,9 @@ impl Cluster {
     pub fn pg_ctl(&self, action: &str) {
         let data = self.dir.join("data");
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off",
+            "-p {} -c listen_addresses={} -c unix_socket_directories={} -c fsync=off",
             self.port,
+            self.listen,
             self.dir.display()
         );
         let log = self.dir.join("log");
@@ -156,6 +173,11 @@ impl Cluster {
             .unwrap();
         assert!(status.success(), "createdb {name}");
         format!("postgres://postgres@{host}:{port}/{name}")
+    }
+
+    /// The URL of database `name` through `address` (a test network's side of the host).
+    pub fn url_via(&self, address: &str, name: &str) -> String {
+        format!("postgres://postgres@{address}:{}/{name}", self.port)
     }
 
     /// Starts a shell that waits for this test process to end, then stops the cluster.
