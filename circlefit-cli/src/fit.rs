@@ -38,7 +38,7 @@ pub(crate) struct Job<'a> {
 }
 
 /// What one fit did.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Fitted {
     pub(crate) circles: usize,
     pub(crate) psnr: Option<f64>,
@@ -48,6 +48,16 @@ pub(crate) struct Fitted {
     pub(crate) interrupted: bool,
     /// Not fitted: `--skip-existing` found its outputs made from this image and settings.
     pub(crate) skipped: bool,
+}
+
+impl Fitted {
+    /// A fit that Ctrl-C or SIGTERM stopped before it began (nothing written).
+    fn not_run() -> Self {
+        Self {
+            interrupted: true,
+            ..Self::default()
+        }
+    }
 }
 
 /// Flags that cannot work together, refused before any work.
@@ -445,7 +455,19 @@ pub(crate) fn fit_one(
     fitter.check(plan.reference.as_ref())?;
     let started = Instant::now();
     let mut reporter = Reporter::new(job.label.to_owned(), job.multi);
-    let result = fitter.fit_observed(plan.reference.as_ref(), &mut |p| reporter.observe(p))?;
+    if cancel.load(Ordering::Relaxed) {
+        // Ctrl-C before this fit began: nothing to write.
+        reporter.finish();
+        return Ok(Fitted::not_run());
+    }
+    let result = match fitter.fit_observed(plan.reference.as_ref(), &mut |p| reporter.observe(p)) {
+        // The flag was set in the instant between the check above and the fit's own.
+        Err(_) if cancel.load(Ordering::Relaxed) => {
+            reporter.finish();
+            return Ok(Fitted::not_run());
+        }
+        r => r?,
+    };
     reporter.finish();
     let seconds = started.elapsed().as_secs_f64();
     write_outputs(job, args, &src, &plan, &fitter, &result)?;

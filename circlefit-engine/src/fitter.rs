@@ -264,6 +264,9 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
     /// and `stages_done`. The fit then runs the remaining stages with the same stage
     /// seeds, and polishes as asked, so the result equals one uninterrupted run. The
     /// result lists all circles but only the new stages and evaluations.
+    ///
+    /// The resume point applies to the next fit only: a second `fit` on the same fitter
+    /// starts from the base again.
     pub fn resume(mut self, circles: Vec<Circle>, stages_done: usize) -> Self {
         self.resume = Some((circles, stages_done));
         self
@@ -275,6 +278,10 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
     /// not count as done: see [`FitResult::partial`]), polishing does not start or ends
     /// after the slot in flight, and the fit returns what it has with
     /// [`FitEnd::Stopped`].
+    ///
+    /// A flag already set when a fit starts is reported, never taken for a stop of the new
+    /// fit: [`fit`](Fitter::fit) returns [`Error::InvalidSetting`] naming `cancel flag`
+    /// (clear it with `store(false)` to fit again).
     pub fn cancel_on(mut self, flag: Arc<AtomicBool>) -> Self {
         self.cancel = Some(flag);
         self
@@ -416,7 +423,8 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
     /// [`cancel_on`](Fitter::cancel_on)).
     ///
     /// # Errors
-    /// Everything [`check`](Fitter::check) reports, before any work; [`Error::Renderer`],
+    /// Everything [`check`](Fitter::check) reports, before any work, and
+    /// [`Error::InvalidSetting`] for a cancel flag already set; [`Error::Renderer`],
     /// [`Error::Cost`] or [`Error::Optimizer`] when a component fails;
     /// [`Error::OptimizerDimension`] when the optimizer returns a point of the wrong size;
     /// [`Error::InvalidSetting`] when a custom schedule plans an invalid later stage.
@@ -426,6 +434,17 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
         observer: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
     ) -> Result<FitResult> {
         self.check(reference)?;
+        if self
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            return Err(needs(
+                "cancel flag",
+                "set",
+                "it was already set when the fit started (a stop of an earlier fit?): clear it to fit",
+            ));
+        }
         // The base is lent to the run and put back, so the fitter can fit again.
         let (base, own) = match self.base.take() {
             Some(base) => (base, true),
@@ -435,6 +454,8 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
         if own {
             self.base = Some(base);
         }
+        // A resume point is for one fit.
+        self.resume = None;
         result
     }
 

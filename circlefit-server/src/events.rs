@@ -1,5 +1,6 @@
 //! `GET /api/v1/jobs/{id}/events`: server-sent events built from the job's row, re-read
-//! whenever the store announces a change to it (from any server) and at least once a second.
+//! when the store announces a change to it (from any server; at most every 200 ms) and at
+//! least once a second.
 //! A subscriber that falls behind skips intermediate figures but never the end: the last
 //! event is always the row's terminal status.
 
@@ -21,6 +22,10 @@ use crate::store::Wake;
 /// the same SQLite file runs; an announcement lost while the store reconnected).
 const POLL: Duration = Duration::from_secs(1);
 
+/// The least time between two reads of one stream: a busy job changes every few
+/// milliseconds, and a hundred streams on it must not read the store for every change.
+const MIN_GAP: Duration = Duration::from_millis(200);
+
 struct Follow {
     shared: Arc<Shared>,
     id: JobId,
@@ -29,6 +34,8 @@ struct Follow {
     pending: Option<JobRow>,
     /// The figures of the last progress event sent.
     sent: Option<(i64, i64)>,
+    /// When the row was last read.
+    read_at: tokio::time::Instant,
     ended: bool,
 }
 
@@ -49,6 +56,7 @@ pub(crate) async fn events(
         wake,
         pending: Some(first),
         sent: None,
+        read_at: tokio::time::Instant::now(),
         ended: false,
     };
     let stream = stream::unfold(follow, |mut f| async move {
@@ -69,6 +77,8 @@ async fn next_event(f: &mut Follow) -> Option<Event> {
             Some(row) => row,
             None => {
                 wait_for_change(f).await;
+                tokio::time::sleep_until(f.read_at + MIN_GAP).await;
+                f.read_at = tokio::time::Instant::now();
                 let id = f.id;
                 match db(&f.shared, move |st| st.get(id)).await {
                     Ok(Some(row)) => row,

@@ -2,8 +2,7 @@
 //! checkpoint, or its parent's result for an extend), saves a checkpoint after every kept
 //! stage and stores the results — every write fenced by the job's lease.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use circlefit::checkpoint::Checkpoint;
 use circlefit::io;
@@ -25,10 +24,10 @@ pub(crate) enum StopReason {
     LeaseLost = 3,
 }
 
-/// A running fit's stop flag (the fitter's cancel flag) and the strongest reason given.
+/// Whether a running fit was asked to stop, and the strongest reason given. The fit's
+/// observer reads it after every optimizer iteration, stage and polished slot.
 #[derive(Debug, Default)]
 pub(crate) struct Stop {
-    flag: Arc<AtomicBool>,
     reason: AtomicU8,
 }
 
@@ -36,7 +35,6 @@ impl Stop {
     /// Asks the fit to stop at its next check.
     pub(crate) fn stop(&self, reason: StopReason) {
         self.reason.fetch_max(reason as u8, Ordering::SeqCst);
-        self.flag.store(true, Ordering::SeqCst);
     }
 
     /// The strongest reason given, if any.
@@ -106,7 +104,7 @@ struct Prepared {
     spent: u64,
 }
 
-fn prepare(job: &Claimed, stop: &Stop) -> Result<Prepared, RunError> {
+fn prepare(job: &Claimed) -> Result<Prepared, RunError> {
     let settings: JobSettings = serde_json::from_str(&job.settings).map_err(job_err)?;
     let (fit_settings, mayfly) = settings.build(usize::MAX).map_err(|e| job_err(e.message))?;
     let edges = settings.edges().map_err(|e| job_err(e.message))?;
@@ -129,8 +127,11 @@ fn prepare(job: &Claimed, stop: &Stop) -> Result<Prepared, RunError> {
     } else {
         (fresh, 0)
     };
+    // Stops reach the fit through the observer (after every optimizer iteration, stage
+    // and polished slot), not a cancel flag: a stop that lands before the fit starts
+    // is then a stop like any other, where the library reports a flag set beforehand.
     Ok(Prepared {
-        fitter: fitter.threads(1).cancel_on(Arc::clone(&stop.flag)),
+        fitter: fitter.threads(1),
         reference,
         base,
         edges,
@@ -149,11 +150,14 @@ pub(crate) fn run(store: &dyn JobStore, job: &Claimed, stop: &Stop) -> Result<Ru
         edges,
         mayfly,
         spent,
-    } = prepare(job, stop)?;
+    } = prepare(job)?;
     let lease = job.lease;
     let mut write_error = None;
     let result = fitter
         .fit_observed(reference.as_ref(), &mut |p| {
+            if stop.reason().is_some() {
+                return std::ops::ControlFlow::Break(());
+            }
             let Some((circles, done)) = p.resume_point else {
                 return std::ops::ControlFlow::Continue(());
             };

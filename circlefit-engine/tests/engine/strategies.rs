@@ -243,6 +243,50 @@ fn a_cancellation_flag_from_another_thread_stops_the_fit_with_the_best_so_far() 
     assert!(r.cost < r.initial_cost);
 }
 
+#[test]
+fn a_stale_cancel_flag_is_reported_and_a_resume_point_serves_one_fit() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let reference = test_image(24, 24);
+    let fitter = || {
+        Fitter::new(CpuRenderer::new(), Mse, small_mayfly(4))
+            .circles(6)
+            .polish(Polish::passes(1))
+            .seed(5)
+    };
+    let whole = fitter().fit(reference.as_ref()).unwrap();
+    // Stop after three stages, as a Ctrl-C would.
+    let flag = Arc::new(AtomicBool::new(false));
+    let stopped = fitter()
+        .cancel_on(Arc::clone(&flag))
+        .fit_observed(reference.as_ref(), &mut |p| {
+            if p.finished.is_some() && p.stage == 2 {
+                flag.store(true, Ordering::Relaxed);
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert!(stopped.stopped());
+    // Resumed with the flag still set: reported, not a second stop with a worse result.
+    let (circles, done) = stopped.resume_point();
+    let mut resumed = fitter()
+        .resume(circles.clone(), done)
+        .cancel_on(Arc::clone(&flag));
+    let e = resumed.fit(reference.as_ref()).unwrap_err();
+    assert!(e.to_string().contains("cancel flag"), "{e}");
+    // Cleared, the resume reaches the uninterrupted result...
+    flag.store(false, Ordering::Relaxed);
+    let mut resumed = fitter().resume(circles, done).cancel_on(Arc::clone(&flag));
+    let first = resumed.fit(reference.as_ref()).unwrap();
+    assert_eq!(first.circles, whole.circles);
+    // ... and a second fit on the same fitter starts from the base: the resume point
+    // served one fit.
+    let second = resumed.fit(reference.as_ref()).unwrap();
+    assert_eq!(second.circles, whole.circles);
+    assert_eq!(second.stages.len(), whole.stages.len());
+    assert_eq!(second.evaluations, whole.evaluations);
+}
+
 // ---- custom components -------------------------------------------------------------
 
 /// Opaque axis-aligned squares.
