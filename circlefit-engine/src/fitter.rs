@@ -354,15 +354,6 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 "the closed-form colour needs a renderer that describes its spans",
             ));
         }
-        if let Some(p) = self.settings.polish
-            && self.evaluation_path() == EvalPath::Full
-        {
-            return Err(needs(
-                "polish",
-                p.passes,
-                "polishing needs a span renderer and a pixel-sum cost",
-            ));
-        }
         if self.require_incremental && self.evaluation_path() == EvalPath::Full {
             return Err(needs(
                 "require incremental",
@@ -494,6 +485,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
                 } else {
                     EvalPath::Full
                 },
+                polish_skipped: None,
             };
             let schedule: &dyn Schedule = match &self.schedule {
                 Some(s) => s.as_ref(),
@@ -511,7 +503,13 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             }
             .run(&mut result)?;
             drop(eval);
-            if let Some(polish) = self.settings.polish
+            let full_path = self.evaluation_path() == EvalPath::Full;
+            if self.settings.polish.is_some() && full_path {
+                // Polishing scores exactly over a slot's pixels only; with a renderer
+                // without spans or a cost that is no pixel sum it is skipped, and the
+                // result says so, rather than refusing settings such as the recommended.
+                result.polish_skipped = Some(POLISH_NEEDS_INCREMENTAL.to_owned());
+            } else if let Some(polish) = self.settings.polish
                 && !result.circles.is_empty()
                 && !result.stopped()
             {
@@ -645,6 +643,9 @@ pub fn memory_estimate(width: u32, height: u32, threads: usize) -> u64 {
     let evaluators = threads.max(1) as u64;
     pixels.saturating_mul(4 + evaluators * (20 + tables) + 40)
 }
+
+/// Why polishing asked for did not run ([`FitResult::polish_skipped`]).
+const POLISH_NEEDS_INCREMENTAL: &str = "polishing needs the incremental path (a renderer that describes its spans and a pixel-sum cost); this fit scored on the full path, so it was skipped";
 
 fn needs(field: &'static str, value: impl ToString, reason: &'static str) -> Error {
     Error::InvalidSetting {

@@ -124,9 +124,15 @@ pub struct FitResult {
     #[cfg_attr(feature = "serde", serde(default))]
     pub polished_slots: usize,
     /// How the stages scored their candidates (polishing always scores incrementally: a
-    /// fit that asks for it on the full path is refused before it starts).
+    /// fit on the full path skips it, see `polish_skipped`).
     #[cfg_attr(feature = "serde", serde(default))]
     pub path: EvalPath,
+    /// Why polishing that the settings ask for did not run: it needs the incremental path
+    /// (a renderer that describes its spans and a pixel-sum cost), and this fit scored on
+    /// the full path, as with a cost of your own that is no pixel sum. `None` when it ran
+    /// or was not asked for.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub polish_skipped: Option<String>,
 }
 
 impl FitResult {

@@ -250,18 +250,10 @@ impl Optimizer for Counting<'_> {
 type FitWith = dyn Fn(&mut usize) -> Result<FitResult>;
 
 #[test]
-fn combinations_that_cannot_run_are_refused_before_the_first_stage() {
+fn combinations_that_cannot_run_are_refused_before_the_first_stage_and_polishing_is_skipped_on_the_full_path()
+ {
     let reference = test_image(16, 16);
-    let cases: [(&str, Box<FitWith>); 3] = [
-        (
-            "polish",
-            Box::new(|calls: &mut usize| {
-                Fitter::new(NoSpans::default(), Mse, Counting::new(calls))
-                    .circles(3)
-                    .polish(Polish::passes(1))
-                    .fit(test_image(16, 16).as_ref())
-            }),
-        ),
+    let cases: [(&str, Box<FitWith>); 2] = [
         (
             "color",
             Box::new(|calls: &mut usize| {
@@ -290,23 +282,32 @@ fn combinations_that_cannot_run_are_refused_before_the_first_stage() {
         );
         assert_eq!(calls, 0, "{field}: refused before any optimizer run");
     }
-    // The recommended settings with a plain cost: refused at once, not after the stages.
-    let mut calls = 0;
-    let e = Fitter::new(CpuRenderer::new(), OpaqueMse, Counting::new(&mut calls))
+    // Polishing on the full path (a renderer without spans; the recommended settings with
+    // a cost that is no pixel sum) is skipped, and the result says why: the fit runs.
+    let skipped = Fitter::new(NoSpans::default(), Mse, small_mayfly(3))
+        .circles(3)
+        .polish(Polish::passes(1))
+        .fit(reference.as_ref())
+        .unwrap();
+    assert_eq!((skipped.path, skipped.polished_slots), (EvalPath::Full, 0));
+    assert!(
+        skipped
+            .polish_skipped
+            .as_deref()
+            .is_some_and(|r| r.contains("pixel-sum cost"))
+    );
+    let recommended = Fitter::new(CpuRenderer::new(), OpaqueMse, small_mayfly(3))
         .settings(FitSettings::recommended(Strategy::Sequential, 5, 0))
         .fit(reference.as_ref())
-        .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::InvalidSetting {
-                field: "polish",
-                ..
-            }
-        ),
-        "{e}"
-    );
-    assert_eq!(calls, 0);
+        .unwrap();
+    assert!(recommended.polish_skipped.is_some() && !recommended.circles.is_empty());
+    assert!(recommended.cost < recommended.initial_cost);
+    // With the built-in components polishing runs, and nothing is said.
+    let polished = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(3))
+        .settings(FitSettings::recommended(Strategy::Sequential, 5, 0))
+        .fit(reference.as_ref())
+        .unwrap();
+    assert!(polished.polish_skipped.is_none() && polished.polished_slots > 0);
     // And the fitter says which path a fit would take.
     let f = Fitter::new(CpuRenderer::new(), OpaqueMse, small_mayfly(1));
     assert_eq!(f.evaluation_path(), EvalPath::Full);
