@@ -90,6 +90,11 @@ impl PgStore {
             .keepalives_interval(Duration::from_secs(2))
             .keepalives_retries(3)
             .tcp_user_timeout(Duration::from_secs(10))
+            // A server paused (SIGSTOP, a frozen VM) inside one of its short transactions
+            // would hold its job's row lock, and claims skip locked rows: the database ends
+            // such a session after 5 s so the job can be adopted. Our statements never wait
+            // long on a lock or run long.
+            .options("-c idle_in_transaction_session_timeout=5000 -c lock_timeout=5000 -c statement_timeout=30000")
             .application_name("circlefit-server");
         let mut client = config.connect(NoTls)?;
         let mut tx = client.transaction()?;
