@@ -72,15 +72,13 @@ pub(crate) fn run(args: &FitArgs, cancel: &Arc<AtomicBool>) -> Result<Outcome, C
     let plans = plan_all(args, &inputs, prefix.as_deref())?;
     let jobs = jobs_for(args.jobs, inputs.len());
     let started = Instant::now();
-    let rows = fit_all(
-        args,
-        &inputs,
-        &plans,
-        prefix.as_deref(),
-        saved.as_ref(),
-        jobs,
-        cancel,
-    );
+    let run = Planned {
+        inputs: &inputs,
+        plans: &plans,
+        prefix: prefix.as_deref(),
+        saved: saved.as_ref(),
+    };
+    let rows = fit_all(args, &run, jobs, cancel);
     if inputs.len() > 1 {
         crate::report::summary(&rows, started.elapsed().as_secs_f64());
     }
@@ -179,17 +177,24 @@ fn jobs_for(asked: usize, inputs: usize) -> usize {
     jobs.min(inputs).max(1)
 }
 
+/// A run's inputs with their checked outputs: what the fits share.
+struct Planned<'a> {
+    inputs: &'a [Input],
+    plans: &'a [Vec<Output>],
+    /// `--out PREFIX` or its default.
+    prefix: Option<&'a str>,
+    /// The `--resume` checkpoint.
+    saved: Option<&'a Checkpoint>,
+}
+
 /// Runs the fits on `jobs` threads, each taking the next input; rows in input order.
-#[allow(clippy::too_many_arguments)]
-fn fit_all(
-    args: &FitArgs,
-    inputs: &[Input],
-    plans: &[Vec<Output>],
-    prefix: Option<&str>,
-    saved: Option<&Checkpoint>,
-    jobs: usize,
-    cancel: &Arc<AtomicBool>,
-) -> Vec<Ended> {
+fn fit_all(args: &FitArgs, run: &Planned<'_>, jobs: usize, cancel: &Arc<AtomicBool>) -> Vec<Ended> {
+    let Planned {
+        inputs,
+        plans,
+        prefix,
+        saved,
+    } = *run;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     // Every fit gets its share of the cores and of the memory budget.
     let threads = if args.threads == 0 {

@@ -14,7 +14,7 @@ use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast;
 
 use crate::model::{JobId, JobRow, JobStatus};
-use crate::routes::{ApiError, App, db, row};
+use crate::routes::{ApiError, App, db, job_id, row};
 use crate::state::Shared;
 use crate::store::Wake;
 
@@ -44,9 +44,7 @@ pub(crate) async fn events(
     State(s): App,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let id: JobId = id
-        .parse()
-        .map_err(|_| ApiError::new(axum::http::StatusCode::NOT_FOUND, format!("no job {id}")))?;
+    let id = job_id(&id)?;
     // Subscribe before reading the row, so a change in between is not missed.
     let wake = s.store.subscribe();
     let first = row(&s, id).await?;

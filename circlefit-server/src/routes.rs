@@ -257,7 +257,8 @@ async fn list(State(s): App) -> Result<Json<Vec<JobRow>>, ApiError> {
     Ok(Json(db(&s, |st| st.list()).await?))
 }
 
-fn job_id(id: &str) -> Result<JobId, ApiError> {
+/// A job id from the path (anything else is an unknown job: 404).
+pub(crate) fn job_id(id: &str) -> Result<JobId, ApiError> {
     id.parse()
         .map_err(|_| err(StatusCode::NOT_FOUND, format!("no job {id}")))
 }
@@ -352,7 +353,8 @@ async fn extend(
             "mode: a joint fit has one stage and cannot be extended",
         ));
     }
-    let size = check_image(&s, &image)?;
+    // The upload was checked when the parent was accepted: its declared size is enough.
+    let size = circlefit::io::image_dimensions(&image, "upload".as_ref()).map_err(internal)?;
     // The parent's settings as it ran them (older jobs stored only what the client gave:
     // a batch size that defaulted to its circle count must stay that size here).
     let ran: JobSettings = serde_json::from_str(&accept(&s, settings, size)?).map_err(internal)?;

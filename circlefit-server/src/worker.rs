@@ -47,6 +47,11 @@ impl Running {
         self.fits.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Fits running now.
+    pub(crate) fn count(&self) -> usize {
+        self.fits().len()
+    }
+
     fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }
@@ -164,12 +169,5 @@ fn renew_while_running(
                 }
             }
         }
-    }
-}
-
-impl Running {
-    /// Fits running now.
-    pub(crate) fn count(&self) -> usize {
-        self.fits().len()
     }
 }

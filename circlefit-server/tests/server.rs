@@ -561,7 +561,8 @@ fn slow_headers_are_cut_off(s: &Server) {
 }
 
 /// An extend job stores exactly what it runs: a parent of 3 circles in batch mode ran
-/// batches of 3, and so does its extension (not the default 5), even after a restart.
+/// batches of 3, and so does its extension (not the default 5), so a server that adopts it
+/// after a restart runs the same.
 fn an_extend_job_stores_exactly_what_it_runs(b: &Backend) {
     let s = start(b, &["--workers", "1"]);
     let parent_settings = r#"{"circles": 3, "mode": "batch", "polish": 0, "iters": 5, "pop": 10}"#;

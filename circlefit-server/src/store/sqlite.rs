@@ -202,18 +202,18 @@ impl JobStore for SqliteStore {
 
     fn renew(&self, lease: Lease, length: Duration) -> Result<Renewal, StoreError> {
         let until = now_ms().saturating_add(length.as_millis() as i64);
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let cancel: Option<bool> = tx
-            .query_row(
-                &format!(
-                    "UPDATE jobs SET lease_until = ?3 WHERE {HELD} RETURNING cancel_requested"
-                ),
-                params![lease.job.0, lease.generation, until],
-                |r| r.get(0),
-            )
-            .optional()?;
-        tx.commit()?;
+        // Not announced: a renewal changes nothing a client sees.
+        let cancel: Option<bool> = self.write(None, |tx| {
+            Ok(tx
+                .query_row(
+                    &format!(
+                        "UPDATE jobs SET lease_until = ?3 WHERE {HELD} RETURNING cancel_requested"
+                    ),
+                    params![lease.job.0, lease.generation, until],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })?;
         Ok(cancel.map_or(Renewal::Lost, |cancel| Renewal::Held { cancel }))
     }
 
