@@ -1,5 +1,5 @@
 //! Pinned results: circles and cost, bit for bit, for a handful of settings in all three
-//! modes, on 1 and 2 threads, with and without polishing and closed-form colour. Taken
+//! modes, on 1, 2 and 3 threads, with and without polishing and closed-form colour. Taken
 //! before the engine moved into its own crate; a change here is a change of results and
 //! must be explained in the CHANGELOG.
 //!
@@ -28,9 +28,28 @@ struct Case {
     seeds: usize,
     /// Polishing passes (0: none).
     passes: u32,
+    /// Further changes to the settings, and whether the renderer draws soft edges.
+    extra: Extra,
 }
 
-const CASES: [Case; 6] = [
+/// The team's other paths: several searches per stage, several climbs per slot, soft
+/// edges with the recommended settings. Pinned before the team was restructured.
+#[derive(Clone, Copy)]
+struct Extra {
+    searches: usize,
+    climbs: u32,
+    soft: bool,
+    recommended: bool,
+}
+
+const PLAIN: Extra = Extra {
+    searches: 1,
+    climbs: 1,
+    soft: false,
+    recommended: false,
+};
+
+const CASES: [Case; 9] = [
     Case {
         name: "seq-closed-polish",
         strategy: Strategy::Sequential,
@@ -38,6 +57,7 @@ const CASES: [Case; 6] = [
         color: ColorMode::ClosedForm,
         seeds: 4,
         passes: 2,
+        extra: PLAIN,
     },
     Case {
         name: "seq-search",
@@ -46,6 +66,7 @@ const CASES: [Case; 6] = [
         color: ColorMode::Search,
         seeds: 2,
         passes: 0,
+        extra: PLAIN,
     },
     Case {
         name: "batch-closed-prune-polish",
@@ -57,6 +78,7 @@ const CASES: [Case; 6] = [
         color: ColorMode::ClosedForm,
         seeds: 3,
         passes: 2,
+        extra: PLAIN,
     },
     Case {
         name: "batch-search",
@@ -65,6 +87,7 @@ const CASES: [Case; 6] = [
         color: ColorMode::Search,
         seeds: 0,
         passes: 0,
+        extra: PLAIN,
     },
     Case {
         name: "joint-search",
@@ -73,6 +96,7 @@ const CASES: [Case; 6] = [
         color: ColorMode::Search,
         seeds: 0,
         passes: 0,
+        extra: PLAIN,
     },
     Case {
         name: "joint-closed",
@@ -81,11 +105,54 @@ const CASES: [Case; 6] = [
         color: ColorMode::ClosedForm,
         seeds: 0,
         passes: 0,
+        extra: PLAIN,
+    },
+    Case {
+        name: "seq-searches-climbs",
+        strategy: Strategy::Sequential,
+        circles: 6,
+        color: ColorMode::ClosedForm,
+        seeds: 3,
+        passes: 2,
+        extra: Extra {
+            searches: 3,
+            climbs: 3,
+            soft: false,
+            recommended: false,
+        },
+    },
+    Case {
+        name: "batch-searches-soft",
+        strategy: Strategy::batch(2),
+        circles: 6,
+        color: ColorMode::Search,
+        seeds: 2,
+        passes: 1,
+        extra: Extra {
+            searches: 2,
+            climbs: 1,
+            soft: true,
+            recommended: false,
+        },
+    },
+    Case {
+        name: "recommended-soft",
+        strategy: Strategy::Sequential,
+        circles: 10,
+        color: ColorMode::ClosedForm,
+        seeds: 10,
+        passes: 8,
+        extra: Extra {
+            searches: 1,
+            climbs: 2,
+            soft: true,
+            recommended: true,
+        },
     },
 ];
 
 /// `(name, fingerprint, cost bits, evaluations)` of each case, on any thread count.
-const PINS: [(&str, u64, u64, u64); 6] = [
+const PINS: [(&str, u64, u64, u64); 9] = [
     (
         "seq-closed-polish",
         4233791907325648882,
@@ -117,6 +184,24 @@ const PINS: [(&str, u64, u64, u64); 6] = [
         4653808723385917570,
         269,
     ),
+    (
+        "seq-searches-climbs",
+        15435072302593118704,
+        4644557957581156374,
+        6642,
+    ),
+    (
+        "batch-searches-soft",
+        3900101728802811782,
+        4648579142118698770,
+        2514,
+    ),
+    (
+        "recommended-soft",
+        5199447374257963018,
+        4638309627887487009,
+        14690,
+    ),
 ];
 
 /// Fits without helper threads (`threads` 0: the fitter's default) or on `threads`.
@@ -127,11 +212,23 @@ fn run(case: &Case, threads: usize) -> FitResult {
         .synchronous_males(true)
         .build()
         .unwrap();
-    let mut settings = FitSettings::new(case.strategy, case.circles, 42);
+    let extra = case.extra;
+    let mut settings = if extra.recommended {
+        FitSettings::recommended(case.strategy, case.circles, 42)
+    } else {
+        FitSettings::new(case.strategy, case.circles, 42)
+    };
     settings.color = case.color;
     settings.residual_seeds = case.seeds;
-    settings.polish = (case.passes > 0).then(|| Polish::passes(case.passes));
-    let f = Fitter::new(CpuRenderer::new(), Mse, mayfly).settings(settings);
+    settings.polish =
+        (case.passes > 0).then(|| Polish::passes(case.passes).with_climbs(extra.climbs));
+    settings.restarts = settings.restarts.with_searches(extra.searches);
+    let renderer = if extra.soft {
+        CpuRenderer::with_edges(Edges::Soft)
+    } else {
+        CpuRenderer::new()
+    };
+    let f = Fitter::new(renderer, Mse, mayfly).settings(settings);
     let mut f = if threads == 0 { f } else { f.threads(threads) };
     f.fit(test_image(72, 56).as_ref()).unwrap()
 }
@@ -140,7 +237,7 @@ fn run(case: &Case, threads: usize) -> FitResult {
 fn results_are_pinned_bit_for_bit() {
     let print = std::env::var_os("PIN_PRINT").is_some();
     for (case, pin) in CASES.iter().zip(PINS) {
-        for threads in [0, 1, 2] {
+        for threads in [0, 1, 2, 3] {
             let r = run(case, threads);
             let got = (case.name, fingerprint(&r), r.cost.to_bits(), r.evaluations);
             if print {
