@@ -10,8 +10,9 @@ use circlefit_core::{Canvas, CanvasRef, Circle, CostFunc, Error, Optimizer, Rend
 
 use crate::evaluator::Evaluator;
 use crate::passes::polish::{self, PolishInput};
+use crate::replica::{CloneForker, FitTeam, Forker, Stops, commit_everywhere};
 use crate::stages::{Stages, check_plan};
-use crate::team::{CloneForker, Forker, HelperWork, Stops, Team};
+use crate::team::Team;
 use crate::{
     ColorMode, Convergence, EvalPath, FitEnd, FitResult, FitSettings, FitState, Phase, Polish,
     Progress, Restarts, Schedule, Strategy, render_new,
@@ -450,7 +451,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
         result
     }
 
-    /// The pipeline: helpers, stages, polishing.
+    /// Runs the pipeline on a team of `threads - 1` helpers (none without a forker).
     fn run(
         &mut self,
         reference: CanvasRef<'_>,
@@ -459,104 +460,103 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
     ) -> Result<FitResult> {
         let started = Instant::now();
         let halt = Arc::new(AtomicBool::new(false));
-        let work = self.helper_work(reference, base, &halt)?;
-        std::thread::scope(|scope| {
-            let mut team = Team::new(scope, work, halt);
-            let mut eval = Evaluator::new(&mut self.renderer, &self.cost, reference, base)?;
-            let initial_cost = eval.kept_cost();
-            let (prefix, stages_done) = self.resume.clone().unwrap_or_default();
-            if !prefix.is_empty() {
-                team.commit(&prefix, || eval.commit(&prefix))?;
-            }
-            let mut result = FitResult {
-                circles: prefix,
-                cost: eval.kept_cost(),
-                initial_cost,
-                evaluations: 0,
-                stages: Vec::new(),
-                end: FitEnd::Completed,
-                stages_done,
-                partial: 0,
-                unpolished: None,
-                polish_evaluations: 0,
-                polished_slots: 0,
-                path: if eval.is_incremental() {
-                    EvalPath::Incremental
-                } else {
-                    EvalPath::Full
-                },
-                polish_skipped: None,
-            };
-            let schedule: &dyn Schedule = match &self.schedule {
-                Some(s) => s.as_ref(),
-                None => &self.settings.strategy,
-            };
-            Stages {
-                eval: &mut eval,
-                team: &mut team,
-                optimizer: &mut self.optimizer,
-                settings: &self.settings,
-                schedule,
-                cancel: self.cancel.as_deref(),
-                observer: &mut *observer,
+        let Some(forker) = self.forker.take().filter(|_| self.threads > 1) else {
+            return self.pipeline(
+                &mut Team::solo(),
+                (reference, base),
+                &halt,
+                observer,
                 started,
-            }
-            .run(&mut result)?;
-            drop(eval);
-            let full_path = self.evaluation_path() == EvalPath::Full;
-            if self.settings.polish.is_some() && full_path {
-                // Polishing scores exactly over a slot's pixels only; with a renderer
-                // without spans or a cost that is no pixel sum it is skipped, and the
-                // result says so, rather than refusing settings such as the recommended.
-                result.polish_skipped = Some(POLISH_NEEDS_INCREMENTAL.to_owned());
-            } else if let Some(polish) = self.settings.polish
-                && !result.circles.is_empty()
-                && !result.stopped()
-            {
-                self.run_polish(
-                    &polish,
-                    &mut team,
-                    reference,
-                    base,
-                    &mut result,
-                    observer,
-                    started,
-                )?;
-            }
-            Ok(result)
-        })
+            );
+        };
+        let stops = Stops {
+            cancel: self.cancel.clone(),
+            halt: Arc::clone(&halt),
+        };
+        let parts = (&self.renderer, &self.cost, &self.optimizer);
+        let result = forker
+            .replicas(parts, (reference, base), &stops, self.threads - 1)
+            .and_then(|replicas| {
+                forker.run(replicas, &mut |team| {
+                    self.pipeline(team, (reference, base), &halt, observer, started)
+                })
+            });
+        self.forker = Some(forker);
+        result
     }
 
-    /// The helper threads' work: one copy of the components per extra thread, whose
-    /// searches stop on the cancel flag and on `halt`.
-    fn helper_work<'a>(
-        &self,
-        reference: CanvasRef<'_>,
-        base: CanvasRef<'_>,
-        halt: &Arc<AtomicBool>,
-    ) -> Result<Vec<Box<dyn HelperWork + 'a>>>
-    where
-        R: 'a,
-        C: 'a,
-        O: 'a,
-    {
-        let Some(forker) = &self.forker else {
-            return Ok(Vec::new());
+    /// The pipeline: stages, polishing.
+    fn pipeline(
+        &mut self,
+        team: &mut FitTeam<'_, R, C, O>,
+        (reference, base): (CanvasRef<'_>, CanvasRef<'_>),
+        halt: &AtomicBool,
+        observer: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
+        started: Instant,
+    ) -> Result<FitResult> {
+        let mut eval = Evaluator::new(&mut self.renderer, &self.cost, reference, base)?;
+        let initial_cost = eval.kept_cost();
+        let (prefix, stages_done) = self.resume.clone().unwrap_or_default();
+        if !prefix.is_empty() {
+            commit_everywhere(team, &prefix, || eval.commit(&prefix))?;
+        }
+        let mut result = FitResult {
+            circles: prefix,
+            cost: eval.kept_cost(),
+            initial_cost,
+            evaluations: 0,
+            stages: Vec::new(),
+            end: FitEnd::Completed,
+            stages_done,
+            partial: 0,
+            unpolished: None,
+            polish_evaluations: 0,
+            polished_slots: 0,
+            path: if eval.is_incremental() {
+                EvalPath::Incremental
+            } else {
+                EvalPath::Full
+            },
+            polish_skipped: None,
         };
-        (1..self.threads)
-            .map(|_| {
-                let stops = Stops {
-                    cancel: self.cancel.clone(),
-                    halt: Arc::clone(halt),
-                };
-                forker.fork(
-                    (&self.renderer, &self.cost, &self.optimizer),
-                    reference,
-                    base,
-                    stops,
-                )
-            })
-            .collect()
+        let schedule: &dyn Schedule = match &self.schedule {
+            Some(s) => s.as_ref(),
+            None => &self.settings.strategy,
+        };
+        Stages {
+            eval: &mut eval,
+            team: &mut *team,
+            halt,
+            optimizer: &mut self.optimizer,
+            settings: &self.settings,
+            schedule,
+            cancel: self.cancel.as_deref(),
+            observer: &mut *observer,
+            started,
+        }
+        .run(&mut result)?;
+        drop(eval);
+        let full_path = self.evaluation_path() == EvalPath::Full;
+        if self.settings.polish.is_some() && full_path {
+            // Polishing scores exactly over a slot's pixels only; with a renderer
+            // without spans or a cost that is no pixel sum it is skipped, and the
+            // result says so, rather than refusing settings such as the recommended.
+            result.polish_skipped = Some(POLISH_NEEDS_INCREMENTAL.to_owned());
+        } else if let Some(polish) = self.settings.polish
+            && !result.circles.is_empty()
+            && !result.stopped()
+        {
+            self.run_polish(
+                &polish,
+                team,
+                reference,
+                base,
+                &mut result,
+                observer,
+                started,
+            )?;
+        }
+        Ok(result)
     }
 
     /// Polishes `result`'s circles and re-scores them.
@@ -564,7 +564,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
     fn run_polish(
         &mut self,
         settings: &Polish,
-        team: &mut Team<'_>,
+        team: &mut FitTeam<'_, R, C, O>,
         reference: CanvasRef<'_>,
         base: CanvasRef<'_>,
         result: &mut FitResult,

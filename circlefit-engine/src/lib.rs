@@ -108,6 +108,7 @@ mod hill_climb;
 mod incremental;
 mod objective;
 mod passes;
+mod replica;
 mod result;
 mod schedule;
 mod search;

@@ -1,11 +1,13 @@
 //! The objective a strategy hands to the optimizer: parameters → circles → cost.
 
 use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::evaluator::Evaluator;
-use crate::team::Team;
+use crate::replica::Replica;
+use crate::team::{Batch, SharedTask, Team};
 use crate::{ColorMode, Phase, Progress};
 use circlefit_core::CostFunc;
 use circlefit_core::Objective;
@@ -71,11 +73,16 @@ pub(crate) struct StageContext<'a> {
 ///
 /// The first error stops the run through [`Objective::interrupted`] and is handed back by
 /// [`finish`](Self::finish), as is a stop (the cancel flag, or the observer's `Break`).
-pub(crate) struct ParamObjective<'a, 'w, R, C> {
+pub(crate) struct ParamObjective<'a, 's, R, C, W> {
     eval: &'a mut Evaluator<R, C>,
     bounds: &'a Bounds,
     color: ColorMode,
-    team: &'a mut Team<'w>,
+    team: &'a mut Team<'s, W>,
+    /// The batch shared with the helpers and the task that scores it on each, made on the
+    /// first shared batch and reused.
+    shared: Option<(Arc<Batch>, SharedTask<'s, W>)>,
+    /// This thread's share of a shared batch.
+    values: Vec<(usize, f64)>,
     x: Vec<f64>,
     circles: Vec<Circle>,
     /// The order in which a shared batch's points are handed out.
@@ -85,7 +92,8 @@ pub(crate) struct ParamObjective<'a, 'w, R, C> {
     cancel: Option<&'a AtomicBool>,
     /// A helper's search also ends when the main thread halts it.
     halt: Option<&'a AtomicBool>,
-    context: StageContext<'a>,
+    /// Where progress within the stage goes (none for a helper's search).
+    context: Option<StageContext<'a>>,
     observer_stopped: bool,
 }
 
@@ -99,20 +107,46 @@ pub(crate) struct StageScore {
     pub(crate) stopped: bool,
 }
 
-impl<'a, 'w, R: Renderer, C: CostFunc> ParamObjective<'a, 'w, R, C> {
+/// A helper's state that scores its share of a batch of parameter points.
+pub(crate) trait ScoresBatch {
+    /// Scores points of `batch` (decoded with `bounds` and `color`) until none is left.
+    fn score_share(&mut self, batch: &Batch, bounds: &Bounds, color: ColorMode);
+}
+
+impl<R: Renderer, C: CostFunc, O> ScoresBatch for Replica<R, C, O> {
+    fn score_share(&mut self, batch: &Batch, bounds: &Bounds, color: ColorMode) {
+        let Replica {
+            eval,
+            x,
+            circles,
+            values,
+            ..
+        } = self;
+        batch.take(values, |p| {
+            decode(eval, bounds, color, p, x, circles)?;
+            eval.cost_with(circles)
+        });
+    }
+}
+
+impl<'a, 's, R: Renderer, C: CostFunc, W: ScoresBatch + 's> ParamObjective<'a, 's, R, C, W> {
+    /// An objective over `eval`'s kept canvas whose batches `team` shares, reporting to
+    /// `context` (if any) after each iteration.
     pub(crate) fn new(
         eval: &'a mut Evaluator<R, C>,
         bounds: &'a Bounds,
         color: ColorMode,
-        team: &'a mut Team<'w>,
+        team: &'a mut Team<'s, W>,
         cancel: Option<&'a AtomicBool>,
-        context: StageContext<'a>,
+        context: Option<StageContext<'a>>,
     ) -> Self {
         Self {
             eval,
             bounds,
             color,
             team,
+            shared: None,
+            values: Vec::new(),
             x: Vec::with_capacity(bounds.dim()),
             circles: Vec::with_capacity(bounds.dim() / 4),
             order: Vec::new(),
@@ -198,15 +232,36 @@ impl<'a, 'w, R: Renderer, C: CostFunc> ParamObjective<'a, 'w, R, C> {
         self.order.sort_by(|&a, &b| {
             area(&xs[b * dim..(b + 1) * dim]).total_cmp(&area(&xs[a * dim..(a + 1) * dim]))
         });
+        let (batch, task) = self
+            .shared
+            .get_or_insert_with(|| scoring_task(bounds.clone(), color));
+        batch.fill(xs, dim, &self.order);
         let (eval, x, circles) = (&mut *self.eval, &mut self.x, &mut self.circles);
-        self.team.score(bounds, color, xs, &self.order, out, |p| {
-            decode(eval, bounds, color, p, x, circles)?;
-            eval.cost_with(circles)
-        })
+        let values = &mut self.values;
+        self.team.broadcast(task, || {
+            batch.take(values, |p| {
+                decode(eval, bounds, color, p, x, circles)?;
+                eval.cost_with(circles)
+            });
+        });
+        batch.finish(out)
     }
 }
 
-impl<R: Renderer, C: CostFunc> Objective for ParamObjective<'_, '_, R, C> {
+/// A batch shared with the helpers and the task that scores it on each of them.
+fn scoring_task<'s, W: ScoresBatch + 's>(
+    bounds: Bounds,
+    color: ColorMode,
+) -> (Arc<Batch>, SharedTask<'s, W>) {
+    let batch = Arc::new(Batch::default());
+    let theirs = Arc::clone(&batch);
+    let task: SharedTask<'s, W> = Arc::new(move |w: &mut W| w.score_share(&theirs, &bounds, color));
+    (batch, task)
+}
+
+impl<'s, R: Renderer, C: CostFunc, W: ScoresBatch + 's> Objective
+    for ParamObjective<'_, 's, R, C, W>
+{
     fn evaluate(&mut self, x: &[f64]) -> f64 {
         if self.error.is_some() {
             return f64::INFINITY;
@@ -237,7 +292,9 @@ impl<R: Renderer, C: CostFunc> Objective for ParamObjective<'_, '_, R, C> {
 
     fn iteration_done(&mut self, iteration: u64, evaluations: u64, best: f64) -> ControlFlow<()> {
         let kept = self.eval.kept_cost();
-        let ctx = &mut self.context;
+        let Some(ctx) = &mut self.context else {
+            return ControlFlow::Continue(());
+        };
         let progress = Progress {
             phase: Phase::Stages,
             stage: ctx.stage,

@@ -6,7 +6,9 @@
 use circlefit_core::{Bounds, Circle, CostFunc, Error, OptimizeReport, Optimizer, Problem};
 use circlefit_core::{Renderer, Result};
 
-use crate::objective::ParamObjective;
+use crate::objective::{ParamObjective, ScoresBatch};
+use crate::replica::Replica;
+use crate::team::Team;
 use crate::{ColorMode, stage_seed};
 
 /// One search of a stage, as the stage runner hands it to a thread.
@@ -41,10 +43,10 @@ impl SearchJob {
     ///
     /// # Errors
     /// The optimizer's error, or the first error the objective recorded.
-    pub(crate) fn run<R: Renderer, C: CostFunc, O: Optimizer>(
+    pub(crate) fn run<'s, R: Renderer, C: CostFunc, O: Optimizer, W: ScoresBatch + 's>(
         &self,
         optimizer: &mut O,
-        mut objective: ParamObjective<'_, '_, R, C>,
+        mut objective: ParamObjective<'_, 's, R, C, W>,
     ) -> Result<Searched> {
         let (bounds, budget) = (&self.bounds, self.budget);
         // With a budget, every run gets what the earlier ones left.
@@ -86,6 +88,34 @@ impl SearchJob {
             stopped: score.stopped,
         })
     }
+}
+
+/// Runs `job` on a helper's replica: its own optimizer copy scores its own points,
+/// reports no progress, and ends early on the cancel flag or the halt.
+///
+/// # Errors
+/// As [`SearchJob::run`].
+pub(crate) fn run_on_replica<R: Renderer, C: CostFunc, O: Optimizer>(
+    w: &mut Replica<R, C, O>,
+    job: &SearchJob,
+) -> Result<Searched> {
+    let mut solo = Team::<Replica<R, C, O>>::solo();
+    let Replica {
+        eval,
+        optimizer,
+        stops,
+        ..
+    } = w;
+    let objective = ParamObjective::new(
+        eval,
+        &job.bounds,
+        job.color,
+        &mut solo,
+        stops.cancel.as_deref(),
+        None,
+    )
+    .halted_by(&stops.halt);
+    job.run(optimizer, objective)
 }
 
 /// The best of a stage's searches (the lowest exact cost, the first of equals), with the

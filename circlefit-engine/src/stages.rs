@@ -3,6 +3,7 @@
 //! target, on convergence or on a stop.
 
 use std::ops::{ControlFlow, RangeInclusive};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -11,17 +12,21 @@ use circlefit_core::{Bounds, CostFunc, Error, Optimizer, Renderer, Result};
 use crate::evaluator::Evaluator;
 use crate::objective::{ParamObjective, StageContext};
 use crate::passes::{prune, seeding};
-use crate::search::{SearchJob, Searched, best_of};
-use crate::team::Team;
+use crate::replica::{FitTeam, Replica, commit_everywhere};
+use crate::search::{SearchJob, Searched, best_of, run_on_replica};
+use crate::team::{Remote, Team};
 use crate::{
     ColorMode, FitEnd, FitResult, FitSettings, FitState, Phase, Progress, Schedule, StagePlan,
     StageRecord, stage_seed,
 };
 
 /// What the stages work with.
-pub(crate) struct Stages<'a, 'w, R, C, O> {
-    pub(crate) eval: &'a mut Evaluator<R, C>,
-    pub(crate) team: &'a mut Team<'w>,
+pub(crate) struct Stages<'a, 'e, 's, R, C, O> {
+    /// The calling thread's evaluator, over the fit's own renderer and cost.
+    pub(crate) eval: &'a mut Evaluator<&'e mut R, &'e C>,
+    pub(crate) team: &'a mut FitTeam<'s, R, C, O>,
+    /// Set to end the helpers' searches of a stage when this thread's stops.
+    pub(crate) halt: &'a AtomicBool,
     pub(crate) optimizer: &'a mut O,
     pub(crate) settings: &'a FitSettings,
     pub(crate) schedule: &'a dyn Schedule,
@@ -82,7 +87,7 @@ fn with_radius(bounds: &Bounds, per_circle: usize, r: &RangeInclusive<f64>) -> R
     Bounds::new(lo, hi)
 }
 
-impl<R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, R, C, O> {
+impl<'s, R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, 's, R, C, O> {
     /// Runs the schedule's stages from `result.stages_done` on, adding to `result`.
     ///
     /// # Errors
@@ -196,7 +201,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, R, C, O> {
             (&mut *self.eval, &mut *self.optimizer, &mut *self.observer);
         let (cancel, started, kept) = (self.cancel, self.started, result.circles.len());
         let mut before = result.evaluations;
-        let mut here = |job: &SearchJob, team: &mut Team<'_>| {
+        let mut here = |job: &SearchJob, team: &mut FitTeam<'s, R, C, O>| {
             let context = StageContext {
                 observer: &mut *observer,
                 stage,
@@ -205,8 +210,14 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, R, C, O> {
                 evaluations_before: before,
                 started,
             };
-            let objective =
-                ParamObjective::new(&mut *eval, &job.bounds, job.color, team, cancel, context);
+            let objective = ParamObjective::new(
+                &mut *eval,
+                &job.bounds,
+                job.color,
+                team,
+                cancel,
+                Some(context),
+            );
             let searched = job.run(&mut *optimizer, objective);
             if let Ok(s) = &searched {
                 before += s.evaluations;
@@ -223,11 +234,24 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, R, C, O> {
                 ..job.clone()
             })
             .collect();
+        let remote: Remote<'s, Replica<R, C, O>, SearchJob, Result<Searched>> =
+            Arc::new(|w: &mut Replica<R, C, O>, job: SearchJob| run_on_replica(w, &job));
+        // This thread's search stopping (or failing) halts the helpers' searches in flight.
+        let halt = self.halt;
+        let stop = |s: &Result<Searched>| {
+            let stopped = s.as_ref().map_or(true, |s| s.stopped);
+            if stopped {
+                halt.store(true, Ordering::SeqCst);
+            }
+            stopped
+        };
+        halt.store(false, Ordering::SeqCst);
         // Each search scores its own points: the helpers are busy with theirs.
         let outcomes = self
             .team
-            .searches(&jobs, &mut |j| here(j, &mut Team::solo()));
-        best_of(outcomes)
+            .each(jobs, &remote, &mut |j| here(&j, &mut Team::solo()), &stop);
+        halt.store(false, Ordering::SeqCst);
+        best_of(outcomes.into_iter().flatten().collect())
     }
 
     /// Runs one stage: optimise, prune, keep if it lowers the cost, record. `Break` if a
@@ -274,8 +298,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, R, C, O> {
         let keep = opt.cost < cost_before;
         if keep {
             let eval = &mut *self.eval;
-            self.team
-                .commit(&opt.circles, || eval.commit(&opt.circles))?;
+            commit_everywhere(self.team, &opt.circles, || eval.commit(&opt.circles))?;
             result.circles.extend_from_slice(&opt.circles);
             if opt.stopped {
                 result.partial = opt.circles.len();
