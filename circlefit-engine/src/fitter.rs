@@ -4,18 +4,18 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
 
 use circlefit_core::{Canvas, CanvasRef, Circle, CostFunc, Error, Optimizer, Renderer, Result};
 
-use crate::evaluator::Evaluator;
-use crate::passes::polish::{self, PolishInput};
-use crate::replica::{CloneForker, FitTeam, Forker, Stops, commit_everywhere};
-use crate::stages::{Stages, check_plan};
+use crate::pass::{FitContext, Parts, Pass};
+use crate::passes::polish::PolishPass;
+use crate::replica::{CloneForker, FitTeam, Forker, Stops};
+use crate::report::Reporter;
+use crate::stages::{StagesPass, check_plan};
 use crate::team::Team;
 use crate::{
-    ColorMode, Convergence, EvalPath, FitEnd, FitResult, FitSettings, FitState, Phase, Polish,
-    Progress, Restarts, Schedule, Strategy, render_new,
+    ColorMode, Convergence, EvalPath, FitResult, FitSettings, FitState, Polish, Progress, Restarts,
+    Schedule, Strategy,
 };
 
 /// Runs a fit with a renderer, a cost function and an optimizer.
@@ -458,16 +458,10 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
         base: CanvasRef<'_>,
         observer: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
     ) -> Result<FitResult> {
-        let started = Instant::now();
         let halt = Arc::new(AtomicBool::new(false));
+        let scene = (reference, base);
         let Some(forker) = self.forker.take().filter(|_| self.threads > 1) else {
-            return self.pipeline(
-                &mut Team::solo(),
-                (reference, base),
-                &halt,
-                observer,
-                started,
-            );
+            return self.pipeline(&mut Team::solo(), scene, &halt, observer);
         };
         let stops = Stops {
             cancel: self.cancel.clone(),
@@ -475,155 +469,76 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
         };
         let parts = (&self.renderer, &self.cost, &self.optimizer);
         let result = forker
-            .replicas(parts, (reference, base), &stops, self.threads - 1)
+            .replicas(parts, scene, &stops, self.threads - 1)
             .and_then(|replicas| {
                 forker.run(replicas, &mut |team| {
-                    self.pipeline(team, (reference, base), &halt, observer, started)
+                    self.pipeline(team, scene, &halt, observer)
                 })
             });
         self.forker = Some(forker);
         result
     }
 
-    /// The pipeline: stages, polishing.
+    /// The passes in order, from the start of a fit to its result: the stages, then
+    /// polishing if asked for (on the full path it is skipped, and the result says why).
     fn pipeline(
         &mut self,
         team: &mut FitTeam<'_, R, C, O>,
         (reference, base): (CanvasRef<'_>, CanvasRef<'_>),
         halt: &AtomicBool,
         observer: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
-        started: Instant,
     ) -> Result<FitResult> {
-        let mut eval = Evaluator::new(&mut self.renderer, &self.cost, reference, base)?;
-        let initial_cost = eval.kept_cost();
-        let (prefix, stages_done) = self.resume.clone().unwrap_or_default();
-        if !prefix.is_empty() {
-            commit_everywhere(team, &prefix, || eval.commit(&prefix))?;
+        let mut result = self.start(reference, base)?;
+        let mut passes: Vec<Box<dyn Pass<R, C, O>>> = vec![Box::new(StagesPass)];
+        match self.settings.polish {
+            // Polishing scores exactly over a slot's pixels only; with a renderer without
+            // spans or a cost that is no pixel sum it is skipped, and the result says so,
+            // rather than refusing settings such as the recommended.
+            Some(_) if result.path == EvalPath::Full => {
+                result.polish_skipped = Some(POLISH_NEEDS_INCREMENTAL.to_owned());
+            }
+            Some(polish) => passes.push(Box::new(PolishPass(polish))),
+            None => {}
         }
-        let mut result = FitResult {
-            circles: prefix,
-            cost: eval.kept_cost(),
-            initial_cost,
-            evaluations: 0,
-            stages: Vec::new(),
-            end: FitEnd::Completed,
-            stages_done,
-            partial: 0,
-            unpolished: None,
-            polish_evaluations: 0,
-            polished_slots: 0,
-            path: if eval.is_incremental() {
-                EvalPath::Incremental
-            } else {
-                EvalPath::Full
-            },
-            polish_skipped: None,
-        };
-        let schedule: &dyn Schedule = match &self.schedule {
-            Some(s) => s.as_ref(),
-            None => &self.settings.strategy,
-        };
-        Stages {
-            eval: &mut eval,
-            team: &mut *team,
-            halt,
-            optimizer: &mut self.optimizer,
+        let mut fit = FitContext {
+            reference,
+            base,
             settings: &self.settings,
-            schedule,
+            schedule: match &self.schedule {
+                Some(s) => s.as_ref(),
+                None => &self.settings.strategy,
+            },
             cancel: self.cancel.as_deref(),
-            observer: &mut *observer,
-            started,
-        }
-        .run(&mut result)?;
-        drop(eval);
-        let full_path = self.evaluation_path() == EvalPath::Full;
-        if self.settings.polish.is_some() && full_path {
-            // Polishing scores exactly over a slot's pixels only; with a renderer
-            // without spans or a cost that is no pixel sum it is skipped, and the
-            // result says so, rather than refusing settings such as the recommended.
-            result.polish_skipped = Some(POLISH_NEEDS_INCREMENTAL.to_owned());
-        } else if let Some(polish) = self.settings.polish
-            && !result.circles.is_empty()
-            && !result.stopped()
-        {
-            self.run_polish(
-                &polish,
-                team,
-                reference,
-                base,
-                &mut result,
-                observer,
-                started,
-            )?;
+            reporter: Reporter::new(observer),
+            team,
+            halt,
+        };
+        for pass in &mut passes {
+            if result.stopped() {
+                break;
+            }
+            let parts = Parts {
+                renderer: &mut self.renderer,
+                cost: &self.cost,
+                optimizer: &mut self.optimizer,
+            };
+            pass.run(parts, &mut fit, &mut result)?;
         }
         Ok(result)
     }
 
-    /// Polishes `result`'s circles and re-scores them.
-    #[allow(clippy::too_many_arguments)]
-    fn run_polish(
-        &mut self,
-        settings: &Polish,
-        team: &mut FitTeam<'_, R, C, O>,
-        reference: CanvasRef<'_>,
-        base: CanvasRef<'_>,
-        result: &mut FitResult,
-        observer: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
-        started: Instant,
-    ) -> Result<()> {
-        let before = result.circles.clone();
-        let (stage, cost, kept, evaluations) = (
-            result.stages_done,
-            result.cost,
-            result.circles.len(),
-            result.evaluations,
-        );
-        let stages = result.stages_done;
-        let mut after_slot = |slot: usize, slots: usize, spent: u64, gain: f64| {
-            // The polished cost so far (as the slots' exact scores give it; the result's
-            // final cost is scored afresh).
-            let now = cost - gain;
-            observer(&Progress {
-                phase: Phase::Polishing { slot, slots },
-                stage,
-                stages,
-                finished: None,
-                iteration: 0,
-                circles_kept: kept,
-                resume_point: None,
-                cost: now,
-                best_cost: now,
-                evaluations: evaluations + spent,
-                elapsed: started.elapsed(),
-            })
-        };
-        let report = polish::polish(
-            PolishInput {
-                renderer: &mut self.renderer,
-                cost: &self.cost,
-                optimizer: &mut self.optimizer,
-                reference,
-                base,
-                cancel: self.cancel.as_deref(),
-            },
-            team,
-            &mut result.circles,
-            settings,
-            self.settings.seed ^ 0x5011_5500,
-            &mut after_slot,
-        )?;
-        result.polish_evaluations = report.evaluations;
-        result.polished_slots = report.slots;
-        result.evaluations += report.evaluations;
-        if report.stopped {
-            result.end = FitEnd::Stopped;
-        }
-        if result.circles != before {
-            result.unpolished = Some(before);
-        }
-        let canvas = render_new(&mut self.renderer, base, &result.circles)?;
-        result.cost = crate::checked::cost_of(&self.cost, canvas.as_ref(), reference)?;
-        Ok(())
+    /// The result before the first pass: the resume point's circles (if any) over the
+    /// base, at the base's cost (the stages score the resumed circles).
+    fn start(&self, reference: CanvasRef<'_>, base: CanvasRef<'_>) -> Result<FitResult> {
+        let initial_cost = crate::checked::cost_of(&self.cost, base, reference)?;
+        let (circles, stages_done) = self.resume.clone().unwrap_or_default();
+        let path = self.evaluation_path();
+        Ok(FitResult::starting(
+            circles,
+            stages_done,
+            initial_cost,
+            path,
+        ))
     }
 }
 

@@ -14,7 +14,7 @@
 //! 3. **polishing**, which re-optimises each kept circle in its draw slot.
 //!
 //! Each stage's optimizer seed is derived from the fit's seed and the stage index
-//! ([`stage_seed`]), so a fit is reproducible from its seed alone, on any number of
+//! ([`stage_seed`]; every seed of a fit comes from one seed tree), so a fit is reproducible from its seed alone, on any number of
 //! threads ([`Fitter::threads`]).
 //!
 //! When the renderer has a [`SpanRenderer`](circlefit_core::SpanRenderer) and the cost a
@@ -101,17 +101,21 @@
 
 #![forbid(unsafe_code)]
 
+mod best;
 mod checked;
 mod evaluator;
 mod fitter;
 mod hill_climb;
 mod incremental;
 mod objective;
+mod pass;
 mod passes;
 mod replica;
+mod report;
 mod result;
 mod schedule;
 mod search;
+mod seeds;
 mod settings;
 mod stages;
 mod strategy;
@@ -123,6 +127,7 @@ pub use fitter::{Fitter, memory_estimate};
 pub use hill_climb::HillClimber;
 pub use result::{EvalPath, FitEnd, FitResult, Phase, Progress, StageRecord};
 pub use schedule::{Batch, FitState, Joint, Schedule, Sequential, StagePlan};
+pub use seeds::stage_seed;
 pub use settings::{
     ColorMode, Convergence, FitSettings, MAX_CIRCLES, MAX_POLISH_CLIMBS, MAX_POLISH_EVALUATIONS,
     MAX_POLISH_PASSES, MAX_RESIDUAL_SEEDS, MAX_RUNS, MAX_SEARCHES, Polish, PolishSearch, Restarts,
@@ -130,24 +135,7 @@ pub use settings::{
 };
 pub use strategy::Strategy;
 
-use circlefit_core::{Canvas, CanvasRef, Circle, Error, Renderer, Result, SplitMix64};
-
-/// The seed of stage `stage` of a fit seeded with `seed`: the `stage + 1`-th output of
-/// [`SplitMix64`] started at `seed`.
-pub fn stage_seed(seed: u64, stage: u64) -> u64 {
-    SplitMix64::mix(seed.wrapping_add(stage.wrapping_add(1).wrapping_mul(SplitMix64::GAMMA)))
-}
-
-/// The seed of independent run `n` derived from `seed` (a stage's searches, a slot's
-/// climbs): run 0 has `seed` itself, so one run is the plain one; the others are kept apart
-/// from the `stage_seed(seed, k)` of restarts and slots (`k` below 2³²).
-pub(crate) fn run_seed(seed: u64, n: u64) -> u64 {
-    const RUN_STREAMS: u64 = 1 << 32;
-    match n {
-        0 => seed,
-        _ => stage_seed(seed, RUN_STREAMS + n),
-    }
-}
+use circlefit_core::{Canvas, CanvasRef, Circle, Error, Renderer, Result};
 
 /// Renders `circles` over `base` with `renderer` into a new canvas.
 ///

@@ -3,10 +3,10 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use crate::evaluator::Evaluator;
 use crate::replica::Replica;
+use crate::report::Reporter;
 use crate::team::{Batch, SharedTask, Team};
 use crate::{ColorMode, Phase, Progress};
 use circlefit_core::CostFunc;
@@ -60,12 +60,11 @@ pub(crate) fn value_or_record(scored: Result<f64>, error: &mut Option<Error>) ->
 
 /// What the objective needs to report progress within a stage.
 pub(crate) struct StageContext<'a> {
-    pub(crate) observer: &'a mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
+    pub(crate) reporter: Reporter<'a>,
     pub(crate) stage: usize,
     pub(crate) stages: usize,
     pub(crate) circles_kept: usize,
     pub(crate) evaluations_before: u64,
-    pub(crate) started: Instant,
 }
 
 /// Decodes parameter vectors into circles and scores them with an [`Evaluator`]; batches
@@ -296,19 +295,17 @@ impl<'s, R: Renderer, C: CostFunc, W: ScoresBatch + 's> Objective
             return ControlFlow::Continue(());
         };
         let progress = Progress {
-            phase: Phase::Stages,
-            stage: ctx.stage,
-            stages: ctx.stages,
-            finished: None,
             iteration,
-            circles_kept: ctx.circles_kept,
-            resume_point: None,
-            cost: kept,
             best_cost: best.min(kept),
-            evaluations: ctx.evaluations_before + evaluations,
-            elapsed: ctx.started.elapsed(),
+            ..Progress::at(
+                Phase::Stages,
+                (ctx.stage, ctx.stages),
+                ctx.circles_kept,
+                kept,
+                ctx.evaluations_before + evaluations,
+            )
         };
-        let flow = (ctx.observer)(&progress);
+        let flow = ctx.reporter.report(progress);
         self.observer_stopped |= flow.is_break();
         flow
     }

@@ -136,6 +136,31 @@ pub struct FitResult {
 }
 
 impl FitResult {
+    /// A result before the first pass: `circles` kept after `stages_done` stages (a resume
+    /// point), at `cost`, nothing else done yet.
+    pub(crate) fn starting(
+        circles: Vec<Circle>,
+        stages_done: usize,
+        cost: f64,
+        path: EvalPath,
+    ) -> Self {
+        Self {
+            circles,
+            cost,
+            initial_cost: cost,
+            evaluations: 0,
+            stages: Vec::new(),
+            end: FitEnd::Completed,
+            stages_done,
+            partial: 0,
+            unpolished: None,
+            polish_evaluations: 0,
+            polished_slots: 0,
+            path,
+            polish_skipped: None,
+        }
+    }
+
     /// Whether the fit ended before running everything it planned (a stop, the target or
     /// the convergence rule).
     pub fn stopped_early(&self) -> bool {

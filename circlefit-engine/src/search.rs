@@ -6,17 +6,18 @@
 use circlefit_core::{Bounds, Circle, CostFunc, Error, OptimizeReport, Optimizer, Problem};
 use circlefit_core::{Renderer, Result};
 
+use crate::ColorMode;
 use crate::objective::{ParamObjective, ScoresBatch};
 use crate::replica::Replica;
+use crate::seeds::stage_seed;
 use crate::team::Team;
-use crate::{ColorMode, stage_seed};
 
 /// One search of a stage, as the stage runner hands it to a thread.
 #[derive(Clone, Debug)]
 pub(crate) struct SearchJob {
     pub(crate) bounds: Bounds,
     pub(crate) color: ColorMode,
-    /// The first run's seed (search `s` of a stage: `run_seed(stage seed, s)`).
+    /// The first run's seed (search `s` of a stage: `search_seed(stage seed, s)`).
     pub(crate) seed: u64,
     /// The residual seeds every search starts from.
     pub(crate) initial: Vec<Vec<f64>>,
@@ -124,21 +125,16 @@ pub(crate) fn run_on_replica<R: Renderer, C: CostFunc, O: Optimizer>(
 /// # Errors
 /// The first search's error.
 pub(crate) fn best_of(outcomes: Vec<Result<Searched>>) -> Result<Searched> {
-    let mut best: Option<Searched> = None;
-    let (mut evaluations, mut stopped) = (0, false);
-    for outcome in outcomes {
-        let s = outcome?;
-        evaluations += s.evaluations;
-        stopped |= s.stopped;
-        if best.as_ref().is_none_or(|b| s.cost < b.cost) {
-            best = Some(s);
-        }
-    }
+    let searched = outcomes.into_iter().collect::<Result<Vec<Searched>>>()?;
+    let evaluations = searched.iter().map(|s| s.evaluations).sum();
+    let stopped = searched.iter().any(|s| s.stopped);
     // The first search always runs (on the calling thread or a helper).
-    let mut best = best.ok_or_else(|| Error::InvalidSetting {
-        field: "searches per stage",
-        value: "0".into(),
-        reason: "a stage runs at least one search",
+    let mut best = crate::best::first_lowest(searched, |s| Some(s.cost)).ok_or_else(|| {
+        Error::InvalidSetting {
+            field: "searches per stage",
+            value: "0".into(),
+            reason: "a stage runs at least one search",
+        }
     })?;
     best.evaluations = evaluations;
     best.stopped = stopped;

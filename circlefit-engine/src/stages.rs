@@ -1,38 +1,57 @@
-//! The stage runner: asks the schedule for each stage, runs the optimizer on it (with
-//! restarts and a budget), prunes, keeps what lowers the cost, and ends the stages on a
-//! target, on convergence or on a stop.
+//! The stages, the first pass: asks the schedule for each stage, runs the optimizer on it
+//! (with restarts and a budget), prunes, keeps what lowers the cost, and ends the stages on
+//! a target, on convergence or on a stop.
 
 use std::ops::{ControlFlow, RangeInclusive};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::atomic::Ordering;
 
 use circlefit_core::{Bounds, CostFunc, Error, Optimizer, Renderer, Result};
 
 use crate::evaluator::Evaluator;
 use crate::objective::{ParamObjective, StageContext};
+use crate::pass::{FitContext, Parts, Pass};
 use crate::passes::{prune, seeding};
 use crate::replica::{FitTeam, Replica, commit_everywhere};
 use crate::search::{SearchJob, Searched, best_of, run_on_replica};
 use crate::team::{Remote, Team};
 use crate::{
-    ColorMode, FitEnd, FitResult, FitSettings, FitState, Phase, Progress, Schedule, StagePlan,
-    StageRecord, stage_seed,
+    ColorMode, FitEnd, FitResult, FitState, Phase, Progress, StagePlan, StageRecord, stage_seed,
 };
 
-/// What the stages work with.
-pub(crate) struct Stages<'a, 'e, 's, R, C, O> {
+/// The stages as a pass: an evaluator over the fit's renderer and cost (with the resume
+/// point's circles drawn, on every replica too), then the schedule's stages from
+/// `result.stages_done` on.
+pub(crate) struct StagesPass;
+
+impl<R: Renderer, C: CostFunc, O: Optimizer> Pass<R, C, O> for StagesPass {
+    fn run(
+        &mut self,
+        parts: Parts<'_, R, C, O>,
+        fit: &mut FitContext<'_, '_, R, C, O>,
+        result: &mut FitResult,
+    ) -> Result<()> {
+        let mut eval = Evaluator::new(parts.renderer, parts.cost, fit.reference, fit.base)?;
+        if !result.circles.is_empty() {
+            let prefix = &result.circles;
+            commit_everywhere(fit.team, prefix, || eval.commit(prefix))?;
+            result.cost = eval.kept_cost();
+        }
+        Stages {
+            eval: &mut eval,
+            optimizer: parts.optimizer,
+            fit,
+        }
+        .run(result)
+    }
+}
+
+/// The stages under way: the calling thread's evaluator and optimizer, and the fit.
+struct Stages<'a, 'e, 'f, 's, R, C, O> {
     /// The calling thread's evaluator, over the fit's own renderer and cost.
-    pub(crate) eval: &'a mut Evaluator<&'e mut R, &'e C>,
-    pub(crate) team: &'a mut FitTeam<'s, R, C, O>,
-    /// Set to end the helpers' searches of a stage when this thread's stops.
-    pub(crate) halt: &'a AtomicBool,
-    pub(crate) optimizer: &'a mut O,
-    pub(crate) settings: &'a FitSettings,
-    pub(crate) schedule: &'a dyn Schedule,
-    pub(crate) cancel: Option<&'a AtomicBool>,
-    pub(crate) observer: &'a mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
-    pub(crate) started: Instant,
+    eval: &'a mut Evaluator<&'e mut R, &'e C>,
+    optimizer: &'a mut O,
+    fit: &'a mut FitContext<'f, 's, R, C, O>,
 }
 
 /// Checks a stage plan against the state it was planned for.
@@ -87,22 +106,22 @@ fn with_radius(bounds: &Bounds, per_circle: usize, r: &RangeInclusive<f64>) -> R
     Bounds::new(lo, hi)
 }
 
-impl<'s, R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, 's, R, C, O> {
+impl<'s, R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, '_, 's, R, C, O> {
     /// Runs the schedule's stages from `result.stages_done` on, adding to `result`.
     ///
     /// # Errors
     /// A component's error, an optimizer point of the wrong size, or an invalid stage plan.
-    pub(crate) fn run(&mut self, result: &mut FitResult) -> Result<()> {
+    fn run(&mut self, result: &mut FitResult) -> Result<()> {
         let (w, h) = (
             self.eval.reference().width(),
             self.eval.reference().height(),
         );
-        let start = FitState::new(self.settings.circles, w, h);
+        let start = FitState::new(self.fit.settings.circles, w, h);
         let mut stale = 0usize;
         let mut stage = result.stages_done;
         loop {
             let state = start.at(stage, result.circles.len());
-            let Some(plan) = self.schedule.next_stage(&state) else {
+            let Some(plan) = self.fit.schedule.next_stage(&state) else {
                 return Ok(());
             };
             check_plan(&plan, &state)?;
@@ -110,7 +129,7 @@ impl<'s, R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, 's, R, C, O> {
                 result.end = FitEnd::Stopped;
                 return Ok(());
             }
-            let stages = self.schedule.planned_stages(&state).max(stage + 1);
+            let stages = self.fit.schedule.planned_stages(&state).max(stage + 1);
             let done = self.run_stage(stage, stages, &plan, result)?;
             let last = stage + 1 >= stages;
             let record = result.stages.last().expect("run_stage records the stage");
@@ -123,8 +142,8 @@ impl<'s, R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, 's, R, C, O> {
             let early = self
                 .early_end(result.cost, next_stale)
                 .filter(|_| complete && !last);
-            let progress = self.progress(result, stage, stages, record);
-            let flow = (self.observer)(&progress);
+            let progress = stage_progress(result, stage, stages, record);
+            let flow = self.fit.reporter.report(progress);
             if !complete {
                 result.end = FitEnd::Stopped;
                 return Ok(());
@@ -144,47 +163,23 @@ impl<'s, R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, 's, R, C, O> {
     }
 
     fn cancelled(&self) -> bool {
-        self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+        self.fit.cancelled()
     }
 
     fn convergence_gain(&self) -> f64 {
-        self.settings.convergence.map_or(0.0, |c| c.min_gain)
+        self.fit.settings.convergence.map_or(0.0, |c| c.min_gain)
     }
 
     /// The target or the convergence rule, if either ends the stages now.
     fn early_end(&self, cost: f64, stale: usize) -> Option<FitEnd> {
-        if self.settings.target_cost.is_some_and(|t| cost <= t) {
+        if self.fit.settings.target_cost.is_some_and(|t| cost <= t) {
             return Some(FitEnd::ReachedTarget);
         }
-        self.settings
+        self.fit
+            .settings
             .convergence
             .is_some_and(|c| stale >= c.patience)
             .then_some(FitEnd::Converged)
-    }
-
-    fn progress<'r>(
-        &self,
-        result: &'r FitResult,
-        stage: usize,
-        stages: usize,
-        record: &'r StageRecord,
-    ) -> Progress<'r> {
-        Progress {
-            phase: Phase::Stages,
-            stage,
-            stages,
-            finished: Some(record),
-            iteration: 0,
-            circles_kept: result.circles.len(),
-            resume_point: record.complete.then(|| {
-                let whole = result.circles.len() - result.partial;
-                (&result.circles[..whole], stage + 1)
-            }),
-            cost: result.cost,
-            best_cost: result.cost,
-            evaluations: result.evaluations,
-            elapsed: self.started.elapsed(),
-        }
     }
 
     /// Runs a stage's searches: one, its batches shared with the helpers; or several
@@ -197,18 +192,17 @@ impl<'s, R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, 's, R, C, O> {
         stages: usize,
         result: &FitResult,
     ) -> Result<Searched> {
-        let (eval, optimizer, observer) =
-            (&mut *self.eval, &mut *self.optimizer, &mut *self.observer);
-        let (cancel, started, kept) = (self.cancel, self.started, result.circles.len());
+        let (eval, optimizer) = (&mut *self.eval, &mut *self.optimizer);
+        let (cancel, kept) = (self.fit.cancel, result.circles.len());
+        let reporter = &mut self.fit.reporter;
         let mut before = result.evaluations;
         let mut here = |job: &SearchJob, team: &mut FitTeam<'s, R, C, O>| {
             let context = StageContext {
-                observer: &mut *observer,
+                reporter: reporter.reborrow(),
                 stage,
                 stages,
                 circles_kept: kept,
                 evaluations_before: before,
-                started,
             };
             let objective = ParamObjective::new(
                 &mut *eval,
@@ -224,20 +218,20 @@ impl<'s, R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, 's, R, C, O> {
             }
             searched
         };
-        let searches = self.settings.restarts.searches;
+        let searches = self.fit.settings.restarts.searches;
         if searches == 1 {
-            return here(job, self.team);
+            return here(job, self.fit.team);
         }
         let jobs: Vec<SearchJob> = (0..searches)
             .map(|s| SearchJob {
-                seed: crate::run_seed(job.seed, s as u64),
+                seed: crate::seeds::search_seed(job.seed, s as u64),
                 ..job.clone()
             })
             .collect();
         let remote: Remote<'s, Replica<R, C, O>, SearchJob, Result<Searched>> =
             Arc::new(|w: &mut Replica<R, C, O>, job: SearchJob| run_on_replica(w, &job));
         // This thread's search stopping (or failing) halts the helpers' searches in flight.
-        let halt = self.halt;
+        let halt = self.fit.halt;
         let stop = |s: &Result<Searched>| {
             let stopped = s.as_ref().map_or(true, |s| s.stopped);
             if stopped {
@@ -247,9 +241,10 @@ impl<'s, R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, 's, R, C, O> {
         };
         halt.store(false, Ordering::SeqCst);
         // Each search scores its own points: the helpers are busy with theirs.
-        let outcomes = self
-            .team
-            .each(jobs, &remote, &mut |j| here(&j, &mut Team::solo()), &stop);
+        let outcomes =
+            self.fit
+                .team
+                .each(jobs, &remote, &mut |j| here(&j, &mut Team::solo()), &stop);
         halt.store(false, Ordering::SeqCst);
         best_of(outcomes.into_iter().flatten().collect())
     }
@@ -267,23 +262,23 @@ impl<'s, R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, 's, R, C, O> {
             self.eval.reference().width(),
             self.eval.reference().height(),
         );
-        let color = self.settings.color;
+        let color = self.fit.settings.color;
         let bounds = stage_bounds(plan, color, w, h)?;
-        let seed = stage_seed(self.settings.seed, stage as u64);
+        let seed = stage_seed(self.fit.settings.seed, stage as u64);
         let initial = seeding::residual_seeds(
             self.eval,
             color,
-            self.settings.seed_scales,
+            self.fit.settings.seed_scales,
             plan.circles,
-            self.settings.residual_seeds,
+            self.fit.settings.residual_seeds,
         )?;
         let job = SearchJob {
             bounds,
             color,
             seed,
             initial,
-            runs: self.settings.restarts.runs,
-            budget: plan.budget.or(self.settings.restarts.stage_budget),
+            runs: self.fit.settings.restarts.runs,
+            budget: plan.budget.or(self.fit.settings.restarts.stage_budget),
         };
         let mut opt = self.search(&job, stage, stages, result)?;
         let pruned = if plan.prune && !opt.stopped {
@@ -298,7 +293,7 @@ impl<'s, R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, 's, R, C, O> {
         let keep = opt.cost < cost_before;
         if keep {
             let eval = &mut *self.eval;
-            commit_everywhere(self.team, &opt.circles, || eval.commit(&opt.circles))?;
+            commit_everywhere(self.fit.team, &opt.circles, || eval.commit(&opt.circles))?;
             result.circles.extend_from_slice(&opt.circles);
             if opt.stopped {
                 result.partial = opt.circles.len();
@@ -322,5 +317,29 @@ impl<'s, R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, 's, R, C, O> {
         } else {
             ControlFlow::Continue(())
         })
+    }
+}
+
+/// The progress after stage `stage` of `stages` has finished as `record`.
+fn stage_progress<'r>(
+    result: &'r FitResult,
+    stage: usize,
+    stages: usize,
+    record: &'r StageRecord,
+) -> Progress<'r> {
+    let kept = result.circles.len();
+    Progress {
+        finished: Some(record),
+        resume_point: record.complete.then(|| {
+            let whole = kept - result.partial;
+            (&result.circles[..whole], stage + 1)
+        }),
+        ..Progress::at(
+            Phase::Stages,
+            (stage, stages),
+            kept,
+            result.cost,
+            result.evaluations,
+        )
     }
 }

@@ -25,9 +25,72 @@ use canvases::needs_spans;
 use grouping::{extend_group, local_box};
 use slot::{Scene, SlotJob, SlotOutcome, SlotTask, hill_climb, search_slot};
 
-use crate::PolishSearch;
+use crate::pass::{FitContext, Parts, Pass};
 use crate::replica::{FitTeam, Replica};
 use crate::team::{Remote, Team};
+use crate::{FitEnd, FitResult, Phase, PolishSearch, Progress, render_new};
+
+/// Polishing as a pass, after complete stages with circles kept: the circles re-optimised
+/// in place, then scored afresh with a full render.
+pub(crate) struct PolishPass(pub(crate) crate::Polish);
+
+impl<R: Renderer, C: CostFunc, O: Optimizer> Pass<R, C, O> for PolishPass {
+    fn run(
+        &mut self,
+        parts: Parts<'_, R, C, O>,
+        fit: &mut FitContext<'_, '_, R, C, O>,
+        result: &mut FitResult,
+    ) -> Result<()> {
+        if result.circles.is_empty() || result.stopped() {
+            return Ok(());
+        }
+        let before = result.circles.clone();
+        let (stage, cost, kept, evaluations) = (
+            result.stages_done,
+            result.cost,
+            result.circles.len(),
+            result.evaluations,
+        );
+        let reporter = &mut fit.reporter;
+        let mut after_slot = |slot: usize, slots: usize, spent: u64, gain: f64| {
+            // The polished cost so far (as the slots' exact scores give it; the result's
+            // final cost is scored afresh).
+            let phase = Phase::Polishing { slot, slots };
+            let now = cost - gain;
+            let at = (stage, stage);
+            reporter.report(Progress::at(phase, at, kept, now, evaluations + spent))
+        };
+        let input = PolishInput {
+            renderer: &mut *parts.renderer,
+            cost: parts.cost,
+            optimizer: parts.optimizer,
+            reference: fit.reference,
+            base: fit.base,
+            cancel: fit.cancel,
+        };
+        let seed = crate::seeds::polish_seed(fit.settings.seed);
+        let report = polish(
+            input,
+            fit.team,
+            &mut result.circles,
+            &self.0,
+            seed,
+            &mut after_slot,
+        )?;
+        result.polish_evaluations = report.evaluations;
+        result.polished_slots = report.slots;
+        result.evaluations += report.evaluations;
+        if report.stopped {
+            result.end = FitEnd::Stopped;
+        }
+        if result.circles != before {
+            result.unpolished = Some(before);
+        }
+        let canvas = render_new(parts.renderer, fit.base, &result.circles)?;
+        result.cost = crate::checked::cost_of(parts.cost, canvas.as_ref(), fit.reference)?;
+        Ok(())
+    }
+}
 
 /// What polishing did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -168,12 +231,12 @@ impl<'s> Plan<'s> {
     fn climbs(&self, k: usize, circles: &[Circle]) -> Result<Vec<SlotTask>> {
         let i = self.circle(k);
         let local = local_box(&self.bounds, &circles[i])?;
-        let slot_seed = crate::stage_seed(self.seed, k as u64);
+        let slot_seed = crate::seeds::stage_seed(self.seed, k as u64);
         Ok((0..self.settings.climbs)
             .map(|c| SlotTask {
                 i,
                 local: local.clone(),
-                seed: crate::run_seed(slot_seed, u64::from(c)),
+                seed: crate::seeds::search_seed(slot_seed, u64::from(c)),
                 budget: self.settings.climb_budget(c),
             })
             .collect())
@@ -193,7 +256,7 @@ impl<'s> Plan<'s> {
             .map(|(k, i, local)| SlotTask {
                 i,
                 local,
-                seed: crate::stage_seed(self.seed, k as u64),
+                seed: crate::seeds::stage_seed(self.seed, k as u64),
                 budget: self.settings.climb_budget(0),
             })
             .collect())

@@ -139,17 +139,13 @@ impl SlotOutcome {
     /// The outcome of a slot's climbs together: the best replacement of all (the first
     /// of equals; each already lowers the same total cost), all their evaluations.
     pub(super) fn best_of(climbs: &[SlotOutcome]) -> SlotOutcome {
-        climbs
-            .iter()
-            .fold(SlotOutcome::default(), |acc, c| SlotOutcome {
-                better: match (acc.better, c.better) {
-                    (Some(a), Some(b)) if b.0 < a.0 => Some(b),
-                    (None, b) => b,
-                    (a, _) => a,
-                },
-                evaluations: acc.evaluations + c.evaluations,
-                before: c.before,
-            })
+        SlotOutcome {
+            better: crate::best::first_lowest(climbs.iter().filter_map(|c| c.better), |b| {
+                Some(b.0)
+            }),
+            evaluations: climbs.iter().map(|c| c.evaluations).sum(),
+            before: climbs.last().map_or(0.0, |c| c.before),
+        }
     }
 }
 
