@@ -41,6 +41,7 @@ pub mod checkpoint;
 pub mod diagnostics;
 mod error;
 pub mod io;
+pub mod job;
 mod recommended;
 
 pub use error::Error;

@@ -7,11 +7,11 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 /// The most threads `-j` accepts (more than the cores are capped to the cores anyway).
 pub(crate) const MAX_THREADS: usize = 1024;
 
-/// Circles of a fit without `-n` (and without a preset).
-pub(crate) const DEFAULT_CIRCLES: usize = 100;
+/// Circles of a fit without `-n` (and without a preset): the fit job's.
+pub(crate) const DEFAULT_CIRCLES: usize = circlefit::job::FitJob::DEFAULT_CIRCLES;
 
-/// Mayfly's population per sex without `--pop`.
-pub(crate) const DEFAULT_POP: usize = 20;
+/// Mayfly's population per sex without `--pop`: the fit job's.
+pub(crate) const DEFAULT_POP: usize = circlefit::job::FitJob::DEFAULT_POP;
 
 /// The fit size without `-r` (and without a preset).
 pub(crate) const DEFAULT_RESIZE: u32 = 256;

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use circlefit::checkpoint::Checkpoint;
 use circlefit::io;
-use circlefit::mayfly::MayflyConfig;
+use circlefit::job::{self, FitJob, JobPlan};
 use circlefit::prelude::*;
 
 use crate::args::{ColorArg, FitArgs, MAX_THREADS, Males, Mode, OnOff};
@@ -273,68 +273,55 @@ fn base_for(spec: &str, reference: &Canvas, original: (u32, u32)) -> Result<Canv
     }
 }
 
-/// Settings and Mayfly settings from the flags, with the recommended defaults per mode.
-pub(crate) fn settings_from(args: &FitArgs) -> Result<(FitSettings, MayflyConfig), CliError> {
-    let circles = args.circles();
-    let strategy = match args.mode.unwrap_or(Mode::Sequential) {
-        Mode::Joint => Strategy::Joint,
-        Mode::Sequential => Strategy::Sequential,
-        Mode::Batch => Strategy::batch(args.batch_size.unwrap_or(5).min(circles.max(1))),
-    };
-    let recommended = FitSettings::recommended(strategy, circles, args.seed.unwrap_or(1));
-    let mut s = recommended;
-    if let Some(c) = args.color {
-        s.color = match c {
+/// The flags as the fit job the server also runs (the same defaults, the same checks).
+pub(crate) fn job_of(args: &FitArgs) -> FitJob {
+    FitJob {
+        circles: Some(args.circles()),
+        mode: args.mode.map(|m| match m {
+            Mode::Joint => job::Mode::Joint,
+            Mode::Sequential => job::Mode::Sequential,
+            Mode::Batch => job::Mode::Batch,
+        }),
+        batch_size: args.batch_size,
+        seed: args.seed,
+        color: args.color.map(|c| match c {
             ColorArg::Search => ColorMode::Search,
             ColorArg::ClosedForm => ColorMode::ClosedForm,
-        };
+        }),
+        edges: args.edges.map(Edges::from),
+        residual_seeds: args.seeds,
+        seed_scales: args.seed_scales.map(Into::into),
+        epochs: args.epochs,
+        stage_budget: args.stage_budget,
+        searches: args.searches,
+        polish: args.polish,
+        climbs: args.climbs,
+        polish_evals: args.polish_evals,
+        prune: args.prune.map(|p| p == OnOff::On),
+        patience: args.patience,
+        min_gain: args.min_gain,
+        target_psnr: args.target_psnr,
+        iters: args.iters,
+        pop: args.pop,
+        males: args.males.map(|m| match m {
+            Males::Synchronous => job::Males::Synchronous,
+            Males::OneAtATime => job::Males::Sequential,
+        }),
+        stagnation: args.stagnation,
     }
-    s.residual_seeds = args.seeds.unwrap_or(recommended.residual_seeds);
-    if let Some(scales) = args.seed_scales {
-        s.seed_scales = scales.into();
-    }
-    s.restarts = Restarts::runs(args.epochs.unwrap_or(1))
-        .with_searches(args.searches.unwrap_or(recommended.restarts.searches));
-    s.restarts.stage_budget = args.stage_budget;
-    let passes = args
-        .polish
-        .unwrap_or(recommended.polish.map_or(0, |p| p.passes));
-    s.polish = (passes > 0).then(|| {
-        let mut p = Polish::passes(passes).with_climbs(
-            args.climbs
-                .unwrap_or(recommended.polish.map_or(1, |p| p.climbs)),
-        );
-        p.evaluations = args.polish_evals;
-        p
-    });
-    if let (Strategy::Batch { prune, .. }, Some(on)) = (&mut s.strategy, args.prune) {
-        *prune = on == OnOff::On;
-    }
-    s.target_cost = args.target_psnr.map(mse_for_psnr);
-    s.convergence = args
-        .patience
-        .map(|p| Convergence::new(p, args.min_gain.unwrap_or(0.001)));
-    s.validate()?;
-    let mut b = Mayfly::builder()
-        .population(args.pop.unwrap_or(crate::args::DEFAULT_POP))
-        .iterations(
-            args.iters
-                .unwrap_or_else(|| circlefit::iterations_per_search(s.restarts.searches)),
-        )
-        .synchronous_males(args.males.unwrap_or(Males::Synchronous) == Males::Synchronous);
-    if let Some(p) = args.target_psnr {
-        b = b.target_cost(mse_for_psnr(p));
-    }
-    if let Some(n) = args.stagnation {
-        b = b.stagnation(n, 0.0);
-    }
-    Ok((s, b.build()?.config().clone()))
 }
 
-/// The edges of a fit without `--edges`: soft fits score +0.10 dB on average over smooth
-/// ones at 100 circles on 256² and +0.18 at 64 on 512² (docs/quality.md) for about 15 %
-/// more time; smooth fits score +0.2 dB over hard ones.
-const DEFAULT_EDGES: Edges = Edges::Soft;
+/// What the flags ask a new fit to run, checked (the flag at fault named).
+pub(crate) fn plan_of(args: &FitArgs) -> Result<JobPlan, CliError> {
+    job_of(args).plan().map_err(|e| {
+        let flag = match e.field.as_str() {
+            "residual_seeds" => "seeds".to_owned(),
+            "polish_evals" => "polish-evals".to_owned(),
+            field => field.replace('_', "-"),
+        };
+        CliError::usage(format!("--{flag}: {}", e.message))
+    })
+}
 
 /// The raster model: `--edges`, or a resumed fit's own (a different `--edges` is an error:
 /// the saved circles were fitted with theirs).
@@ -346,7 +333,7 @@ pub(crate) fn edges_for(args: &FitArgs, saved: Option<&Checkpoint>) -> Result<Ed
             cp.edges
         ))),
         (Some(cp), _) => Ok(cp.edges),
-        (None, e) => Ok(e.unwrap_or(DEFAULT_EDGES)),
+        (None, e) => Ok(e.unwrap_or(FitJob::DEFAULT_EDGES)),
     }
 }
 
@@ -356,10 +343,9 @@ struct Plan {
     full_size: (u32, u32),
     reference: Canvas,
     base: Canvas,
-    settings: FitSettings,
-    mayfly: MayflyConfig,
+    /// The settings, Mayfly's settings and the edges: the flags', or the resumed fit's.
+    job: JobPlan,
     background: String,
-    edges: Edges,
 }
 
 fn plan(job: &Job<'_>, args: &FitArgs, src: &Source) -> Result<Plan, CliError> {
@@ -384,9 +370,14 @@ fn plan(job: &Job<'_>, args: &FitArgs, src: &Source) -> Result<Plan, CliError> {
             )
         }
         None => {
-            let (s, m) = settings_from(args)?;
+            let plan = plan_of(args)?;
             let bg = args.background.clone().unwrap_or_else(|| "mean".into());
-            (fit_size(full, args.resize())?, s, m, bg)
+            (
+                fit_size(full, args.resize())?,
+                plan.settings,
+                plan.mayfly,
+                bg,
+            )
         }
     };
     let base = base_for(&background, &reference, full_size)?;
@@ -395,10 +386,12 @@ fn plan(job: &Job<'_>, args: &FitArgs, src: &Source) -> Result<Plan, CliError> {
         full_size,
         reference,
         base,
-        settings,
-        mayfly,
+        job: JobPlan {
+            settings,
+            mayfly,
+            edges,
+        },
         background,
-        edges,
     })
 }
 
@@ -408,7 +401,7 @@ fn fitter_for(
     args: &FitArgs,
     plan: &Plan,
 ) -> Result<Fitter<CpuRenderer, Mse, Mayfly>, CliError> {
-    let circles = args.circles.unwrap_or(plan.settings.circles);
+    let circles = args.circles.unwrap_or(plan.job.settings.circles);
     let fitter = match job.saved {
         Some(cp) => cp
             .resume(plan.reference.as_ref(), plan.base.clone(), circles)
@@ -425,13 +418,10 @@ fn fitter_for(
                     ),
                 }
             })?,
-        None => Fitter::new(
-            CpuRenderer::with_edges(plan.edges),
-            Mse,
-            Mayfly::from_config(plan.mayfly.clone())?,
-        )
-        .settings(plan.settings)
-        .base(plan.base.clone()),
+        None => plan
+            .job
+            .fitter(plan.base.clone())
+            .map_err(|e| CliError::usage(e.to_string()))?,
     };
     Ok(fitter.threads(job.threads))
 }
@@ -510,15 +500,9 @@ fn write_outputs(
     result: &FitResult,
 ) -> Result<(), CliError> {
     let side = args.size.unwrap_or(plan.full_size.0.max(plan.full_size.1));
-    let mut checkpoint = Checkpoint::new(
-        result,
-        *fitter.current_settings(),
-        &plan.mayfly,
-        &plan.background,
-        plan.reference.as_ref(),
-        plan.base.as_ref(),
-    )
-    .with_edges(plan.edges);
+    let ran = (result, *fitter.current_settings());
+    let (reference, base) = (plan.reference.as_ref(), plan.base.as_ref());
+    let mut checkpoint = plan.job.checkpoint(ran, &plan.background, reference, base);
     if let Some((path, hash)) = &src.recorded {
         checkpoint = checkpoint.with_input(path.clone(), hash.clone());
     }
@@ -528,7 +512,7 @@ fn write_outputs(
     let mut produced = Produced {
         base: plan.base.as_ref(),
         circles: &result.circles,
-        edges: plan.edges,
+        edges: plan.job.edges,
         side,
         checkpoint: Some(checkpoint),
         reference: Some(plan.reference.as_ref()),
@@ -543,7 +527,7 @@ fn write_outputs(
             plan.base.as_ref(),
             plan.reference.as_ref(),
             &result.circles,
-            plan.edges,
+            plan.job.edges,
         )?;
     }
     Ok(())

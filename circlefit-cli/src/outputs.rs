@@ -241,7 +241,7 @@ pub(crate) fn write_all(outputs: &[Output], p: &mut Produced<'_>) -> Result<(), 
         .filter(|o| o.format == Format::Json)
         .collect();
     if let (false, Some(cp)) = (jsons.is_empty(), p.checkpoint.as_mut()) {
-        if let Some(reference) = p.reference {
+        if let (None, Some(reference)) = (cp.ssim, p.reference) {
             let mut fit = p.base.to_canvas();
             let Ok(()) = CpuRenderer::with_edges(p.edges).draw(fit.as_mut(), p.circles);
             cp.ssim = Some(ssim(fit.as_ref(), reference)?);

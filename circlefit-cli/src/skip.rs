@@ -18,12 +18,11 @@ pub(crate) fn already_done(outputs: &[Output], args: &FitArgs, src: &Source) -> 
     if cp.stopped || cp.input_hash.as_deref() != Some(hash.as_str()) {
         return None;
     }
-    let (settings, mayfly) = crate::fit::settings_from(args).ok()?;
-    let edges = crate::fit::edges_for(args, None).ok()?;
+    let plan = crate::fit::plan_of(args).ok()?;
     let background = args.background.as_deref().unwrap_or("mean");
-    if cp.settings != settings
-        || cp.mayfly != mayfly
-        || cp.edges != edges
+    if cp.settings != plan.settings
+        || cp.mayfly != plan.mayfly
+        || cp.edges != plan.edges
         || cp.background != background
     {
         return None;

@@ -531,3 +531,47 @@ fn searches_and_climbs_are_saved_thread_independent_and_refused_when_out_of_rang
         assert!(text(&o.stderr).contains(flag), "{}", text(&o.stderr));
     }
 }
+
+/// The CLI's fit is the library's fit job: the same settings given as flags and as the
+/// job's JSON (what the server takes) give the same checkpoint, but for the input it
+/// records (the server's test checks its own checkpoint against the same path).
+#[test]
+fn a_fit_equals_the_fit_job_the_server_runs() {
+    use circlefit::job::FitJob;
+    use circlefit::prelude::*;
+    let d = dir("fit_job");
+    let image = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/tiny_50.png"
+    ));
+    let image = image.unwrap();
+    std::fs::write(d.join("tiny.png"), &image).unwrap();
+    let flags = [
+        "tiny.png", "-n", "8", "--iters", "5", "--pop", "10", "--polish", "1",
+    ];
+    let out = run(&[&flags[..], &["-r", "0", "-o", "fit.json"]].concat(), &d);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cli: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("fit.json")).unwrap()).unwrap();
+    let settings = r#"{"circles": 8, "iters": 5, "pop": 10, "polish": 1}"#;
+    let plan = serde_json::from_str::<FitJob>(settings)
+        .unwrap()
+        .plan()
+        .unwrap();
+    let reference = circlefit::io::decode_image(&image, "tiny.png".as_ref()).unwrap();
+    let [r, g, b, _] = reference.mean_color();
+    let base = Canvas::filled(reference.width(), reference.height(), [r, g, b, 255]).unwrap();
+    let mut fitter = plan.fitter(base.clone()).unwrap();
+    let result = fitter.fit(reference.as_ref()).unwrap();
+    let ran = (&result, *fitter.current_settings());
+    let cp = plan.checkpoint(ran, "mean", reference.as_ref(), base.as_ref());
+    let mut own: serde_json::Value = serde_json::from_str(&cp.to_json().unwrap()).unwrap();
+    let mut cli = cli;
+    for v in [&mut own, &mut cli] {
+        for key in ["files", "input", "input_hash"] {
+            v.as_object_mut().unwrap().remove(key);
+        }
+    }
+    assert!(cli["circles"].as_array().is_some_and(|c| !c.is_empty()));
+    assert_eq!(cli, own);
+}

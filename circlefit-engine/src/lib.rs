@@ -107,6 +107,7 @@ mod evaluator;
 mod fitter;
 mod hill_climb;
 mod incremental;
+mod names;
 mod objective;
 mod pass;
 mod passes;

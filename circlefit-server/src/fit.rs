@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use circlefit::checkpoint::Checkpoint;
 use circlefit::io;
+use circlefit::job::JobPlan;
 use circlefit::prelude::*;
 
 use crate::model::{Claimed, Finished, Outcome, StageSaved};
-use crate::settings::JobSettings;
 use crate::store::{JobStore, StoreError};
 
 /// Why a running fit was asked to stop; a stronger reason overrides a weaker one.
@@ -98,21 +98,16 @@ struct Prepared {
     fitter: Fitter<CpuRenderer, Mse, Mayfly>,
     reference: Canvas,
     base: Canvas,
-    edges: Edges,
-    mayfly: circlefit::mayfly::MayflyConfig,
+    /// What the job runs (the CLI's fits are planned by the same code).
+    plan: JobPlan,
     /// Evaluations spent before the fitter starts (a resumed job's earlier attempts).
     spent: u64,
 }
 
 fn prepare(job: &Claimed) -> Result<Prepared, RunError> {
-    let settings: JobSettings = serde_json::from_str(&job.settings).map_err(job_err)?;
-    let (fit_settings, mayfly) = settings.build(usize::MAX).map_err(|e| job_err(e.message))?;
-    let edges = settings.edges().map_err(|e| job_err(e.message))?;
+    let plan = crate::settings::stored_plan(&job.settings).map_err(RunError::Job)?;
     let (reference, base) = images(&job.image).map_err(RunError::Job)?;
-    let optimizer = Mayfly::from_config(mayfly.clone()).map_err(job_err)?;
-    let fresh = Fitter::new(CpuRenderer::with_edges(edges), Mse, optimizer)
-        .settings(fit_settings)
-        .base(base.clone());
+    let fresh = plan.fitter(base.clone()).map_err(job_err)?;
     let (fitter, spent) = if let Some(p) = &job.progress {
         // An earlier attempt's last stage checkpoint: continue exactly from there.
         let p: StageCheckpoint = serde_json::from_str(p).map_err(job_err)?;
@@ -121,7 +116,7 @@ fn prepare(job: &Claimed) -> Result<Prepared, RunError> {
     } else if let Some(parent) = &job.parent_checkpoint {
         let cp = Checkpoint::from_json(parent).map_err(job_err)?;
         let fitter = cp
-            .resume(reference.as_ref(), base.clone(), fit_settings.circles)
+            .resume(reference.as_ref(), base.clone(), plan.settings.circles)
             .map_err(job_err)?;
         (fitter, 0)
     } else {
@@ -134,8 +129,7 @@ fn prepare(job: &Claimed) -> Result<Prepared, RunError> {
         fitter: fitter.threads(1),
         reference,
         base,
-        edges,
-        mayfly,
+        plan,
         spent,
     })
 }
@@ -147,8 +141,7 @@ pub(crate) fn run(store: &dyn JobStore, job: &Claimed, stop: &Stop) -> Result<Ru
         mut fitter,
         reference,
         base,
-        edges,
-        mayfly,
+        plan,
         spent,
     } = prepare(job)?;
     let lease = job.lease;
@@ -198,7 +191,7 @@ pub(crate) fn run(store: &dyn JobStore, job: &Claimed, stop: &Stop) -> Result<Ru
         (true, _) => Outcome::Cancelled,
         (false, _) => Outcome::Done,
     };
-    let (json, png, svg) = encode(&fitter, &result, &reference, &base, edges, &mayfly)?;
+    let (json, png, svg) = encode(&fitter, &result, &reference, &base, &plan)?;
     let p = psnr(result.cost);
     let finished = Finished {
         outcome,
@@ -219,26 +212,17 @@ fn encode(
     result: &FitResult,
     reference: &Canvas,
     base: &Canvas,
-    edges: Edges,
-    mayfly: &circlefit::mayfly::MayflyConfig,
+    plan: &JobPlan,
 ) -> Result<(String, Vec<u8>, String), RunError> {
-    let settings = *fitter.current_settings();
-    let checkpoint = Checkpoint::new(
-        result,
-        settings,
-        mayfly,
-        "mean",
-        reference.as_ref(),
-        base.as_ref(),
-    )
-    .with_edges(edges);
+    let ran = (result, *fitter.current_settings());
+    let checkpoint = plan.checkpoint(ran, "mean", reference.as_ref(), base.as_ref());
     let json = checkpoint.to_json().map_err(job_err)?;
     let mut canvas = base.clone();
-    let Ok(()) = CpuRenderer::with_edges(edges).draw(canvas.as_mut(), &result.circles);
+    let Ok(()) = CpuRenderer::with_edges(plan.edges).draw(canvas.as_mut(), &result.circles);
     let png = io::encode_png(canvas.as_ref()).map_err(job_err)?;
     let background = io::Background::of(base.as_ref());
     let (w, h) = (base.width(), base.height());
-    let svg = io::to_svg_with(w, h, background, &result.circles, edges).map_err(job_err)?;
+    let svg = io::to_svg_with(w, h, background, &result.circles, plan.edges).map_err(job_err)?;
     Ok((json, png, svg))
 }
 

@@ -13,9 +13,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::model::{CancelAsked, JobId, JobRow, JobStatus, NewJob, ResultFile};
-use crate::settings::JobSettings;
 use crate::state::Shared;
 use crate::store::{JobStore, StoreError};
+use circlefit::job::FitJob;
 
 /// An API error: a status and a message, answered as `{"error": message}`.
 #[derive(Debug)]
@@ -113,8 +113,8 @@ fn rejected(status: StatusCode, text: String) -> ApiError {
 }
 
 /// Reads the multipart upload: the image bytes and the settings.
-async fn upload(mut form: Multipart) -> Result<(Vec<u8>, JobSettings), ApiError> {
-    let (mut image, mut settings) = (None, JobSettings::default());
+async fn upload(mut form: Multipart) -> Result<(Vec<u8>, FitJob), ApiError> {
+    let (mut image, mut settings) = (None, FitJob::default());
     loop {
         let field = form
             .next_field()
@@ -155,7 +155,7 @@ async fn upload(mut form: Multipart) -> Result<(Vec<u8>, JobSettings), ApiError>
 }
 
 /// Settings JSON: malformed → 400, wrong fields or types → 422 naming the field.
-fn parse_settings(text: &str) -> Result<JobSettings, ApiError> {
+fn parse_settings(text: &str) -> Result<FitJob, ApiError> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
         err(
             StatusCode::BAD_REQUEST,
@@ -169,7 +169,7 @@ fn parse_settings(text: &str) -> Result<JobSettings, ApiError> {
             .and_then(|o| {
                 o.iter()
                     .find(|(k, v)| {
-                        serde_json::from_value::<JobSettings>(serde_json::json!({ k.as_str(): v }))
+                        serde_json::from_value::<FitJob>(serde_json::json!({ k.as_str(): v }))
                             .is_err()
                     })
                     .map(|(k, _)| k.clone())
@@ -199,13 +199,9 @@ fn check_image(s: &Shared, bytes: &[u8]) -> Result<(u32, u32), ApiError> {
 }
 
 /// The settings as stored: every default written out, checked against the limits.
-fn accept(s: &Shared, settings: JobSettings, (w, h): (u32, u32)) -> Result<String, ApiError> {
-    let settings = settings.accept(&s.limits.job, w, h).map_err(|e| {
-        err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("{}: {}", e.field, e.message),
-        )
-    })?;
+fn accept(s: &Shared, settings: &FitJob, (w, h): (u32, u32)) -> Result<String, ApiError> {
+    let settings = crate::settings::accept(settings, &s.limits.job, w, h)
+        .map_err(|e| err(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
     serde_json::to_string(&settings).map_err(internal)
 }
 
@@ -214,19 +210,11 @@ async fn create(
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let form = form.map_err(|e| rejected(e.status(), e.body_text()))?;
-    let (image, mut settings) = upload(form).await?;
+    let (image, settings) = upload(form).await?;
     let size = check_image(&s, &image)?;
-    // Stored with the job, so a restart or an extension keeps what it was fitted with.
-    settings
-        .edges
-        .get_or_insert_with(|| crate::settings::DEFAULT_EDGES.name().into());
-    settings
-        .seed_scales
-        .get_or_insert_with(|| "multi_scale".into());
-    settings
-        .climbs
-        .get_or_insert(crate::settings::DEFAULT_CLIMBS);
-    let text = accept(&s, settings, size)?;
+    // Stored with every default written out, so a restart, another server or an
+    // extension runs what was accepted.
+    let text = accept(&s, &settings, size)?;
     let id = insert(&s, image, text, None).await?;
     Ok((
         StatusCode::CREATED,
@@ -346,8 +334,9 @@ async fn extend(
     let (image, settings) = db(&s, move |st| st.source(id))
         .await?
         .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no job {id}")))?;
-    let settings: JobSettings = serde_json::from_str(&settings).map_err(internal)?;
-    if settings.mode.as_deref() == Some("joint") {
+    let stored: FitJob = serde_json::from_str(&settings).map_err(internal)?;
+    let settings = crate::settings::with_legacy_defaults(stored);
+    if settings.mode == Some(circlefit::job::Mode::Joint) {
         return Err(err(
             StatusCode::UNPROCESSABLE_ENTITY,
             "mode: a joint fit has one stage and cannot be extended",
@@ -357,18 +346,18 @@ async fn extend(
     let size = circlefit::io::image_dimensions(&image, "upload".as_ref()).map_err(internal)?;
     // The parent's settings as it ran them (older jobs stored only what the client gave:
     // a batch size that defaulted to its circle count must stay that size here).
-    let ran: JobSettings = serde_json::from_str(&accept(&s, settings, size)?).map_err(internal)?;
+    let ran: FitJob = serde_json::from_str(&accept(&s, &settings, size)?).map_err(internal)?;
     if circles < ran.circles.unwrap_or(0) {
         return Err(err(
             StatusCode::UNPROCESSABLE_ENTITY,
             "circles: an extend asks for at least the circles the job has",
         ));
     }
-    let child = JobSettings {
+    let child = FitJob {
         circles: Some(circles),
         ..ran
     };
-    let text = accept(&s, child, size)?;
+    let text = accept(&s, &child, size)?;
     let new = insert(&s, image, text, Some(id)).await?;
     Ok((
         StatusCode::CREATED,

@@ -658,3 +658,43 @@ on_both_backends!(
     the_queue_limit_holds_under_concurrent_uploads,
     health_and_metrics_report_the_store,
 );
+
+/// The checkpoint of `settings` fitted on `image` by the library's fit job, the path the CLI
+/// takes too (its own test checks the CLI against the same path): as JSON, without what
+/// only one application records.
+fn fit_job_checkpoint(image: &[u8], settings: &str) -> serde_json::Value {
+    use circlefit::job::FitJob;
+    use circlefit::prelude::*;
+    let job: FitJob = serde_json::from_str(settings).unwrap();
+    let plan = job.plan().unwrap();
+    let reference = circlefit::io::decode_image(image, "image".as_ref()).unwrap();
+    let [r, g, b, _] = reference.mean_color();
+    let base = Canvas::filled(reference.width(), reference.height(), [r, g, b, 255]).unwrap();
+    let mut fitter = plan.fitter(base.clone()).unwrap();
+    let result = fitter.fit(reference.as_ref()).unwrap();
+    let ran = (&result, *fitter.current_settings());
+    let cp = plan.checkpoint(ran, "mean", reference.as_ref(), base.as_ref());
+    comparable(json(cp.to_json().unwrap().as_bytes()))
+}
+
+/// A checkpoint without the files, input and timing that differ between applications.
+fn comparable(mut cp: serde_json::Value) -> serde_json::Value {
+    let o = cp.as_object_mut().unwrap();
+    for key in ["files", "input", "input_hash"] {
+        o.remove(key);
+    }
+    cp
+}
+
+/// The server's result is the fit job's own: same circles, settings, Mayfly settings,
+/// edges, costs and history as the library's `FitJob` path that the CLI also takes.
+#[test]
+fn the_servers_checkpoint_is_the_fit_jobs_own() {
+    let s = start(&Backend::sqlite("fit_job_checkpoint"), &["--workers", "1"]);
+    let id = submit_ok(&s, TINY, QUICK);
+    assert_eq!(wait(&s, id)["status"], "done");
+    let served = json(&get(&s, &format!("/api/v1/jobs/{id}/result.json")).1);
+    let served = comparable(served);
+    assert!(served["circles"].as_array().is_some_and(|c| !c.is_empty()));
+    assert_eq!(served, fit_job_checkpoint(TINY, QUICK));
+}
