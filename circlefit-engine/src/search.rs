@@ -29,7 +29,7 @@ pub(crate) struct SearchJob {
 
 /// What one search found: the optimizer's report of its best run, that point's circles
 /// and exact cost, the evaluations used, and whether a stop cut it short.
-pub(crate) struct Searched {
+pub(crate) struct SearchOutcome {
     pub(crate) report: OptimizeReport,
     pub(crate) circles: Vec<Circle>,
     pub(crate) cost: f64,
@@ -48,7 +48,7 @@ impl SearchJob {
         &self,
         optimizer: &mut O,
         mut objective: ParamObjective<'_, 's, R, C, W>,
-    ) -> Result<Searched> {
+    ) -> Result<SearchOutcome> {
         let (bounds, budget) = (&self.bounds, self.budget);
         // With a budget, every run gets what the earlier ones left.
         fn capped(p: Problem<'_>, budget: Option<u64>, used: u64) -> Problem<'_> {
@@ -81,7 +81,7 @@ impl SearchJob {
         }
         let cost = objective.rescore(&report.best_x)?;
         let score = objective.finish()?;
-        Ok(Searched {
+        Ok(SearchOutcome {
             report,
             circles: score.circles,
             cost,
@@ -99,7 +99,7 @@ impl SearchJob {
 pub(crate) fn run_on_replica<R: Renderer, C: CostFunc, O: Optimizer>(
     w: &mut Replica<R, C, O>,
     job: &SearchJob,
-) -> Result<Searched> {
+) -> Result<SearchOutcome> {
     let mut solo = Team::<Replica<R, C, O>>::solo();
     let Replica {
         eval,
@@ -124,8 +124,10 @@ pub(crate) fn run_on_replica<R: Renderer, C: CostFunc, O: Optimizer>(
 ///
 /// # Errors
 /// The first search's error.
-pub(crate) fn best_of(outcomes: Vec<Result<Searched>>) -> Result<Searched> {
-    let searched = outcomes.into_iter().collect::<Result<Vec<Searched>>>()?;
+pub(crate) fn best_of(outcomes: Vec<Result<SearchOutcome>>) -> Result<SearchOutcome> {
+    let searched = outcomes
+        .into_iter()
+        .collect::<Result<Vec<SearchOutcome>>>()?;
     let evaluations = searched.iter().map(|s| s.evaluations).sum();
     let stopped = searched.iter().any(|s| s.stopped);
     // The first search always runs (on the calling thread or a helper).

@@ -13,7 +13,7 @@ use crate::objective::{ParamObjective, StageContext};
 use crate::pass::{FitContext, Parts, Pass};
 use crate::passes::{prune, seeding};
 use crate::replica::{FitTeam, Replica, commit_everywhere};
-use crate::search::{SearchJob, Searched, best_of, run_on_replica};
+use crate::search::{SearchJob, SearchOutcome, best_of, run_on_replica};
 use crate::team::{Remote, Team};
 use crate::{
     ColorMode, FitEnd, FitResult, FitState, Phase, Progress, StagePlan, StageRecord, stage_seed,
@@ -37,7 +37,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Pass<R, C, O> for StagesPass {
             commit_everywhere(fit.team, prefix, || eval.commit(prefix))?;
             result.cost = eval.kept_cost();
         }
-        Stages {
+        StageRunner {
             eval: &mut eval,
             optimizer: parts.optimizer,
             fit,
@@ -47,7 +47,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Pass<R, C, O> for StagesPass {
 }
 
 /// The stages under way: the calling thread's evaluator and optimizer, and the fit.
-struct Stages<'a, 'e, 'f, 's, R, C, O> {
+struct StageRunner<'a, 'e, 'f, 's, R, C, O> {
     /// The calling thread's evaluator, over the fit's own renderer and cost.
     eval: &'a mut Evaluator<&'e mut R, &'e C>,
     optimizer: &'a mut O,
@@ -106,7 +106,7 @@ fn with_radius(bounds: &Bounds, per_circle: usize, r: &RangeInclusive<f64>) -> R
     Bounds::new(lo, hi)
 }
 
-impl<'s, R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, '_, 's, R, C, O> {
+impl<'s, R: Renderer, C: CostFunc, O: Optimizer> StageRunner<'_, '_, '_, 's, R, C, O> {
     /// Runs the schedule's stages from `result.stages_done` on, adding to `result`.
     ///
     /// # Errors
@@ -191,7 +191,7 @@ impl<'s, R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, '_, 's, R, C, O>
         stage: usize,
         stages: usize,
         result: &FitResult,
-    ) -> Result<Searched> {
+    ) -> Result<SearchOutcome> {
         let (eval, optimizer) = (&mut *self.eval, &mut *self.optimizer);
         let (cancel, kept) = (self.fit.cancel, result.circles.len());
         let reporter = &mut self.fit.reporter;
@@ -228,11 +228,11 @@ impl<'s, R: Renderer, C: CostFunc, O: Optimizer> Stages<'_, '_, '_, 's, R, C, O>
                 ..job.clone()
             })
             .collect();
-        let remote: Remote<'s, Replica<R, C, O>, SearchJob, Result<Searched>> =
+        let remote: Remote<'s, Replica<R, C, O>, SearchJob, Result<SearchOutcome>> =
             Arc::new(|w: &mut Replica<R, C, O>, job: SearchJob| run_on_replica(w, &job));
         // This thread's search stopping (or failing) halts the helpers' searches in flight.
         let halt = self.fit.halt;
-        let stop = |s: &Result<Searched>| {
+        let stop = |s: &Result<SearchOutcome>| {
             let stopped = s.as_ref().map_or(true, |s| s.stopped);
             if stopped {
                 halt.store(true, Ordering::SeqCst);

@@ -23,7 +23,7 @@ use circlefit_core::{Problem, Renderer, Result};
 pub(crate) use canvases::SlotCanvases;
 use canvases::needs_spans;
 use grouping::{extend_group, local_box};
-use slot::{Scene, SlotJob, SlotOutcome, SlotTask, hill_climb, search_slot};
+use slot::{Scene, SlotJob, SlotOutcome, SlotSearch, hill_climb, search_slot};
 
 use crate::pass::{FitContext, Parts, Pass};
 use crate::replica::{FitTeam, Replica};
@@ -228,12 +228,12 @@ impl<'s> Plan<'s> {
     }
 
     /// Slot `k`'s climbs: one task each, with its own seed and share of the budget.
-    fn climbs(&self, k: usize, circles: &[Circle]) -> Result<Vec<SlotTask>> {
+    fn climbs(&self, k: usize, circles: &[Circle]) -> Result<Vec<SlotSearch>> {
         let i = self.circle(k);
         let local = local_box(&self.bounds, &circles[i])?;
         let slot_seed = crate::seeds::stage_seed(self.seed, k as u64);
         Ok((0..self.settings.climbs)
-            .map(|c| SlotTask {
+            .map(|c| SlotSearch {
                 i,
                 local: local.clone(),
                 seed: crate::seeds::search_seed(slot_seed, u64::from(c)),
@@ -244,7 +244,7 @@ impl<'s> Plan<'s> {
 
     /// Slot `k` and (with the hill climber) the slots that can be searched with it, marked
     /// as taken in `done`.
-    fn group(&self, k: usize, circles: &[Circle], done: &mut [bool]) -> Result<Vec<SlotTask>> {
+    fn group(&self, k: usize, circles: &[Circle], done: &mut [bool]) -> Result<Vec<SlotSearch>> {
         let i = self.circle(k);
         let mut group = vec![(k, i, local_box(&self.bounds, &circles[i])?)];
         if self.settings.search == PolishSearch::HillClimb {
@@ -253,7 +253,7 @@ impl<'s> Plan<'s> {
         }
         Ok(group
             .into_iter()
-            .map(|(k, i, local)| SlotTask {
+            .map(|(k, i, local)| SlotSearch {
                 i,
                 local,
                 seed: crate::seeds::stage_seed(self.seed, k as u64),
@@ -281,7 +281,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Run<'_, R, C, O> {
     fn search<'s>(
         &mut self,
         team: &mut FitTeam<'s, R, C, O>,
-        tasks: &[SlotTask],
+        tasks: &[SlotSearch],
         circles: &[Circle],
     ) -> Result<Vec<SlotOutcome>> {
         let shared: Arc<[Circle]> = circles.into();

@@ -111,7 +111,7 @@ impl<R: Renderer, C: CostFunc> Objective for SlotObjective<'_, R, C> {
 /// One search of a slot: replace `circles[i]` within `local`, with this seed and budget
 /// (`None`: the search's own).
 #[derive(Clone, Debug)]
-pub(crate) struct SlotTask {
+pub(crate) struct SlotSearch {
     pub(crate) i: usize,
     pub(crate) local: Bounds,
     pub(crate) seed: u64,
@@ -122,7 +122,7 @@ pub(crate) struct SlotTask {
 #[derive(Clone, Debug)]
 pub(crate) struct SlotJob {
     pub(crate) circles: std::sync::Arc<[Circle]>,
-    pub(crate) task: SlotTask,
+    pub(crate) task: SlotSearch,
 }
 
 /// What a slot search found: the replacement and its cost if it lowers the total cost,
@@ -155,7 +155,7 @@ pub(crate) fn search_slot<R: Renderer, C: CostFunc>(
     scene: Scene<'_, R, C>,
     canvases: &mut Option<SlotCanvases>,
     circles: &[Circle],
-    task: &SlotTask,
+    task: &SlotSearch,
     minimize: &mut dyn FnMut(&mut dyn Objective, &Problem<'_>) -> Result<()>,
     cancel: Option<&AtomicBool>,
 ) -> Result<SlotOutcome> {
@@ -287,7 +287,7 @@ mod tests {
             seen.push(o.evaluate(&params));
             Ok(())
         };
-        let task = SlotTask {
+        let task = SlotSearch {
             i,
             local,
             seed: 1,
@@ -370,7 +370,7 @@ mod tests {
             scene,
             &mut None,
             &circles,
-            &SlotTask {
+            &SlotSearch {
                 i: 1,
                 local,
                 seed: 1,
