@@ -278,7 +278,7 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
     /// optimizer's next check (its best is kept if it lowers the cost, but the stage does
     /// not count as done: see [`FitResult::partial`]), polishing does not start or ends
     /// after the slot in flight, and the fit returns what it has with
-    /// [`FitEnd::Stopped`].
+    /// [`FitEnd::Stopped`](crate::FitEnd::Stopped).
     ///
     /// A flag already set when a fit starts is reported, never taken for a stop of the new
     /// fit: [`fit`](Fitter::fit) returns [`Error::InvalidSetting`] naming `cancel flag`
