@@ -1,29 +1,30 @@
-//! Random draws built directly on a generator's `next_u64`, so a seeded run depends only on
-//! the generator's algorithm, never on a distribution crate's implementation details.
+//! Mayfly's random draws, through `rand`'s and `rand_distr`'s distributions. A seeded run
+//! depends on the generator and on those distributions' algorithms: `rand_distr` keeps a
+//! stream's values within a minor version, which Cargo.toml pins (and the lock file the
+//! patch), so pinned results stay put until the dependency is deliberately moved.
 
-use rand::Rng;
+use rand::distr::{StandardUniform, Uniform};
+use rand::{Rng, RngExt};
+use rand_distr::StandardNormal;
 
-/// Uniform in `[0, 1)` with 53 random bits.
+/// Uniform in `[0, 1)`.
 pub(crate) fn unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
-    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    rng.sample(StandardUniform)
 }
 
-/// Uniform in `[lo, hi)`.
+/// Uniform in `[lo, hi)` (`lo` when the interval is empty or not finite).
 pub(crate) fn uniform<R: Rng + ?Sized>(rng: &mut R, lo: f64, hi: f64) -> f64 {
-    lo + (hi - lo) * unit(rng)
+    Uniform::new(lo, hi).map_or(lo, |u| rng.sample(u))
 }
 
-/// Uniform integer in `0..n` (`n > 0`), by 128-bit multiply (bias below 2⁻⁴⁰ for the sizes
-/// used here).
+/// Uniform integer in `0..n` (`n > 0`).
 pub(crate) fn index<R: Rng + ?Sized>(rng: &mut R, n: usize) -> usize {
-    ((u128::from(rng.next_u64()) * n as u128) >> 64) as usize
+    rng.random_range(0..n)
 }
 
-/// Standard normal, by the Box–Muller transform (one of the pair is used).
+/// Standard normal.
 pub(crate) fn normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
-    let u1 = 1.0 - unit(rng); // (0, 1]: keeps ln finite
-    let u2 = unit(rng);
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    rng.sample(StandardNormal)
 }
 
 #[cfg(test)]
@@ -53,5 +54,12 @@ mod tests {
         assert!(counts.iter().all(|&c| (c as f64 / n - 0.2).abs() < 0.01));
         let u = uniform(&mut rng, -1.0, 1.0);
         assert!((-1.0..1.0).contains(&u));
+    }
+
+    #[test]
+    fn an_empty_interval_gives_its_start() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
+        assert_eq!(uniform(&mut rng, 0.0, 0.0), 0.0);
+        assert_eq!(uniform(&mut rng, 3.0, f64::NAN), 3.0);
     }
 }
