@@ -239,42 +239,37 @@ impl MayflyConfig {
     /// # Errors
     /// [`MayflyError::InvalidSetting`] naming the first invalid field and its value.
     pub fn validate(&self) -> Result<(), MayflyError> {
-        let bad = |field: &'static str, value: String, reason: &'static str| {
-            Err(MayflyError::InvalidSetting {
-                field,
-                value,
-                reason,
-            })
-        };
+        self.check_sizes()?;
+        self.check_coefficients()?;
+        self.check_variant()?;
+        self.check_stops()
+    }
+
+    /// The populations, the children and the iterations.
+    fn check_sizes(&self) -> Result<(), MayflyError> {
         for (field, n) in [("males", self.males), ("females", self.females)] {
             if !(MIN_POPULATION..=MAX_POPULATION).contains(&n) {
-                return bad(field, n.to_string(), "must be between 2 and 1048576");
+                return bad(field, n, "must be between 2 and 1048576");
             }
         }
         if self.offspring < 2
             || !self.offspring.is_multiple_of(2)
             || self.offspring / 2 > self.males.min(self.females)
         {
-            return bad(
-                "offspring",
-                self.offspring.to_string(),
-                "must be even, at least 2, and at most twice the smaller population",
-            );
+            let why = "must be even, at least 2, and at most twice the smaller population";
+            return bad("offspring", self.offspring, why);
         }
         if self.mutants > self.offspring.max(1) * 16 {
-            return bad(
-                "mutants",
-                self.mutants.to_string(),
-                "at most 16 per offspring",
-            );
+            return bad("mutants", self.mutants, "at most 16 per offspring");
         }
         if self.iterations == 0 || self.iterations > 1_000_000_000 {
-            return bad(
-                "iterations",
-                self.iterations.to_string(),
-                "must be between 1 and 1e9",
-            );
+            return bad("iterations", self.iterations, "must be between 1 and 1e9");
         }
+        Ok(())
+    }
+
+    /// The coefficients of the moves, their damping, mutation and the crossover.
+    fn check_coefficients(&self) -> Result<(), MayflyError> {
         let non_negative = [
             ("inertia", self.inertia),
             ("personal_attraction", self.personal_attraction),
@@ -287,40 +282,32 @@ impl MayflyConfig {
         ];
         for (field, v) in non_negative {
             if !v.is_finite() || v < 0.0 {
-                return bad(field, v.to_string(), "must be finite and non-negative");
+                return bad(field, v, "must be finite and non-negative");
             }
         }
-        let damping = [
+        let in_unit_interval = [
             ("inertia_damping", self.inertia_damping),
             ("dance_damping", self.dance_damping),
             ("flight_damping", self.flight_damping),
-        ];
-        for (field, v) in damping {
-            if !(v > 0.0 && v <= 1.0) {
-                return bad(field, v.to_string(), "must be in (0, 1]");
-            }
-        }
-        let fractions = [
             ("mutation_rate", self.mutation_rate),
             ("mutation_scale", self.mutation_scale),
             ("velocity_limit", self.velocity_limit),
         ];
-        for (field, v) in fractions {
-            if !(v > 0.0 && v <= 1.0) {
-                return bad(field, v.to_string(), "must be in (0, 1]");
-            }
+        for (field, v) in in_unit_interval {
+            unit_interval(field, v)?;
         }
         if let Crossover::Blend { gamma } = self.crossover
             && !(gamma.is_finite() && gamma >= 0.0)
         {
-            return bad(
-                "crossover.gamma",
-                gamma.to_string(),
-                "must be finite and non-negative",
-            );
+            return bad("crossover.gamma", gamma, "must be finite and non-negative");
         }
+        Ok(())
+    }
+
+    /// The variant's own settings.
+    fn check_variant(&self) -> Result<(), MayflyError> {
         match self.variant {
-            Variant::Standard => {}
+            Variant::Standard => Ok(()),
             Variant::Desma {
                 elites,
                 initial_range,
@@ -328,66 +315,54 @@ impl MayflyConfig {
                 reduce,
             } => {
                 if !(1..=4096).contains(&elites) {
-                    return bad(
-                        "desma.elites",
-                        elites.to_string(),
-                        "must be between 1 and 4096",
-                    );
+                    return bad("desma.elites", elites, "must be between 1 and 4096");
                 }
-                if !(initial_range > 0.0 && initial_range <= 1.0) {
-                    return bad(
-                        "desma.initial_range",
-                        initial_range.to_string(),
-                        "must be in (0, 1]",
-                    );
-                }
+                unit_interval("desma.initial_range", initial_range)?;
                 if !(enlarge.is_finite() && enlarge >= 1.0) {
-                    return bad(
-                        "desma.enlarge",
-                        enlarge.to_string(),
-                        "must be finite and at least 1",
-                    );
+                    return bad("desma.enlarge", enlarge, "must be finite and at least 1");
                 }
-                if !(reduce > 0.0 && reduce <= 1.0) {
-                    return bad("desma.reduce", reduce.to_string(), "must be in (0, 1]");
-                }
+                unit_interval("desma.reduce", reduce)
             }
             Variant::Olce {
                 elite_fraction,
                 orthogonal_factor,
                 chaos_radius,
             } => {
-                if !(elite_fraction > 0.0 && elite_fraction <= 1.0) {
-                    return bad(
-                        "olce.elite_fraction",
-                        elite_fraction.to_string(),
-                        "must be in (0, 1]",
-                    );
-                }
-                if !(orthogonal_factor > 0.0 && orthogonal_factor <= 1.0) {
-                    return bad(
-                        "olce.orthogonal_factor",
-                        orthogonal_factor.to_string(),
-                        "must be in (0, 1]",
-                    );
-                }
-                if !(chaos_radius > 0.0 && chaos_radius <= 1.0) {
-                    return bad(
-                        "olce.chaos_radius",
-                        chaos_radius.to_string(),
-                        "must be in (0, 1]",
-                    );
-                }
+                unit_interval("olce.elite_fraction", elite_fraction)?;
+                unit_interval("olce.orthogonal_factor", orthogonal_factor)?;
+                unit_interval("olce.chaos_radius", chaos_radius)
             }
         }
+    }
+
+    /// The early stops.
+    fn check_stops(&self) -> Result<(), MayflyError> {
         if let Some(t) = self.target_cost
             && t.is_nan()
         {
-            return bad("target_cost", t.to_string(), "must not be NaN");
+            return bad("target_cost", t, "must not be NaN");
         }
         if self.stagnation_iterations == Some(0) {
-            return bad("stagnation_iterations", "0".into(), "must be at least 1");
+            return bad("stagnation_iterations", 0, "must be at least 1");
         }
         Ok(())
+    }
+}
+
+/// The error for `field` = `value`.
+fn bad(field: &'static str, value: impl ToString, reason: &'static str) -> Result<(), MayflyError> {
+    Err(MayflyError::InvalidSetting {
+        field,
+        value: value.to_string(),
+        reason,
+    })
+}
+
+/// `Ok` if `v` is in (0, 1].
+fn unit_interval(field: &'static str, v: f64) -> Result<(), MayflyError> {
+    if v > 0.0 && v <= 1.0 {
+        Ok(())
+    } else {
+        bad(field, v, "must be in (0, 1]")
     }
 }
