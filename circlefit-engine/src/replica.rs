@@ -9,7 +9,7 @@ use circlefit_core::{Canvas, CanvasRef, Circle, CostFunc, Optimizer, Renderer, R
 
 use crate::FitResult;
 use crate::evaluator::Evaluator;
-use crate::passes::polish::SlotCanvases;
+use crate::passes::polish::canvases::SlotCanvases;
 use crate::team::{SharedTask, Team};
 
 /// The flags a replica's searches stop on: the fit's cancel flag and the halt the calling

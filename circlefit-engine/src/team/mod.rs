@@ -1,6 +1,6 @@
 //! A team of helper threads that knows nothing of the work it runs (after rayon-core's
 //! `scope` and `broadcast`): each helper owns a state of its own — for a fit, a replica of
-//! the fit's components ([`Replica`](crate::replica::Replica)) — and runs the tasks it is
+//! the fit's components, the engine's `Replica` — and runs the tasks it is
 //! handed on it.
 //!
 //! Three ways to hand out work: [`broadcast`](Team::broadcast) one task to every helper

@@ -9,7 +9,7 @@
 //! of the work. Slots whose search boxes reach disjoint pixels are searched at the same
 //! time ([`grouping`]).
 
-mod canvases;
+pub(crate) mod canvases;
 mod grouping;
 mod slot;
 
@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use circlefit_core::{Bounds, CanvasRef, Circle, CostFunc, Error, Objective, Optimizer};
 use circlefit_core::{Problem, Renderer, Result};
 
-pub(crate) use canvases::SlotCanvases;
+use canvases::SlotCanvases;
 use canvases::needs_spans;
 use grouping::{extend_group, local_box};
 use slot::{Scene, SlotJob, SlotOutcome, SlotSearch, hill_climb, search_slot};
