@@ -61,63 +61,12 @@ pub enum Males {
     Sequential,
 }
 
-/// Looks `s` up in `names`, or an [`Error::UnknownName`](crate::core::Error) naming
-/// `field` and `choices`.
-fn by_name<T: Copy>(
-    field: &'static str,
-    choices: &'static str,
-    names: &[(&str, T)],
-    s: &str,
-) -> crate::core::Result<T> {
-    names
-        .iter()
-        .find(|(n, _)| *n == s)
-        .map(|&(_, v)| v)
-        .ok_or_else(|| crate::core::Error::UnknownName {
-            field,
-            value: s.to_owned(),
-            choices,
-        })
-}
-
-const MODES: [(&str, Mode); 3] = [
-    ("joint", Mode::Joint),
-    ("sequential", Mode::Sequential),
-    ("batch", Mode::Batch),
-];
-
-const MALES: [(&str, Males); 2] = [
-    ("synchronous", Males::Synchronous),
-    ("sequential", Males::Sequential),
-];
-
-impl std::str::FromStr for Mode {
-    type Err = crate::core::Error;
-    fn from_str(s: &str) -> crate::core::Result<Self> {
-        by_name("mode", "joint, sequential, batch", &MODES, s)
-    }
-}
-
-impl std::fmt::Display for Mode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let name = MODES.iter().find(|(_, m)| m == self).map_or("?", |p| p.0);
-        f.write_str(name)
-    }
-}
-
-impl std::str::FromStr for Males {
-    type Err = crate::core::Error;
-    fn from_str(s: &str) -> crate::core::Result<Self> {
-        by_name("males", "synchronous, sequential", &MALES, s)
-    }
-}
-
-impl std::fmt::Display for Males {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let name = MALES.iter().find(|(_, m)| m == self).map_or("?", |p| p.0);
-        f.write_str(name)
-    }
-}
+circlefit_engine::__by_name!(Mode, "mode", {
+    Joint => "joint", Sequential => "sequential", Batch => "batch"
+});
+circlefit_engine::__by_name!(Males, "males", {
+    Synchronous => "synchronous", Sequential => "sequential"
+});
 
 /// A fit: every setting optional, with the library's names (the CLI's flags and the
 /// server's JSON fields are these).

@@ -138,6 +138,12 @@ pub use strategy::Strategy;
 
 use circlefit_core::{Canvas, CanvasRef, Circle, Error, Renderer, Result};
 
+/// What the exported `__by_name!` macro names; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use circlefit_core::Error;
+}
+
 /// Renders `circles` over `base` with `renderer` into a new canvas.
 ///
 /// # Errors

@@ -1,13 +1,13 @@
 //! The settings' choices by name: `name`, `Display` and `FromStr` for each enum, with the
 //! names the serde forms, the command-line tool and the server use.
 
-use circlefit_core::Error;
-
 use crate::{ColorMode, PolishSearch, SeedScales};
 
-/// `name()`, `Display` and `FromStr` (an [`Error::UnknownName`] naming `field`) for an
-/// enum of unit variants.
-macro_rules! by_name {
+/// `name()`, `Display` and `FromStr` (an `Error::UnknownName` naming `field`) for an enum
+/// of unit variants; exported (hidden) so the facade's choices are named the same way.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __by_name {
     ($ty:ident, $field:literal, { $v0:ident => $n0:literal $(, $variant:ident => $name:literal)* }) => {
         impl $ty {
             #[doc = concat!("The name of this choice: `", $n0, "`" $(, ", `", $name, "`")*, ".")]
@@ -26,12 +26,12 @@ macro_rules! by_name {
         }
 
         impl std::str::FromStr for $ty {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self, Error> {
+            type Err = $crate::__private::Error;
+            fn from_str(s: &str) -> Result<Self, $crate::__private::Error> {
                 match s {
                     $n0 => Ok(Self::$v0),
                     $($name => Ok(Self::$variant),)*
-                    _ => Err(Error::UnknownName {
+                    _ => Err($crate::__private::Error::UnknownName {
                         field: $field,
                         value: s.to_owned(),
                         choices: concat!($n0 $(, ", ", $name)*),
@@ -42,9 +42,9 @@ macro_rules! by_name {
     };
 }
 
-by_name!(ColorMode, "color", { Search => "search", ClosedForm => "closed_form" });
-by_name!(SeedScales, "seed_scales", { Blocks8 => "blocks8", MultiScale => "multi_scale" });
-by_name!(PolishSearch, "polish_search", { HillClimb => "hill_climb", Optimizer => "optimizer" });
+crate::__by_name!(ColorMode, "color", { Search => "search", ClosedForm => "closed_form" });
+crate::__by_name!(SeedScales, "seed_scales", { Blocks8 => "blocks8", MultiScale => "multi_scale" });
+crate::__by_name!(PolishSearch, "polish_search", { HillClimb => "hill_climb", Optimizer => "optimizer" });
 
 #[cfg(test)]
 mod tests {
