@@ -167,14 +167,16 @@ pub fn content_hash(bytes: &[u8]) -> String {
     format!("{h:016x}")
 }
 
-/// The exact bits of `circles`' numbers: one line per circle, 7 × 16 hex digits (what
-/// [`Checkpoint::resume_exact`] holds), so they round-trip through any text format.
+/// The exact bits of `circles`' numbers: one line per circle, 7 × 16 hex digits, an eighth
+/// for a circle that carries its own edge width (what [`Checkpoint::resume_exact`] holds),
+/// so they round-trip through any text format.
 pub fn exact_bits(circles: &[Circle]) -> Vec<String> {
     circles
         .iter()
         .map(|c| {
             c.to_params()
                 .iter()
+                .chain(c.edge_width().as_ref())
                 .map(|v| format!("{:016x}", v.to_bits()))
                 .collect::<Vec<_>>()
                 .join(" ")
@@ -378,10 +380,13 @@ pub fn from_exact_bits(lines: &[String]) -> Result<Vec<Circle>, CheckpointError>
                 .map(|h| u64::from_str_radix(h, 16).map(f64::from_bits))
                 .collect::<Result<Vec<f64>, _>>()
                 .map_err(|e| CheckpointError::Exact(format!("{line:?}: {e}")))?;
-            if params.len() != PARAMS_PER_CIRCLE {
-                return Err(CheckpointError::Exact(format!("{line:?}: not 7 numbers")));
+            match params.split_at_checked(PARAMS_PER_CIRCLE) {
+                Some((p, [])) => Ok(Circle::from_params(p)?),
+                Some((p, [w])) => Ok(Circle::from_params(p)?.with_edge_width(*w)?),
+                _ => Err(CheckpointError::Exact(format!(
+                    "{line:?}: not 7 or 8 numbers"
+                ))),
             }
-            Ok(Circle::from_params(&params)?)
         })
         .collect()
 }

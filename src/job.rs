@@ -104,6 +104,10 @@ pub struct FitJob {
     pub climbs: Option<u32>,
     /// The evaluation budget of each polished slot (default: the hill climber's own).
     pub polish_evals: Option<u64>,
+    /// Joint refinement's gradient steps after polishing, 0 for none (default: the
+    /// recommended settings').
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub refine: Option<u32>,
     /// Prune each batch stage (batch mode; default on).
     pub prune: Option<bool>,
     /// Stop the stages after this many without a gain of `min_gain` (default: never).
@@ -157,6 +161,7 @@ fn job_field(settings_field: &str) -> &str {
         "polish climbs" => "climbs",
         "polish evaluations" => "polish_evals",
         "polish passes" => "polish",
+        "refine steps" => "refine",
         "residual seeds" => "residual_seeds",
         "runs per stage" => "epochs",
         "searches per stage" => "searches",
@@ -222,6 +227,8 @@ impl FitJob {
             p.evaluations = self.polish_evals;
             p
         });
+        let steps = self.refine.unwrap_or(rec.refine.map_or(0, |r| r.steps));
+        s.refine = (steps > 0).then(|| Refine::steps(steps));
         if let (Strategy::Batch { prune, .. }, Some(on)) = (&mut s.strategy, self.prune) {
             *prune = on;
         }
@@ -324,6 +331,7 @@ impl FitJob {
             polish: Some(s.polish.map_or(0, |p| p.passes)),
             climbs: s.polish.map(|p| p.climbs),
             polish_evals: s.polish.and_then(|p| p.evaluations),
+            refine: Some(s.refine.map_or(0, |r| r.steps)),
             prune,
             patience: s.convergence.map(|c| c.patience),
             min_gain: s.convergence.map(|c| c.min_gain),

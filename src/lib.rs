@@ -58,8 +58,8 @@ pub mod prelude {
     pub use circlefit_cost::{Mse, Ssim, mse_for_psnr, psnr, ssim};
     pub use circlefit_engine::{
         Batch, ColorMode, Convergence, EvalPath, FitEnd, FitResult, FitSettings, FitState, Fitter,
-        Joint, Phase, Polish, PolishSearch, Progress, Restarts, Schedule, SeedScales, Sequential,
-        StagePlan, Strategy,
+        Joint, Phase, Polish, PolishSearch, Progress, Refine, Restarts, Schedule, SeedScales,
+        Sequential, StagePlan, Strategy,
     };
     pub use circlefit_mayfly::{Mayfly, MayflyBuilder, MayflyConfig};
     pub use circlefit_render::CpuRenderer;

@@ -210,6 +210,9 @@ pub(crate) enum EdgesArg {
     /// Soft edges: a ramp half the radius wide, from 1 px up to a 128th of the shorter side
     /// (SVG: radial gradients).
     Soft,
+    /// Each circle its own ramp, 1 to 32 px, chosen by the joint refinement (new circles
+    /// start with the soft rule's; SVG: radial gradients).
+    Free,
 }
 
 impl From<EdgesArg> for circlefit::Edges {
@@ -218,6 +221,7 @@ impl From<EdgesArg> for circlefit::Edges {
             EdgesArg::Hard => Self::Hard,
             EdgesArg::Smooth => Self::Smooth,
             EdgesArg::Soft => Self::Soft,
+            EdgesArg::Free => Self::Free,
         }
     }
 }
@@ -406,6 +410,9 @@ pub(crate) struct FitArgs {
     /// Independent climbs per polished slot.
     #[arg(long, value_name = "N", help_heading = "Quality")]
     pub(crate) climbs: Option<u32>,
+    /// Joint refinement's gradient steps after polishing (0 = off).
+    #[arg(long, value_name = "N", help_heading = "Quality")]
+    pub(crate) refine: Option<u32>,
     /// Batch mode: drop batch circles that do not help and refill them (default on).
     #[arg(long, value_enum, help_heading = "Quality")]
     pub(crate) prune: Option<OnOff>,

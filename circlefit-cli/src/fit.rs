@@ -109,7 +109,7 @@ pub(crate) fn check_flags(args: &FitArgs) -> Result<(), CliError> {
         )));
     }
     if args.resume.is_some() {
-        let given: [(&str, bool); 24] = [
+        let given: [(&str, bool); 25] = [
             ("--mode", args.mode.is_some()),
             ("--batch-size", args.batch_size.is_some()),
             ("--seed", args.seed.is_some()),
@@ -127,6 +127,7 @@ pub(crate) fn check_flags(args: &FitArgs) -> Result<(), CliError> {
             ("--climbs", args.climbs.is_some()),
             ("--polish", args.polish.is_some()),
             ("--polish-evals", args.polish_evals.is_some()),
+            ("--refine", args.refine.is_some()),
             ("--prune", args.prune.is_some()),
             ("--patience", args.patience.is_some()),
             ("--min-gain", args.min_gain.is_some()),
@@ -297,6 +298,7 @@ pub(crate) fn job_of(args: &FitArgs) -> FitJob {
         polish: args.polish,
         climbs: args.climbs,
         polish_evals: args.polish_evals,
+        refine: args.refine,
         prune: args.prune.map(|p| p == OnOff::On),
         patience: args.patience,
         min_gain: args.min_gain,

@@ -22,7 +22,7 @@ impl Multi {
 pub(crate) struct Reporter {
     bar: Option<ProgressBar>,
     label: String,
-    last_tenth: Option<(bool, usize)>,
+    last_tenth: Option<(u8, usize)>,
 }
 
 impl Reporter {
@@ -52,10 +52,12 @@ impl Reporter {
 
     /// The observer: draws the bar or prints a line at each tenth; never stops the fit.
     pub(crate) fn observe(&mut self, p: &Progress<'_>) -> ControlFlow<()> {
-        let (polishing, done, total, what) = match p.phase {
-            Phase::Polishing { slot, slots } => (true, slot, slots, "polishing slots"),
+        // The phase (0 stages, 1 polishing, 2 refinement) keys the plain lines' tenths.
+        let (phase, done, total, what) = match p.phase {
+            Phase::Polishing { slot, slots } => (1, slot, slots, "polishing slots"),
+            Phase::Refining { step, steps } => (2, step as usize, steps as usize, "refining steps"),
             _ => (
-                false,
+                0,
                 p.stage + usize::from(p.finished.is_some()),
                 p.stages,
                 "stages",
@@ -76,8 +78,8 @@ impl Reporter {
             }
             None => {
                 let tenth = done * 10 / total.max(1);
-                let key = (polishing, tenth);
-                let at_end = p.finished.is_some() || polishing;
+                let key = (phase, tenth);
+                let at_end = p.finished.is_some() || phase > 0;
                 if at_end && self.last_tenth != Some(key) {
                     crate::log_line(&format!("{}: {done}/{total} {msg}, {secs:.1}s", self.label));
                     self.last_tenth = Some(key);

@@ -8,6 +8,13 @@ pub const PARAMS_PER_CIRCLE: usize = 7;
 /// The smallest alpha: the least opacity that can change an 8-bit channel.
 pub const MIN_ALPHA: f64 = 1.0 / 255.0;
 
+/// The narrowest edge ramp a circle may carry ([`Circle::with_edge_width`]), in pixels:
+/// the one-pixel anti-aliased edge.
+pub const MIN_EDGE_WIDTH: f64 = 1.0;
+
+/// The widest edge ramp a circle may carry ([`Circle::with_edge_width`]), in pixels.
+pub const MAX_EDGE_WIDTH: f64 = 32.0;
+
 /// The largest distance, in pixels, that a centre may lie from the origin or a radius may
 /// reach. It keeps the fixed-point geometry of the [raster model](crate::raster) exact in
 /// `i64`; it is far beyond anything a fit of a [`MAX_DIMENSION`](crate::MAX_DIMENSION) image
@@ -21,6 +28,11 @@ pub const MAX_COORDINATE: f64 = 1_048_576.0;
 /// exactly which pixels a circle covers). Colour is straight (not premultiplied) RGB in
 /// `[0, 1]`; alpha is in [`[MIN_ALPHA, 1]`](MIN_ALPHA).
 ///
+/// A circle may also carry its own edge width ([`Circle::with_edge_width`]), which the
+/// per-circle edge model ([`Edges::Free`](crate::Edges::Free)) draws; the other models
+/// ignore it. It is an eighth number beside the seven of the flat encoding, not part of
+/// it.
+///
 /// A `Circle` is always valid: the constructors check every field.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -30,6 +42,9 @@ pub struct Circle {
     r: f64,
     color: [f64; 3],
     alpha: f64,
+    /// The edge ramp's width in pixels (`None`: the edge model's own rule).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    edge: Option<f64>,
 }
 
 impl Circle {
@@ -54,7 +69,27 @@ impl Circle {
             r,
             color,
             alpha,
+            edge: None,
         })
+    }
+
+    /// The same circle with its own edge ramp `width` pixels wide (see
+    /// [`Edges::Free`](crate::Edges::Free)).
+    ///
+    /// # Errors
+    /// [`Error::NonFinite`] or [`Error::OutOfRange`] for a width outside
+    /// `[MIN_EDGE_WIDTH, MAX_EDGE_WIDTH]`.
+    pub fn with_edge_width(self, width: f64) -> Result<Self> {
+        check_range("edge width", width, MIN_EDGE_WIDTH, MAX_EDGE_WIDTH)?;
+        Ok(Self {
+            edge: Some(width),
+            ..self
+        })
+    }
+
+    /// The circle's own edge width in pixels, if it carries one.
+    pub fn edge_width(&self) -> Option<f64> {
+        self.edge
     }
 
     /// Decodes one circle from 7 numbers in the order x, y, r, red, green, blue, alpha.
@@ -122,12 +157,16 @@ impl Circle {
         self.alpha
     }
 
-    /// The same circle with another colour.
+    /// The same circle with another colour (its edge width kept).
     ///
     /// # Errors
     /// As [`Circle::new`] for the colour.
     pub fn with_color(self, color: [f64; 3]) -> Result<Self> {
-        Self::new(self.x, self.y, self.r, color, self.alpha)
+        let c = Self::new(self.x, self.y, self.r, color, self.alpha)?;
+        Ok(Self {
+            edge: self.edge,
+            ..c
+        })
     }
 }
 
@@ -141,9 +180,16 @@ impl<'de> serde::Deserialize<'de> for Circle {
             r: f64,
             color: [f64; 3],
             alpha: f64,
+            #[serde(default)]
+            edge: Option<f64>,
         }
         let raw = Raw::deserialize(d)?;
-        Circle::new(raw.x, raw.y, raw.r, raw.color, raw.alpha).map_err(serde::de::Error::custom)
+        let c = Circle::new(raw.x, raw.y, raw.r, raw.color, raw.alpha);
+        match raw.edge {
+            Some(w) => c.and_then(|c| c.with_edge_width(w)),
+            None => c,
+        }
+        .map_err(serde::de::Error::custom)
     }
 }
 

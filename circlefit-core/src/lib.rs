@@ -102,7 +102,10 @@ pub mod smooth;
 mod splitmix;
 
 pub use canvas::{BYTES_PER_PIXEL, Canvas, CanvasMut, CanvasRef, MAX_DIMENSION};
-pub use circle::{Bounds, Circle, MAX_BOUNDS_DIM, MAX_COORDINATE, MIN_ALPHA, PARAMS_PER_CIRCLE};
+pub use circle::{
+    Bounds, Circle, MAX_BOUNDS_DIM, MAX_COORDINATE, MAX_EDGE_WIDTH, MIN_ALPHA, MIN_EDGE_WIDTH,
+    PARAMS_PER_CIRCLE,
+};
 pub use cost::{CostFunc, PixelSumCost, PixelTerm};
 pub use error::{BoxError, Error, Result};
 pub use moments::RowMoments;

@@ -180,6 +180,15 @@ pub trait SpanRenderer: Sync {
     /// over fully covered pixels.
     fn composite(&self, circle: &Circle, pixels: &mut [u8]);
 
+    /// The core edge model this renderer draws exactly, if it follows one of them
+    /// ([`crate::raster`] for [`Edges::Hard`](crate::Edges::Hard), [`crate::smooth`]
+    /// otherwise): passes that model the picture in floating point, such as the engine's
+    /// joint refinement, differentiate that model. The provided version says `None`
+    /// (such passes then leave the circles as they are).
+    fn edges(&self) -> Option<crate::Edges> {
+        None
+    }
+
     /// Whether every covered pixel is blended alike, so that
     /// [`composite`](SpanRenderer::composite) applies to any run of them (the provided
     /// version says `true`). A renderer that blends by position returns `false` and

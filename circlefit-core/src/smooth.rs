@@ -46,6 +46,15 @@
 //! out-of-focus detail that hard or one-pixel edges can only cut; the cap keeps large
 //! circles from turning into haze. Compositing is as above.
 //!
+//! # Free edges
+//!
+//! [`Edges::Free`] gives each circle the ramp it carries ([`Circle::with_edge_width`]):
+//! `w = 2·⌊128·width + ½⌋` (the width in pixels to the nearest even 1/256), between 256 and
+//! `256·MAX_EDGE_WIDTH`; a circle that carries none gets the soft rule's `w`. Coverage and
+//! compositing are the soft model's. Photographs want different edges in different places
+//! (a sharp rim here, an out-of-focus patch there); the joint refinement chooses each
+//! circle's width.
+//!
 //! # Spans
 //!
 //! The pixels with `k > 0` (the *footprint*, `D < (r + w/2 − ⌈w/256⌉ + 1)²`, which is
@@ -69,15 +78,21 @@ pub enum Edges {
     /// Soft edges ([the soft model](crate::smooth#soft-edges)): a linear coverage ramp half
     /// the radius wide, at least one pixel and at most a 128th of the canvas's shorter side.
     Soft,
+    /// Each circle's own ramp ([free edges](crate::smooth#free-edges)): the width the
+    /// circle carries ([`Circle::with_edge_width`]), 1 to 32 pixels; a circle without one
+    /// gets the soft rule's.
+    Free,
 }
 
 impl Edges {
-    /// The name the command-line tool and the settings files use (`hard`, `smooth`).
+    /// The name the command-line tool and the settings files use (`hard`, `smooth`,
+    /// `soft`, `free`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Hard => "hard",
             Self::Smooth => "smooth",
             Self::Soft => "soft",
+            Self::Free => "free",
         }
     }
 }
@@ -95,10 +110,11 @@ impl std::str::FromStr for Edges {
             "hard" => Ok(Self::Hard),
             "smooth" => Ok(Self::Smooth),
             "soft" => Ok(Self::Soft),
+            "free" => Ok(Self::Free),
             _ => Err(crate::Error::UnknownName {
                 field: "edges",
                 value: s.to_owned(),
-                choices: "hard, smooth, soft",
+                choices: "hard, smooth, soft, free",
             }),
         }
     }
@@ -128,10 +144,10 @@ pub fn soft_width_cap(side: u32) -> i64 {
 /// 0 at `outer` — and `None` for a plain circle (hard or smooth edges, one-pixel ramps). The
 /// SVG export and the CLI's scaled pictures use it.
 pub fn soft_gradient(circle: &Circle, edges: Edges, width: u32, height: u32) -> Option<(f64, f64)> {
-    if edges != Edges::Soft {
+    if !matches!(edges, Edges::Soft | Edges::Free) {
         return None;
     }
-    let w = SmoothCircle::soft(circle, width, height).ramp_width();
+    let w = SmoothCircle::for_edges(circle, edges, width, height)?.ramp_width();
     (w > SUBPIXELS).then(|| {
         let half = w as f64 / (2 * SUBPIXELS) as f64;
         let outer = circle.radius() + half;
@@ -156,12 +172,29 @@ impl SmoothCircle {
         Self { disc, width: w }
     }
 
+    /// Quantises `circle` with its own ramp ([`Edges::Free`]), or the soft ramp of a
+    /// `width` × `height` canvas if it carries none.
+    pub fn free(circle: &Circle, width: u32, height: u32) -> Self {
+        match circle.edge_width() {
+            Some(px) => {
+                let max = (crate::circle::MAX_EDGE_WIDTH as i64) * SUBPIXELS;
+                let w = (2 * (128.0 * px + 0.5).floor() as i64).clamp(SUBPIXELS, max);
+                Self {
+                    disc: RasterCircle::new(circle),
+                    width: w,
+                }
+            }
+            None => Self::soft(circle, width, height),
+        }
+    }
+
     /// Quantises `circle` for `edges` on a `width` × `height` canvas; `None` for hard edges,
     /// which [`crate::raster`] draws, not this model.
     #[inline]
     pub fn for_edges(circle: &Circle, edges: Edges, width: u32, height: u32) -> Option<Self> {
         match edges {
             Edges::Soft => Some(Self::soft(circle, width, height)),
+            Edges::Free => Some(Self::free(circle, width, height)),
             Edges::Smooth => Some(Self::new(circle)),
             Edges::Hard => None,
         }
@@ -313,6 +346,29 @@ mod tests {
     }
 
     #[test]
+    fn free_ramps_are_the_circles_own_to_the_nearest_even_256th() {
+        let c = Circle::new(100.5, 100.5, 8.0, [0.2, 0.4, 0.9], 0.7).unwrap();
+        let free = |w: f64| SmoothCircle::free(&c.with_edge_width(w).unwrap(), 512, 512);
+        assert_eq!(free(1.0).ramp_width(), 256);
+        assert_eq!(free(4.0).ramp_width(), 4 * 256);
+        assert_eq!(free(2.5).ramp_width(), 640);
+        assert_eq!(free(32.0).ramp_width(), 32 * 256);
+        // Without a width of its own, the soft rule's (r = 8: 4 px at 512²).
+        assert_eq!(SmoothCircle::free(&c, 512, 512).ramp_width(), 4 * 256);
+        // The same ramp as soft edges' with the same width: 4 px, full to 6, none at 10.
+        let k: Vec<u16> = (105..=111).map(|i| free(4.0).coverage(i, 100)).collect();
+        assert_eq!(k, [256, 256, 192, 128, 64, 0, 0]);
+        // An SVG gradient for each wide ramp.
+        let wide = c.with_edge_width(6.0).unwrap();
+        assert_eq!(
+            soft_gradient(&wide, Edges::Free, 256, 256),
+            Some((11.0, 5.0 / 11.0))
+        );
+        assert!(c.with_edge_width(0.5).is_err());
+        assert!(c.with_edge_width(33.0).is_err());
+    }
+
+    #[test]
     fn soft_gradients_span_the_ramp_and_only_wide_ones_exist() {
         let c = |r| Circle::new(100.0, 90.0, r, [0.2, 0.4, 0.9], 0.7).unwrap();
         // 256²: a 2 px ramp at radius 60, from 59 to 61.
@@ -374,6 +430,22 @@ mod tests {
         ) {
             let c = Circle::new(x, y, r, [0.2, 0.4, 0.9], 0.7).unwrap();
             check_spans(SmoothCircle::soft(&c, side, side), w, h)?;
+        }
+
+        /// Free circles' spans follow their coverage, with ramps from one pixel to the
+        /// widest a circle may carry.
+        #[test]
+        fn free_spans_follow_the_coverage(
+            x in -20.0f64..80.0,
+            y in -20.0f64..80.0,
+            r in 0.0f64..60.0,
+            edge in 1.0f64..32.0,
+            w in 1u32..64,
+            h in 1u32..64,
+        ) {
+            let c = Circle::new(x, y, r, [0.2, 0.4, 0.9], 0.7).unwrap();
+            let c = c.with_edge_width(edge).unwrap();
+            check_spans(SmoothCircle::free(&c, 64, 64), w, h)?;
         }
 
         /// The footprint and interior spans are exactly the pixels with `k > 0` and

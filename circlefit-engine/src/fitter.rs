@@ -9,6 +9,7 @@ use circlefit_core::{Canvas, CanvasRef, Circle, CostFunc, Error, Optimizer, Rend
 
 use crate::pass::{FitContext, Parts, Pass};
 use crate::passes::polish::PolishPass;
+use crate::passes::refine::RefinePass;
 use crate::replica::{CloneForker, FitTeam, Forker, Stops};
 use crate::report::Reporter;
 use crate::stages::{StagesPass, check_plan};
@@ -499,6 +500,9 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Fitter<R, C, O> {
             }
             Some(polish) => passes.push(Box::new(PolishPass(polish))),
             None => {}
+        }
+        if let Some(refine) = self.settings.refine {
+            passes.push(Box::new(RefinePass(refine)));
         }
         let mut fit = FitContext {
             reference,

@@ -131,8 +131,8 @@ pub use schedule::{Batch, FitState, Joint, Schedule, Sequential, StagePlan};
 pub use seeds::stage_seed;
 pub use settings::{
     ColorMode, Convergence, FitSettings, MAX_CIRCLES, MAX_POLISH_CLIMBS, MAX_POLISH_EVALUATIONS,
-    MAX_POLISH_PASSES, MAX_RESIDUAL_SEEDS, MAX_RUNS, MAX_SEARCHES, Polish, PolishSearch, Restarts,
-    SeedScales,
+    MAX_POLISH_PASSES, MAX_REFINE_STEPS, MAX_RESIDUAL_SEEDS, MAX_RUNS, MAX_SEARCHES, Polish,
+    PolishSearch, Refine, Restarts, SeedScales,
 };
 pub use strategy::Strategy;
 

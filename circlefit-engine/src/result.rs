@@ -133,6 +133,13 @@ pub struct FitResult {
     /// or was not asked for.
     #[cfg_attr(feature = "serde", serde(default))]
     pub polish_skipped: Option<String>,
+    /// Gradient steps the joint refinement ran ([`FitSettings::refine`](crate::FitSettings::refine); 0 when it did not run).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub refined_steps: u32,
+    /// Why refinement that the settings ask for did not run: it needs a renderer that
+    /// names the edge model it draws. `None` when it ran or was not asked for.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub refine_skipped: Option<String>,
 }
 
 impl FitResult {
@@ -158,6 +165,8 @@ impl FitResult {
             polished_slots: 0,
             path,
             polish_skipped: None,
+            refined_steps: 0,
+            refine_skipped: None,
         }
     }
 
@@ -194,6 +203,14 @@ pub enum Phase {
         slot: usize,
         /// Slots planned.
         slots: usize,
+    },
+    /// Joint refinement, after `step` of `steps` gradient steps (reported when the
+    /// refined circles are scored exactly; `cost` is the best so far).
+    Refining {
+        /// Steps run so far.
+        step: u32,
+        /// Steps planned.
+        steps: u32,
     },
 }
 

@@ -18,6 +18,8 @@ pub const MAX_POLISH_EVALUATIONS: u64 = 1_000_000;
 pub const MAX_SEARCHES: usize = 64;
 /// The most independent climbs per polished slot ([`Polish::climbs`]).
 pub const MAX_POLISH_CLIMBS: u32 = 64;
+/// The most gradient steps of [`Refine`].
+pub const MAX_REFINE_STEPS: u32 = 100_000;
 
 #[cfg(feature = "serde")]
 fn one_search() -> usize {
@@ -235,6 +237,32 @@ impl Polish {
     }
 }
 
+/// Joint refinement, after polishing: every kept circle's numbers moved together by
+/// gradient steps (Adam, with a cosine-shaped step size falling to 0) on a floating-point
+/// copy of the renderer's edge model, every [`Refine::CHECK_EVERY`] steps and at the last
+/// the circles scored exactly; the best exactly scored set is kept, so the result is never
+/// worse than polishing left it. Needs a renderer that names the core edge model it draws
+/// ([`SpanRenderer::edges`](circlefit_core::SpanRenderer::edges)); hard edges are
+/// refined through a one-pixel ramp. The work is cut into fixed bands of rows, so the
+/// result is the same on any number of threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct Refine {
+    /// Gradient steps, 1 to [`MAX_REFINE_STEPS`].
+    pub steps: u32,
+}
+
+impl Refine {
+    /// How often (in steps) the refined circles are scored exactly.
+    pub const CHECK_EVERY: u32 = 25;
+
+    /// Refinement with `steps` gradient steps.
+    pub fn steps(steps: u32) -> Self {
+        Self { steps }
+    }
+}
+
 /// Where residual seeds look for the error (see [`FitSettings::residual_seeds`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -288,6 +316,9 @@ pub struct FitSettings {
     /// Polish the kept circles after the stages (`None`: no polishing).
     #[cfg_attr(feature = "serde", serde(default))]
     pub polish: Option<Polish>,
+    /// Refine all kept circles together after polishing (`None`: no refinement).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub refine: Option<Refine>,
     /// Stop the stages once the kept canvas's cost is at or below this (`None`: run them
     /// all). Polishing still runs. To stop a stage's optimizer run as soon as a candidate
     /// reaches it, give the optimizer the same target (Mayfly: `target_cost`).
@@ -323,6 +354,7 @@ impl FitSettings {
             restarts: Restarts::default(),
             convergence: None,
             polish: None,
+            refine: None,
             target_cost: None,
         }
     }
@@ -404,6 +436,15 @@ impl FitSettings {
         self.validate_restarts()?;
         self.validate_convergence()?;
         self.validate_polish()?;
+        if let Some(r) = self.refine
+            && (r.steps == 0 || r.steps > MAX_REFINE_STEPS)
+        {
+            return Err(invalid(
+                "refine steps",
+                r.steps,
+                "must be between 1 and 100000",
+            ));
+        }
         if let Some(t) = self.target_cost
             && !(t.is_finite() && t >= 0.0)
         {

@@ -211,6 +211,10 @@ impl SpanRenderer for CpuRenderer {
         }
     }
 
+    fn edges(&self) -> Option<Edges> {
+        Some(self.edges)
+    }
+
     fn reach_beyond_radius(&self, width: u32, height: u32) -> f64 {
         match self.edges {
             Edges::Hard | Edges::Smooth => 1.0,
@@ -219,6 +223,7 @@ impl SpanRenderer for CpuRenderer {
                 let cap = circlefit_core::smooth::soft_width_cap(width.min(height));
                 1.0 + cap as f64 / 512.0
             }
+            Edges::Free => 1.0 + circlefit_core::MAX_EDGE_WIDTH / 2.0,
         }
     }
 

@@ -465,6 +465,17 @@ mod tests {
         }
     }
 
+    /// The circle in one of the anti-aliased models: its own edge width (free edges) if
+    /// `edge` gives one, else soft edges if `side` gives the canvas's side (a soft ramp's
+    /// cap comes from it, so wide ramps meet small test canvases), else smooth ones.
+    fn model(circle: Circle, side: Option<u32>, edge: Option<f64>) -> SmoothCircle {
+        match (edge, side) {
+            (Some(e), _) => SmoothCircle::free(&circle.with_edge_width(e).unwrap(), 64, 64),
+            (None, Some(s)) => SmoothCircle::soft(&circle, s, s),
+            (None, None) => SmoothCircle::new(&circle),
+        }
+    }
+
     /// The edge paths this CPU can run for `sc`: one by one, and the vector kernel.
     fn paths(sc: &SmoothCircle) -> Vec<bool> {
         let mut p = vec![false];
@@ -516,10 +527,10 @@ mod tests {
             h in 1u32..40,
             seed in 0u64..1000,
             side in proptest::option::of(64u32..1200),
+            edge in proptest::option::of(1.0f64..32.0),
         ) {
             let circle = Circle::new(x, y, r, [0.9, 0.3, 0.6], alpha).unwrap();
-            // A soft ramp's cap comes from `side`, so wide ramps meet small test canvases.
-            let sc = side.map_or_else(|| SmoothCircle::new(&circle), |s| SmoothCircle::soft(&circle, s, s));
+            let sc = model(circle, side, edge);
             let (kept, reference) = (canvas(w, h, seed), canvas(w, h, seed + 7));
             let mut want = kept.clone();
             naive(&sc, &mut want);
@@ -568,10 +579,11 @@ mod tests {
             cut in 0u32..64,
             seed in 0u64..1000,
             side in proptest::option::of(64u32..1200),
+            edge in proptest::option::of(1.0f64..32.0),
         ) {
             let (w, h) = (64, 40);
             let circle = Circle::new(x, y, r, [0.1, 0.8, 0.4], 0.6).unwrap();
-            let sc = side.map_or_else(|| SmoothCircle::new(&circle), |s| SmoothCircle::soft(&circle, s, s));
+            let sc = model(circle, side, edge);
             let kept = canvas(w, h, seed);
             let mut spans = Vec::new();
             sc.spans(w, h, &mut spans);

@@ -8,11 +8,12 @@ use circlefit::prelude::*;
 
 /// What a stored job without a setting ran with: jobs stored before `edges`,
 /// `seed_scales` and `climbs` existed were hard-edged, seeded on 8 px blocks and polished
-/// with one climb (new jobs always store all three).
+/// with one climb, and those before `refine` were not refined (new jobs store them all).
 pub(crate) fn with_legacy_defaults(mut job: FitJob) -> FitJob {
     job.edges.get_or_insert(Edges::Hard);
     job.seed_scales.get_or_insert(SeedScales::Blocks8);
     job.climbs.get_or_insert(1);
+    job.refine.get_or_insert(0);
     job
 }
 

@@ -6,6 +6,7 @@
 mod common;
 mod parallel;
 mod pinned;
+mod refine;
 mod schedule;
 mod searches;
 mod settings;

@@ -119,6 +119,31 @@ proptest! {
     }
 }
 
+/// The engine's random scenes with every circle carrying its own edge width, 1 to 32 px.
+fn arb_free_case() -> impl proptest::strategy::Strategy<Value = Case> {
+    (arb_case(), proptest::prelude::any::<u64>()).prop_map(|((r, b, kept, cand), seed)| {
+        let mut rng = SplitMix64::new(seed);
+        let mut own = |c: Circle| {
+            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            c.with_edge_width(MIN_EDGE_WIDTH + u * (MAX_EDGE_WIDTH - MIN_EDGE_WIDTH))
+                .unwrap()
+        };
+        let kept = kept.into_iter().map(&mut own).collect();
+        let cand = cand.into_iter().map(&mut own).collect();
+        (r, b, kept, cand)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    #[test]
+    fn incremental_cost_equals_full_render_with_free_edges(case in arb_free_case()) {
+        prop_assert_eq!(check_edges(Edges::Free, Mse, &case), Ok(()));
+        prop_assert_eq!(check_edges(Edges::Free, PlainSums, &case), Ok(()));
+    }
+}
+
 #[test]
 fn soft_fits_report_the_rendered_cost_and_differ_from_smooth_ones() {
     // 384 × 512: ramps up to 3 px, so polishing must look past radius + 1 px for the later

@@ -51,7 +51,12 @@ impl<R: Renderer, C: CostFunc> SlotObjective<'_, R, C> {
         self.x.clear();
         self.x.extend_from_slice(x);
         self.bounds.clamp(&mut self.x);
-        Circle::from_params(&self.x)
+        // A slot searches the seven numbers; a circle's own edge width goes with it.
+        let c = Circle::from_params(&self.x)?;
+        match self.old.edge_width() {
+            Some(w) => c.with_edge_width(w),
+            None => Ok(c),
+        }
     }
 
     fn score(&mut self, x: &[f64]) -> Result<f64> {
