@@ -189,10 +189,11 @@ impl FitJob {
     pub const DEFAULT_SEED: u64 = 1;
     /// The convergence rule's minimum relative gain of a job that does not say.
     pub const DEFAULT_MIN_GAIN: f64 = 0.001;
-    /// The edges of a job that does not say: soft fits score +0.10 dB on average over
-    /// smooth ones at 100 circles on 256² and +0.18 at 64 on 512² (docs/quality.md) for
-    /// about 15 % more time; smooth fits score +0.2 dB over hard ones.
-    pub const DEFAULT_EDGES: Edges = Edges::Soft;
+    /// The edges of a job that does not say: with the recommended refinement, free fits
+    /// (each circle its own edge width) score +0.29 dB on average over soft ones at 100
+    /// circles on 256² and +0.22 at 64 on 512² (docs/quality.md, eighth session) for about
+    /// 10 % more time; soft fits scored +0.10 dB over smooth ones, smooth +0.2 dB over hard.
+    pub const DEFAULT_EDGES: Edges = Edges::Free;
 
     /// The strategy the job names, its batch size capped at the circle count.
     fn strategy(&self, circles: usize) -> Strategy {

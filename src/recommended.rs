@@ -23,11 +23,12 @@ pub fn iterations_per_search(searches: usize) -> u64 {
 }
 
 /// A fitter with the defaults the README's figures were measured with: the built-in
-/// renderer with soft edges ([`Edges::Soft`]: anti-aliased, the ramp up to half the radius
-/// wide), MSE and Mayfly (20 males and 20 females, 40 iterations per stage, males
+/// renderer with free edges ([`Edges::Free`]: anti-aliased, each circle its own ramp width,
+/// new circles starting from the soft rule's, half the radius), MSE and Mayfly (20 males and 20 females, 40 iterations per stage, males
 /// moving together so every evaluation of an iteration can run in parallel), a sequential
 /// schedule of `circles` circles with [`FitSettings::recommended`] (closed-form colour, 10
-/// residual seeds, 8 polishing passes of two climbs a slot), the reference's mean colour as the base, seed 0,
+/// residual seeds, 8 polishing passes of two climbs a slot, 300 steps of joint refinement),
+/// the reference's mean colour as the base, seed 0,
 /// and every core. Change any of it with the builder's methods.
 ///
 /// # Errors
@@ -58,7 +59,7 @@ pub fn recommended(
         .build()
         .expect("the recommended Mayfly settings are valid");
     Ok(
-        Fitter::new(CpuRenderer::with_edges(Edges::Soft), Mse, mayfly)
+        Fitter::new(CpuRenderer::with_edges(Edges::Free), Mse, mayfly)
             .settings(FitSettings::recommended(Strategy::Sequential, circles, 0))
             .base(base)
             .threads(0),

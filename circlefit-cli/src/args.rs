@@ -345,7 +345,7 @@ pub(crate) struct FitArgs {
     /// The base canvas: white, mean (the reference's mean colour) or an image file.
     #[arg(long, value_name = "white|mean|FILE", help_heading = "Fit")]
     pub(crate) background: Option<String>,
-    /// The circles' edges, fitted and drawn (default: soft; a resumed fit keeps its own).
+    /// The circles' edges, fitted and drawn (default: free; a resumed fit keeps its own).
     #[arg(long, value_enum, help_heading = "Fit")]
     pub(crate) edges: Option<EdgesArg>,
     /// The most memory the run may take, in GiB, shared by the fits running side by side

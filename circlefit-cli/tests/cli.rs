@@ -252,6 +252,10 @@ fn a_resumed_fit_equals_the_uninterrupted_one_and_refuses_changed_settings() {
     );
 }
 
+fn svg_of(d: &std::path::Path, name: &str) -> String {
+    std::fs::read_to_string(d.join(name)).unwrap()
+}
+
 #[test]
 fn edges_are_fitted_saved_drawn_again_and_kept_on_resume() {
     let d = dir("edges");
@@ -270,22 +274,35 @@ fn edges_are_fitted_saved_drawn_again_and_kept_on_resume() {
     };
     fit(&["--edges", "hard"], "hard");
     fit(&["--edges", "smooth"], "smooth");
-    // Soft is the default.
-    let said = fit(&[], "soft");
-    for name in ["hard", "smooth", "soft"] {
+    fit(&["--edges", "soft"], "soft");
+    // Free is the default: each saved circle carries its own edge width.
+    let said = fit(&[], "free");
+    for name in ["hard", "smooth", "soft", "free"] {
         assert_eq!(json(&d.join(format!("{name}.json")))["edges"], name);
     }
+    let saved = json(&d.join("free.json"));
+    assert!(
+        saved["circles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["edge"].is_f64())
+    );
     let png = |name: &str| std::fs::read(d.join(name)).unwrap();
     assert_ne!(png("hard.png"), png("smooth.png"));
     assert_ne!(png("smooth.png"), png("soft.png"));
+    assert_ne!(png("soft.png"), png("free.png"));
+    assert!(svg_of(&d, "free.svg").contains("<radialGradient"));
     // On the 256² cat soft ramps reach 2 px: the SVG draws them as radial gradients.
     let svg = |name: &str| std::fs::read_to_string(d.join(name)).unwrap();
     assert!(svg("soft.svg").contains("<radialGradient"));
     assert!(!svg("smooth.svg").contains("<radialGradient"));
     // `render` draws the saved circles with the saved edges: the same picture.
-    let o = run(&["render", "soft.json", "-o", "again.png"], &d);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    assert_eq!(png("again.png"), png("soft.png"));
+    for name in ["soft", "free"] {
+        let o = run(&["render", &format!("{name}.json"), "-o", "again.png"], &d);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert_eq!(png("again.png"), png(&format!("{name}.png")));
+    }
     // `score` reports the fit's own PSNR.
     let psnr = |s: &str| {
         s.split_whitespace()
@@ -295,7 +312,7 @@ fn edges_are_fitted_saved_drawn_again_and_kept_on_resume() {
             .unwrap()
     };
     let reference = format!("{}/../assets/chelsea_256.png", env!("CARGO_MANIFEST_DIR"));
-    let o = run(&["score", "soft.json", &reference], &d);
+    let o = run(&["score", "free.json", &reference], &d);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!((psnr(&text(&o.stdout)) - psnr(&said)).abs() < 1e-3);
     // A resume keeps the saved edges and refuses other ones.
@@ -303,7 +320,7 @@ fn edges_are_fitted_saved_drawn_again_and_kept_on_resume() {
     assert_eq!(o.status.code(), Some(2));
     let err = text(&o.stderr);
     assert!(err.contains("--edges") && err.contains("--resume"), "{err}");
-    for name in ["smooth", "soft"] {
+    for name in ["smooth", "soft", "free"] {
         let (from, to) = (format!("{name}.json"), format!("more_{name}.json"));
         let o = run(&["--resume", &from, "-o", &to], &d);
         assert!(o.status.success(), "{}", text(&o.stderr));

@@ -132,7 +132,7 @@ pub use seeds::stage_seed;
 pub use settings::{
     ColorMode, Convergence, FitSettings, MAX_CIRCLES, MAX_POLISH_CLIMBS, MAX_POLISH_EVALUATIONS,
     MAX_POLISH_PASSES, MAX_REFINE_STEPS, MAX_RESIDUAL_SEEDS, MAX_RUNS, MAX_SEARCHES, Polish,
-    PolishSearch, Refine, Restarts, SeedScales,
+    PolishSearch, RECOMMENDED_REFINE_STEPS, Refine, Restarts, SeedScales,
 };
 pub use strategy::Strategy;
 

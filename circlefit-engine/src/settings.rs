@@ -18,6 +18,9 @@ pub const MAX_POLISH_EVALUATIONS: u64 = 1_000_000;
 pub const MAX_SEARCHES: usize = 64;
 /// The most independent climbs per polished slot ([`Polish::climbs`]).
 pub const MAX_POLISH_CLIMBS: u32 = 64;
+/// The joint refinement's steps in [`FitSettings::recommended`]: 500 added 0.03 dB on
+/// average for up to 2.1× the time of a fit without refinement, 300 stay within 1.6×.
+pub const RECOMMENDED_REFINE_STEPS: u32 = 300;
 /// The most gradient steps of [`Refine`].
 pub const MAX_REFINE_STEPS: u32 = 100_000;
 
@@ -368,6 +371,11 @@ impl FitSettings {
     ///   that runs 1.6× faster on two threads).
     /// - Batch also prunes and refills (+0.01 to +0.11 dB on the four images, no slower):
     ///   the strategy's `prune` is turned on.
+    /// - Sequential and Batch refine all circles together after polishing,
+    ///   [`RECOMMENDED_REFINE_STEPS`] steps ([`Refine`]): +0.14 dB on average on eleven
+    ///   photographs at 100 circles on 256² with soft edges, +0.43 with free ones
+    ///   ([`Edges::Free`](circlefit_core::Edges::Free), whose widths it chooses), for
+    ///   1.05–1.64× the time (docs/quality.md, eighth session).
     /// - Joint: searched colour (it measured better there), nothing else.
     ///
     /// Chosen on four 256² photographs (the bundled cat and three public-domain ones) at
@@ -388,6 +396,7 @@ impl FitSettings {
                 residual_seeds: 10,
                 seed_scales: SeedScales::MultiScale,
                 polish: Some(Polish::passes(8).with_climbs(2)),
+                refine: Some(Refine::steps(RECOMMENDED_REFINE_STEPS)),
                 ..base
             },
         }

@@ -80,9 +80,9 @@ fn the_page_uploads_shows_progress_and_the_picture_and_offers_the_svg() {
         let circles = client.find(Locator::Css("#circles")).await.unwrap();
         circles.clear().await.unwrap();
         circles.send_keys("10").await.unwrap();
-        // Soft edges are the page's default; this job asks for hard ones.
+        // Free edges are the page's default; this job asks for hard ones.
         let edges = client.find(Locator::Css("#edges")).await.unwrap();
-        assert_eq!(edges.prop("value").await.unwrap().as_deref(), Some("soft"));
+        assert_eq!(edges.prop("value").await.unwrap().as_deref(), Some("free"));
         edges.select_by_value("hard").await.unwrap();
         client.find(Locator::Css("#start")).await.unwrap().click().await.unwrap();
         // The status moves through the job's life and ends done.

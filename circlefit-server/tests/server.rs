@@ -34,10 +34,13 @@ fn a_job_runs_and_its_results_download(b: &Backend) {
         cp["circles"].as_array().unwrap().len() as i64,
         job["circles"].as_i64().unwrap()
     );
-    // Soft edges unless asked otherwise, saved with the job and its checkpoint; the PNG
-    // is the soft render of the saved circles (hard edges would draw another).
-    assert_eq!(cp["edges"], "soft");
-    assert_eq!(job["settings"]["edges"], "soft", "{job}");
+    // Free edges unless asked otherwise, saved with the job and its checkpoint (each circle
+    // with its own width); the PNG is the free render of the saved circles (soft or hard
+    // edges would draw another).
+    assert_eq!(cp["edges"], "free");
+    assert_eq!(job["settings"]["edges"], "free", "{job}");
+    assert_eq!(job["settings"]["refine"], 300, "{job}");
+    assert!(cp["circles"][0]["edge"].as_f64().is_some(), "{cp}");
     assert_eq!(job["settings"]["seed_scales"], "multi_scale", "{job}");
     assert_eq!(cp["settings"]["seed_scales"], "multi_scale", "{cp}");
     // Two climbs per polished slot, stored with the job (older jobs without it had one).
@@ -54,7 +57,8 @@ fn a_job_runs_and_its_results_download(b: &Backend) {
             .unwrap();
         circlefit::io::encode_png(c.as_ref()).unwrap()
     };
-    assert_eq!(draw(circlefit::Edges::Soft), png);
+    assert_eq!(draw(circlefit::Edges::Free), png);
+    assert_ne!(draw(circlefit::Edges::Soft), png);
     assert_ne!(draw(circlefit::Edges::Hard), png);
     // A second job: the list is newest first.
     let (_, second) = submit(&s, TINY, QUICK);

@@ -128,25 +128,34 @@ impl Shape {
     }
 }
 
-/// A covered pixel of a shape: its index in the band, its coverage and, on the ramp, the
-/// offsets and distance from the centre (`d = 0` inside the ramp: fully covered).
+/// One row of a shape's footprint: pixels `x0..x1` of band row `row`, fully covered in
+/// `ia..ib` (`x0 <= ia <= ib <= x1`), on the ramp on either side.
 #[derive(Clone, Copy, Debug)]
-struct Covered {
-    index: usize,
-    cov: f32,
-    dx: f32,
+struct Row {
+    row: usize,
     dy: f32,
-    d: f32,
+    x0: usize,
+    ia: usize,
+    ib: usize,
+    x1: usize,
 }
 
-/// Calls `f` for every pixel of rows `y0..y1` that `s` covers (`cov > 0`), row by row, left
-/// to right; the forward and backward passes walk the same pixels in the same order.
-fn for_covered(s: &Shape, (y0, y1): (u32, u32), width: u32, mut f: impl FnMut(Covered)) {
+impl Row {
+    /// The ramp pixels: left of the interior, then right of it.
+    fn ramp(&self) -> impl Iterator<Item = usize> {
+        (self.x0..self.ia).chain(self.ib..self.x1)
+    }
+}
+
+/// Calls `f` for every row of `y0..y1` that `s` reaches, top to bottom; the forward and
+/// backward passes walk the same rows and pixels.
+fn for_rows(s: &Shape, (y0, y1): (u32, u32), width: u32, mut f: impl FnMut(Row)) {
     let outer = s.outer();
     let inner = s.r - 0.5 * s.w;
     let inner2 = if inner > 0.0 { inner * inner } else { -1.0 };
     let top = ((s.cy - outer - 0.5).floor().max(y0 as f32)) as u32;
     let bottom = ((s.cy + outer + 0.5).ceil().min(y1 as f32)) as u32;
+    let col = |x: f32| x.clamp(0.0, width as f32) as usize;
     for j in top.max(y0)..bottom.min(y1) {
         let dy = j as f32 + 0.5 - s.cy;
         let span2 = outer * outer - dy * dy;
@@ -154,43 +163,40 @@ fn for_covered(s: &Shape, (y0, y1): (u32, u32), width: u32, mut f: impl FnMut(Co
             continue;
         }
         let half = span2.sqrt();
-        let x0 = (s.cx - half - 0.5).ceil().max(0.0) as u32;
-        let x1 = ((s.cx + half - 0.5).floor() + 1.0).clamp(0.0, width as f32) as u32;
-        let row = (j - y0) as usize * width as usize;
-        for i in x0..x1 {
-            let dx = i as f32 + 0.5 - s.cx;
-            let d2 = dx * dx + dy * dy;
-            let index = row + i as usize;
-            if d2 <= inner2 {
-                f(Covered {
-                    index,
-                    cov: 1.0,
-                    dx,
-                    dy,
-                    d: 0.0,
-                });
-                continue;
+        let x0 = col((s.cx - half - 0.5).ceil());
+        let x1 = col((s.cx + half - 0.5).floor() + 1.0).max(x0);
+        let (ia, ib) = match inner2 - dy * dy {
+            in2 if in2 > 0.0 => {
+                let h = in2.sqrt();
+                let ia = col((s.cx - h - 0.5).ceil()).clamp(x0, x1);
+                (ia, col((s.cx + h - 0.5).floor() + 1.0).clamp(ia, x1))
             }
-            let d = d2.sqrt();
-            let cov = (outer - d) / s.w;
-            if cov >= 1.0 {
-                f(Covered {
-                    index,
-                    cov: 1.0,
-                    dx,
-                    dy,
-                    d: 0.0,
-                });
-            } else if cov > 0.0 {
-                f(Covered {
-                    index,
-                    cov,
-                    dx,
-                    dy,
-                    d,
-                });
-            }
-        }
+            _ => (x1, x1),
+        };
+        let row = (j - y0) as usize;
+        f(Row {
+            row,
+            dy,
+            x0,
+            ia,
+            ib,
+            x1,
+        });
+    }
+}
+
+/// A ramp pixel's coverage at offset (`dx`, `dy`) from the centre, and its distance when
+/// strictly on the ramp (0 where the coverage is clamped to 0 or 1: no slope there).
+#[inline]
+fn ramp_at(s: &Shape, dx: f32, dy: f32) -> (f32, f32) {
+    let d = (dx * dx + dy * dy).sqrt();
+    let cov = (s.outer() - d) / s.w;
+    if cov >= 1.0 {
+        (1.0, 0.0)
+    } else if cov <= 0.0 {
+        (0.0, 0.0)
+    } else {
+        (cov, d)
     }
 }
 
@@ -247,20 +253,25 @@ impl Scene {
         y as usize * self.width as usize * 3
     }
 
-    /// Draws `shapes` over the band's base: the band's pixels, every covered pixel's value
-    /// under each shape (in drawing order), and where each shape's values start.
+    /// Draws `shapes` over the band's base: the band's pixels, every footprint pixel's
+    /// value under each shape (row by row, in drawing order), and where each shape's values
+    /// start.
     fn forward(&self, shapes: &[Shape], band: (u32, u32)) -> (Vec<f32>, Vec<f32>, Vec<usize>) {
         let mut pixels = self.base[self.offset(band.0)..self.offset(band.1)].to_vec();
         let mut saved = Vec::new();
         let mut starts = Vec::with_capacity(shapes.len());
+        let w = self.width as usize;
         for s in shapes {
             starts.push(saved.len());
-            for_covered(s, band, self.width, |c| {
-                let px = &mut pixels[3 * c.index..3 * c.index + 3];
-                saved.extend_from_slice(px);
-                let e = s.a * c.cov;
-                for (p, &col) in px.iter_mut().zip(&s.rgb) {
-                    *p += e * (col - *p);
+            for_rows(s, band, self.width, |r| {
+                let line = &mut pixels[3 * r.row * w..3 * (r.row + 1) * w];
+                saved.extend_from_slice(&line[3 * r.x0..3 * r.x1]);
+                for i in r.ramp() {
+                    let (cov, _) = ramp_at(s, i as f32 + 0.5 - s.cx, r.dy);
+                    blend(&mut line[3 * i..3 * i + 3], s.a * cov, &s.rgb);
+                }
+                for px in line[3 * r.ia..3 * r.ib].chunks_exact_mut(3) {
+                    blend(px, s.a, &s.rgb);
                 }
             });
         }
@@ -277,38 +288,97 @@ impl Scene {
         adjoint: &mut [f32],
         g: &mut [f64],
     ) {
-        let (mut gx, mut gy, mut gr, mut ga, mut gw) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
-        let mut gc = [0.0f64; 3];
+        let w = self.width as usize;
+        let mut sums = Sums::default();
         let mut at = 0;
-        for_covered(s, band, self.width, |c| {
-            let under = &saved[at..at + 3];
-            at += 3;
-            let adj = &mut adjoint[3 * c.index..3 * c.index + 3];
-            let e = s.a * c.cov;
-            let mut ge = 0.0f32;
-            for ch in 0..3 {
-                gc[ch] += f64::from(adj[ch] * e);
-                ge += adj[ch] * (s.rgb[ch] - under[ch]);
-                adj[ch] *= 1.0 - e;
+        for_rows(s, band, self.width, |r| {
+            let under = &saved[at..at + 3 * (r.x1 - r.x0)];
+            at += under.len();
+            let line = &mut adjoint[3 * r.row * w..3 * (r.row + 1) * w];
+            for i in r.ramp() {
+                let dx = i as f32 + 0.5 - s.cx;
+                let u = &under[3 * (i - r.x0)..3 * (i - r.x0) + 3];
+                sums.ramp_pixel(s, (dx, r.dy), u, &mut line[3 * i..3 * i + 3]);
             }
-            ga += f64::from(ge * c.cov);
-            if c.d > 0.0 {
-                // On the ramp: cov = (r + w/2 − d) / w.
-                let gcov = f64::from(ge * s.a / s.w);
-                gx += gcov * f64::from(c.dx / c.d);
-                gy += gcov * f64::from(c.dy / c.d);
-                gr += gcov;
-                gw += gcov * f64::from(0.5 - c.cov);
-            }
+            let u = &under[3 * (r.ia - r.x0)..3 * (r.ib - r.x0)];
+            sums.interior_run(s, u, &mut line[3 * r.ia..3 * r.ib]);
         });
-        g[0] += gx;
-        g[1] += gy;
-        g[2] += gr + gw * f64::from(s.dw_dr);
+        sums.add_to(s, g);
+    }
+}
+
+/// `p += e·(c − p)` over one pixel's channels.
+#[inline]
+fn blend(px: &mut [f32], e: f32, rgb: &[f32; 3]) {
+    for (p, &c) in px.iter_mut().zip(rgb) {
+        *p += e * (c - *p);
+    }
+}
+
+/// One shape's gradient as the backward pass sums it.
+#[derive(Debug, Default)]
+struct Sums {
+    x: f64,
+    y: f64,
+    /// d/d(r) through the coverage, before the width's share.
+    r: f64,
+    rgb: [f64; 3],
+    a: f64,
+    w: f64,
+}
+
+impl Sums {
+    /// A ramp pixel at offset `(dx, dy)`, `under` its value before the shape, `adj` dL/dp
+    /// after it (turned into dL/dp before it).
+    #[inline]
+    fn ramp_pixel(&mut self, s: &Shape, (dx, dy): (f32, f32), under: &[f32], adj: &mut [f32]) {
+        let (cov, d) = ramp_at(s, dx, dy);
+        let e = s.a * cov;
+        let mut ge = 0.0f32;
         for ch in 0..3 {
-            g[3 + ch] += gc[ch] * 255.0;
+            self.rgb[ch] += f64::from(adj[ch] * e);
+            ge += adj[ch] * (s.rgb[ch] - under[ch]);
+            adj[ch] *= 1.0 - e;
         }
-        g[6] += ga;
-        g[7] += gw * f64::from(s.dw_dw);
+        self.a += f64::from(ge * cov);
+        if d > 0.0 {
+            // On the ramp: cov = (r + w/2 − d) / w.
+            let gcov = f64::from(ge * s.a / s.w);
+            self.x += gcov * f64::from(dx / d);
+            self.y += gcov * f64::from(dy / d);
+            self.r += gcov;
+            self.w += gcov * f64::from(0.5 - cov);
+        }
+    }
+
+    /// A run of fully covered pixels: only the colour and alpha have a gradient there.
+    #[inline]
+    fn interior_run(&mut self, s: &Shape, under: &[f32], adj: &mut [f32]) {
+        let (mut g, mut ge) = ([0.0f32; 3], 0.0f32);
+        let keep = 1.0 - s.a;
+        for (a, u) in adj.chunks_exact_mut(3).zip(under.chunks_exact(3)) {
+            for ch in 0..3 {
+                g[ch] += a[ch];
+                ge += a[ch] * (s.rgb[ch] - u[ch]);
+                a[ch] *= keep;
+            }
+        }
+        for (sum, g) in self.rgb.iter_mut().zip(g) {
+            *sum += f64::from(g * s.a);
+        }
+        self.a += f64::from(ge);
+    }
+
+    /// Adds the sums to `g`, the shape's numbers' gradient (colour per `[0, 1]` channel).
+    fn add_to(&self, s: &Shape, g: &mut [f64]) {
+        g[0] += self.x;
+        g[1] += self.y;
+        g[2] += self.r + self.w * f64::from(s.dw_dr);
+        for ch in 0..3 {
+            g[3 + ch] += self.rgb[ch] * 255.0;
+        }
+        g[6] += self.a;
+        g[7] += self.w * f64::from(s.dw_dw);
     }
 }
 
