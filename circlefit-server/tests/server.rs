@@ -35,8 +35,8 @@ fn a_job_runs_and_its_results_download(b: &Backend) {
         job["circles"].as_i64().unwrap()
     );
     // Free edges unless asked otherwise, saved with the job and its checkpoint (each circle
-    // with its own width); the PNG is the free render of the saved circles (soft or hard
-    // edges would draw another).
+    // with its own width); the PNG is the free render of the saved circles (hard edges
+    // would draw another; on this 50 px image soft ones may not: their ramps are 1 px).
     assert_eq!(cp["edges"], "free");
     assert_eq!(job["settings"]["edges"], "free", "{job}");
     assert_eq!(job["settings"]["refine"], 300, "{job}");
@@ -58,7 +58,6 @@ fn a_job_runs_and_its_results_download(b: &Backend) {
         circlefit::io::encode_png(c.as_ref()).unwrap()
     };
     assert_eq!(draw(circlefit::Edges::Free), png);
-    assert_ne!(draw(circlefit::Edges::Soft), png);
     assert_ne!(draw(circlefit::Edges::Hard), png);
     // A second job: the list is newest first.
     let (_, second) = submit(&s, TINY, QUICK);
