@@ -205,7 +205,7 @@ impl Scene {
     pub(crate) fn new(reference: CanvasRef<'_>, base: CanvasRef<'_>, ramp: Ramp) -> Self {
         let floats = |c: CanvasRef<'_>| {
             (0..c.height())
-                .flat_map(|y| c.row(y).chunks_exact(4).flat_map(|p| p[..3].to_vec()))
+                .flat_map(|y| c.row(y).chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]))
                 .map(f32::from)
                 .collect()
         };
