@@ -1,8 +1,11 @@
 //! The smooth model's drawing and fused scoring ([`circlefit_core::smooth`]): each footprint
 //! span splits into a left edge, the interior and a right edge; the interior goes through
 //! the hard model's vector kernels (its pixels blend with the circle's own alpha), the edge
-//! pixels with their coverage: eight at a time with AVX-512 (square roots in `f64` lanes,
-//! exact below [`SQRT_EXACT_BELOW`] as in the span walk), else one by one.
+//! pixels with their coverage. With AVX-512 the edge runs of many rows are queued and their
+//! coverages computed eight pixels a vector across runs (square roots in `f64` lanes, exact
+//! below [`SQRT_EXACT_BELOW`] as in the span walk, and a multiplication by the ramp's
+//! reciprocal in place of a division), then blended or scored run by run; without it, one
+//! by one.
 
 use circlefit_core::raster::SQRT_EXACT_BELOW;
 use circlefit_core::smooth::SmoothCircle;
@@ -97,18 +100,32 @@ fn composite_runs_with(sc: &SmoothCircle, mut canvas: CanvasMut<'_>, runs: &[Spa
     let (width, rgb, b) = (canvas.width(), sc.disc.rgb, crate::blend16(&sc.disc));
     let whole_rows = vector && small(sc);
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: as below.
-    let edge = vector.then(|| unsafe { avx512::Edge::new(sc) });
+    // SAFETY: the CPU has the kernels' features and the bounds hold (`vector_edges`).
+    let ramp = vector.then(|| unsafe { avx512::Ramp::new(sc) });
+    #[cfg(target_arch = "x86_64")]
+    let mut queue = EdgeQueue::new();
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = vector;
+    let _ = (vector, whole_rows);
     for s in runs {
-        let row = canvas.row_segment_mut(s.y, s.x0, s.x1);
         #[cfg(target_arch = "x86_64")]
-        if let Some(edge) = edge.as_ref().filter(|_| whole_rows) {
-            // SAFETY: as below.
-            unsafe { edge.blend_run(s.y, s.x0, row) };
+        if let Some(ramp) = &ramp {
+            let mut drain = |q: &mut EdgeQueue| {
+                // SAFETY: as above; the queued pixels lie on the footprint.
+                unsafe { ramp.draw(q, canvas.reborrow()) }
+            };
+            if whole_rows {
+                queue.push(s.y, s.x0, s.x1, &mut drain);
+                continue;
+            }
+            let p = parts(sc, s, width);
+            queue.push(s.y, s.x0, p.a, &mut drain);
+            queue.push(s.y, p.b, s.x1, &mut drain);
+            if p.a < p.b {
+                kernels::blend(canvas.row_segment_mut(s.y, p.a, p.b), &b);
+            }
             continue;
         }
+        let row = canvas.row_segment_mut(s.y, s.x0, s.x1);
         let p = parts(sc, s, width);
         let (left, rest) = row.split_at_mut((p.a - s.x0) as usize * 4);
         let (inner, right) = rest.split_at_mut((p.b - p.a) as usize * 4);
@@ -116,19 +133,17 @@ fn composite_runs_with(sc: &SmoothCircle, mut canvas: CanvasMut<'_>, runs: &[Spa
             kernels::blend(inner, &b);
         }
         for (x0, run) in [(s.x0, left), (p.b, right)] {
-            #[cfg(target_arch = "x86_64")]
-            if let Some(edge) = &edge {
-                // SAFETY: the CPU has the kernels' features and the bound holds
-                // (`vector_edges`).
-                unsafe { edge.blend_run(s.y, x0, run) };
-                continue;
-            }
             let x1 = x0 + (run.len() / 4) as u32;
             for_edge(sc, s.y, x0, x1, |x, e| {
                 let i = (x - x0) as usize * 4;
                 blend_pixel(rgb, e, &mut run[i..i + 4]);
             });
         }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if let Some(ramp) = &ramp {
+        // SAFETY: as above.
+        unsafe { ramp.draw(&mut queue, canvas) };
     }
 }
 
@@ -184,35 +199,40 @@ fn squared_error_with(
         )
     };
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: the CPU has the kernels' features and the bound holds (`vector_edges`).
-    let mut edges = vector.then(|| unsafe { avx512::EdgeError::new(sc) });
+    // SAFETY: the CPU has the kernels' features and the bounds hold (`vector_edges`).
+    let ramp = vector.then(|| unsafe { avx512::Ramp::new(sc) });
+    #[cfg(target_arch = "x86_64")]
+    let mut queue = EdgeQueue::new();
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = vector;
+    let _ = (vector, whole_rows);
     for s in spans {
-        let (k, r) = (kept.row(s.y), reference.row(s.y));
         #[cfg(target_arch = "x86_64")]
-        if let Some(e) = edges.as_mut().filter(|_| whole_rows) {
-            let run = s.x0 as usize * 4..s.x1 as usize * 4;
-            // SAFETY: as above.
-            unsafe { e.add(s.y, s.x0, &k[run.clone()], &r[run]) };
-            continue;
-        }
-        let p = parts(sc, s, width);
-        #[cfg(target_arch = "x86_64")]
-        let vectored = edges.as_mut().map(|e| {
-            let run = |x0: u32, x1: u32| x0 as usize * 4..x1 as usize * 4;
-            let (left, right) = (run(s.x0, p.a), run(p.b, s.x1));
-            // SAFETY: as above.
-            unsafe {
-                e.add(s.y, s.x0, &k[left.clone()], &r[left]);
-                e.add(s.y, p.b, &k[right.clone()], &r[right]);
+        let queued = ramp.as_ref().map(|ramp| {
+            let mut drain = |q: &mut EdgeQueue| {
+                // SAFETY: as above; the queued pixels lie on the footprint.
+                sum += unsafe { ramp.squared_error(q, kept, reference) };
+            };
+            if whole_rows {
+                queue.push(s.y, s.x0, s.x1, &mut drain);
+                return None;
             }
+            let p = parts(sc, s, width);
+            queue.push(s.y, s.x0, p.a, &mut drain);
+            queue.push(s.y, p.b, s.x1, &mut drain);
+            Some(p)
         });
         #[cfg(not(target_arch = "x86_64"))]
-        let vectored: Option<()> = None;
-        if vectored.is_none() {
-            sum += edge_error(sc, s.y, s.x0, p.a, k, r) + edge_error(sc, s.y, p.b, s.x1, k, r);
-        }
+        let queued: Option<Option<Parts>> = None;
+        let p = match queued {
+            Some(Some(p)) => p,
+            Some(None) => continue,
+            None => {
+                let (k, r) = (kept.row(s.y), reference.row(s.y));
+                let p = parts(sc, s, width);
+                sum += edge_error(sc, s.y, s.x0, p.a, k, r) + edge_error(sc, s.y, p.b, s.x1, k, r);
+                p
+            }
+        };
         if p.a < p.b {
             inner[n] = Span {
                 y: s.y,
@@ -227,18 +247,82 @@ fn squared_error_with(
         }
     }
     #[cfg(target_arch = "x86_64")]
-    if let Some(e) = edges {
+    if let Some(ramp) = &ramp {
         // SAFETY: as above.
-        sum += unsafe { e.total() };
+        sum += unsafe { ramp.squared_error(&mut queue, kept, reference) };
     }
     sum + interior(&inner[..n])
+}
+
+/// Edge pixels queued for the vector kernels: several short runs (an edge run is often two
+/// or three pixels) share each vector of square roots, where one vector per run would leave
+/// most of its eight lanes idle.
+#[cfg(target_arch = "x86_64")]
+struct EdgeQueue {
+    runs: [Span; QUEUED_RUNS],
+    n: usize,
+    pixels: usize,
+}
+
+/// Runs queued at most (a circle's edge runs are two a row).
+#[cfg(target_arch = "x86_64")]
+const QUEUED_RUNS: usize = 128;
+
+/// Pixels queued at most (longer runs are split).
+#[cfg(target_arch = "x86_64")]
+const QUEUED_PIXELS: usize = 1024;
+
+#[cfg(target_arch = "x86_64")]
+impl EdgeQueue {
+    fn new() -> Self {
+        Self {
+            runs: [Span { y: 0, x0: 0, x1: 0 }; QUEUED_RUNS],
+            n: 0,
+            pixels: 0,
+        }
+    }
+
+    /// Queues pixels `x0..x1` of row `y`, handing the queue to `drain` (which must empty
+    /// it) whenever it is full.
+    #[inline]
+    fn push(&mut self, y: u32, mut x0: u32, x1: u32, drain: &mut impl FnMut(&mut Self)) {
+        while x0 < x1 {
+            if self.n == QUEUED_RUNS || self.pixels == QUEUED_PIXELS {
+                drain(self);
+                debug_assert_eq!((self.n, self.pixels), (0, 0));
+            }
+            let len = (x1 - x0).min((QUEUED_PIXELS - self.pixels) as u32);
+            self.runs[self.n] = Span {
+                y,
+                x0,
+                x1: x0 + len,
+            };
+            self.n += 1;
+            self.pixels += len as usize;
+            x0 += len;
+        }
+    }
+
+    /// The queued runs, in order.
+    fn runs(&self) -> &[Span] {
+        &self.runs[..self.n]
+    }
+
+    fn clear(&mut self) {
+        self.n = 0;
+        self.pixels = 0;
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
+    use std::mem::MaybeUninit;
 
     use circlefit_core::smooth::SmoothCircle;
+    use circlefit_core::{CanvasMut, CanvasRef};
+
+    use super::{EdgeQueue, QUEUED_PIXELS};
 
     pub(super) fn available() -> bool {
         crate::kernels::has_avx512()
@@ -261,75 +345,138 @@ mod avx512 {
     /// The R, G, B lanes of 8 RGBA pixels in 32 16-bit lanes (alpha lanes off).
     const RGB_LANES: u32 = 0x7777_7777;
 
-    /// Steps between flushes of the 32-bit accumulator: each adds at most 2·255² per lane.
-    const FLUSH_STEPS: u32 = 8192;
+    /// Steps between flushes of the 32-bit accumulator: each adds at most 2·255² per lane,
+    /// and the sum of its 16 lanes must fit 32 bits (16·2·255²·2048 < 2³²).
+    const FLUSH_STEPS: u32 = 2048;
 
-    /// One circle's constants for its edge pixels, 8 per step.
-    pub(super) struct Edge {
+    /// Added before truncating `x·(256/w)` so that whole quotients, which the rounded
+    /// reciprocal may leave a hair below, truncate to themselves (see [`Ramp::alphas`]).
+    const QUOTIENT_NUDGE: f64 = 1.0 / (1u64 << 20) as f64;
+
+    /// The mask of the first `n` (at most 8) lanes.
+    #[inline]
+    fn first(n: usize) -> u8 {
+        if n >= 8 { u8::MAX } else { (1u8 << n) - 1 }
+    }
+
+    /// One circle's constants for its edge pixels.
+    pub(super) struct Ramp {
         cx: i64,
         cy: i64,
         /// `256·i` in lane `i`.
         lanes: __m512i,
         /// `r + w/2`.
-        outer: __m512i,
-        /// The ramp width `w` as `f64`, for a ramp wider than one pixel.
-        soft: Option<__m512d>,
-        alpha: __m512i,
+        outer: __m512d,
+        /// The ramp width `w`.
+        width: __m512d,
+        /// `256 / w`, rounded.
+        reciprocal: __m512d,
+        alpha: __m512d,
         rgb: __m512i,
         spread: __m512i,
     }
 
-    impl Edge {
+    impl Ramp {
         /// # Safety
-        /// The CPU must have AVX-512F, DQ, BW and VL.
+        /// The CPU must have AVX-512F, DQ, BW and VL, and the ramp must be at most 2¹⁹
+        /// wide (the canvas's bound makes it at most 2¹⁵).
         #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl")]
         pub(super) unsafe fn new(sc: &SmoothCircle) -> Self {
             let [r, g, b] = sc.disc.rgb.map(i16::from);
+            let w = sc.ramp_width() as f64;
             // SAFETY: the table is 64 readable bytes; the load is unaligned.
             let spread = unsafe { _mm512_loadu_si512(PIXEL_OF_LANE.as_ptr().cast()) };
             Self {
                 cx: sc.disc.cx,
                 cy: sc.disc.cy,
                 lanes: _mm512_set_epi64(1792, 1536, 1280, 1024, 768, 512, 256, 0),
-                outer: _mm512_set1_epi64(sc.outer()),
-                soft: (sc.ramp_width() != 256).then(|| _mm512_set1_pd(sc.ramp_width() as f64)),
-                alpha: _mm512_set1_epi64(i64::from(sc.disc.alpha)),
+                outer: _mm512_set1_pd(sc.outer() as f64),
+                width: _mm512_set1_pd(w),
+                reciprocal: _mm512_set1_pd(256.0 / w),
+                alpha: _mm512_set1_pd(f64::from(sc.disc.alpha)),
                 rgb: _mm512_broadcast_i64x2(_mm_set_epi16(0, b, g, r, 0, b, g, r)),
                 spread,
             }
         }
 
-        /// The effective alphas of the 8 pixels from `x` on row `y`, spread to their R, G,
-        /// B lanes (alpha lanes 0): `e = (a·k + 128) >> 8` with `k = clamp(r + 128 − ⌊√D⌋,
-        /// 0, 256)` for the one-pixel ramp, else `⌊256·clamp(r + w/2 − ⌊√D⌋, 0, w) / w⌋`.
+        /// The squared distances `D` of the queued pixels, in queue order, into `d2`.
         #[inline]
         #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl")]
-        fn alphas(&self, x: u32, y: u32) -> __m512i {
-            let dx = i64::from(x) * 256 + 128 - self.cx;
-            let dy = i64::from(y) * 256 + 128 - self.cy;
-            let fx = _mm512_cvtepi64_pd(_mm512_add_epi64(_mm512_set1_epi64(dx), self.lanes));
-            // Exact: |dx|, |dy| < 2²⁶ and D < 2⁵² on the footprint (the caller's bound).
-            let d2 = _mm512_fmadd_pd(fx, fx, _mm512_set1_pd((dy * dy) as f64));
-            let d = _mm512_cvttpd_epi64(_mm512_sqrt_pd(d2));
-            let k = _mm512_max_epi64(_mm512_sub_epi64(self.outer, d), _mm512_setzero_si512());
-            let k = match self.soft {
-                None => _mm512_min_epi64(k, _mm512_set1_epi64(256)),
-                Some(w) => {
-                    // Exact: x = min(k, w) ≤ w < 2¹⁷, so 256·x / w ≤ 256 is correctly rounded
-                    // and, when not a whole number, at least 1/w ≥ 2⁻¹⁷ below the next one,
-                    // far more than its rounding error (2⁻⁴⁴): truncation floors it.
-                    let x = _mm512_cvtepi64_pd(k);
-                    let x = _mm512_min_pd(x, w);
-                    let q = _mm512_div_pd(_mm512_mul_pd(x, _mm512_set1_pd(256.0)), w);
-                    _mm512_cvttpd_epi64(q)
+        fn distances(&self, queue: &EdgeQueue, d2: &mut [MaybeUninit<f64>; QUEUED_PIXELS]) {
+            let mut at = 0;
+            for run in queue.runs() {
+                let dy = i64::from(run.y) * 256 + 128 - self.cy;
+                // Exact: |dx|, |dy| < 2²⁶ and D < 2⁵² on the footprint (the caller's bound).
+                let dy2 = _mm512_set1_pd((dy * dy) as f64);
+                let mut dx = i64::from(run.x0) * 256 + 128 - self.cx;
+                let mut left = (run.x1 - run.x0) as usize;
+                while left > 0 {
+                    let n = left.min(8);
+                    let x = _mm512_cvtepi64_pd(_mm512_add_epi64(_mm512_set1_epi64(dx), self.lanes));
+                    let d = _mm512_fmadd_pd(x, x, dy2);
+                    // SAFETY: `at + n <= queue.pixels <= QUEUED_PIXELS`; only `n` lanes are
+                    // written.
+                    unsafe { _mm512_mask_storeu_pd(d2.as_mut_ptr().add(at).cast(), first(n), d) };
+                    (at, left, dx) = (at + n, left - n, dx + 2048);
                 }
-            };
-            let e = _mm512_srli_epi64(
-                _mm512_add_epi64(_mm512_mullo_epi64(self.alpha, k), _mm512_set1_epi64(128)),
-                8,
-            );
-            let e16 = _mm512_castsi128_si512(_mm512_cvtepi64_epi16(e));
-            _mm512_maskz_permutexvar_epi16(RGB_LANES, self.spread, e16)
+            }
+        }
+
+        /// The effective alphas `e` of the queued pixels, in queue order, into `e`: the
+        /// square roots eight pixels a vector whatever runs they come from.
+        ///
+        /// `e = (a·k + 128) >> 8` with `k = ⌊256·clamp(r + w/2 − ⌊√D⌋, 0, w) / w⌋`, all in
+        /// `f64` and exact: `D < 2⁵²` converts exactly and its root is correctly rounded,
+        /// so truncating it floors it (as in the span walk); `x = clamp(…)` is a whole
+        /// number at most `w ≤ 2¹⁹`, and `x·(256/w)` computed with the rounded reciprocal
+        /// is within 2⁻⁴⁴ of the quotient `q ≤ 256`. A whole `q` may come out a hair below
+        /// itself, so [`QUOTIENT_NUDGE`] (2⁻²⁰) is added before truncating; a fractional
+        /// `q` is at least `1/w ≥ 2⁻¹⁹` from the next whole number, more than the nudge and
+        /// the error together, so it still truncates to `⌊q⌋`. `a·k + 128 ≤ 2¹⁷` and the
+        /// shift is a multiplication by 2⁻⁸, both exact.
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl")]
+        fn alphas(&self, queue: &EdgeQueue, e: &mut [MaybeUninit<u16>; QUEUED_PIXELS]) {
+            let mut d2 = [MaybeUninit::<f64>::uninit(); QUEUED_PIXELS];
+            self.distances(queue, &mut d2);
+            const TRUNC: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
+            let zero = _mm512_setzero_pd();
+            for at in (0..queue.pixels).step_by(8) {
+                let m = first(queue.pixels - at);
+                // SAFETY: the lanes of `m` are inside the queue's pixels, all written by
+                // `distances`; the others are not read.
+                let d = unsafe { _mm512_maskz_loadu_pd(m, d2.as_ptr().add(at).cast()) };
+                let d = _mm512_roundscale_pd::<TRUNC>(_mm512_sqrt_pd(d));
+                let x = _mm512_min_pd(
+                    _mm512_max_pd(_mm512_sub_pd(self.outer, d), zero),
+                    self.width,
+                );
+                let q = _mm512_fmadd_pd(x, self.reciprocal, _mm512_set1_pd(QUOTIENT_NUDGE));
+                let k = _mm512_roundscale_pd::<TRUNC>(q);
+                let a = _mm512_fmadd_pd(self.alpha, k, _mm512_set1_pd(128.0));
+                let a = _mm512_mul_pd(a, _mm512_set1_pd(1.0 / 256.0));
+                let a = _mm256_cvtepi32_epi16(_mm512_cvttpd_epi32(a));
+                // SAFETY: as above, `m`'s lanes are inside the queue's pixels.
+                unsafe { _mm_mask_storeu_epi16(e.as_mut_ptr().add(at).cast(), m, a) };
+            }
+        }
+
+        /// The effective alphas `e[at..]` of 8 (or `n`) pixels spread to their R, G, B
+        /// lanes (alpha lanes 0).
+        ///
+        /// # Safety
+        /// `e[at..at + n]` must have been written.
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+        unsafe fn spread(
+            &self,
+            e: &[MaybeUninit<u16>; QUEUED_PIXELS],
+            at: usize,
+            n: usize,
+        ) -> __m512i {
+            // SAFETY: the caller's guarantee; only `n` lanes are read.
+            let v = unsafe { _mm_maskz_loadu_epi16(first(n), e.as_ptr().add(at).cast()) };
+            _mm512_maskz_permutexvar_epi16(RGB_LANES, self.spread, _mm512_castsi128_si512(v))
         }
 
         /// `(c·e + p·(256 − e) + 128) >> 8` on 16-bit lanes (alpha lanes, with `e = 0`,
@@ -342,21 +489,67 @@ mod avx512 {
             _mm512_srli_epi16(_mm512_add_epi16(sum, _mm512_set1_epi16(128)), 8)
         }
 
-        /// Blends the circle over the edge pixels `pixels` (RGBA bytes) from pixel `x0` of
-        /// row `y` on.
+        /// Blends the circle over the queued pixels of `canvas` and empties the queue.
         ///
         /// # Safety
-        /// As [`Edge::new`], and every pixel must lie on the circle's footprint, whose
-        /// squared distances are below `SQRT_EXACT_BELOW`.
+        /// As [`Ramp::new`], and every queued pixel must lie on the circle's footprint
+        /// (inside the canvas; squared distances below `SQRT_EXACT_BELOW`).
         #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl")]
-        pub(super) unsafe fn blend_run(&self, y: u32, x0: u32, pixels: &mut [u8]) {
-            for (step, chunk) in pixels.chunks_mut(32).enumerate() {
-                let (p, mask) = load(chunk);
-                let e = self.alphas(x0 + 8 * step as u32, y);
-                let out = _mm512_cvtepi16_epi8(self.blend(p, e));
-                // SAFETY: `mask` selects the bytes of `chunk`, all writable.
-                unsafe { _mm256_mask_storeu_epi8(chunk.as_mut_ptr().cast(), mask, out) };
+        pub(super) unsafe fn draw(&self, queue: &mut EdgeQueue, mut canvas: CanvasMut<'_>) {
+            let mut e = [MaybeUninit::<u16>::uninit(); QUEUED_PIXELS];
+            self.alphas(queue, &mut e);
+            let mut at = 0;
+            for run in queue.runs() {
+                let pixels = canvas.row_segment_mut(run.y, run.x0, run.x1);
+                for chunk in pixels.chunks_mut(32) {
+                    let (p, mask) = load(chunk);
+                    // SAFETY: `alphas` wrote the queue's pixels.
+                    let e = unsafe { self.spread(&e, at, chunk.len() / 4) };
+                    let out = _mm512_cvtepi16_epi8(self.blend(p, e));
+                    // SAFETY: `mask` selects the bytes of `chunk`, all writable.
+                    unsafe { _mm256_mask_storeu_epi8(chunk.as_mut_ptr().cast(), mask, out) };
+                    at += chunk.len() / 4;
+                }
             }
+            queue.clear();
+        }
+
+        /// Σ (blend(kept) − reference)² over R, G, B of the queued pixels; empties the
+        /// queue.
+        ///
+        /// # Safety
+        /// As [`Ramp::draw`].
+        #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl")]
+        pub(super) unsafe fn squared_error(
+            &self,
+            queue: &mut EdgeQueue,
+            kept: CanvasRef<'_>,
+            reference: CanvasRef<'_>,
+        ) -> u64 {
+            let mut e = [MaybeUninit::<u16>::uninit(); QUEUED_PIXELS];
+            self.alphas(queue, &mut e);
+            let (mut acc, mut steps, mut total) = (_mm512_setzero_si512(), 0, 0u64);
+            let mut at = 0;
+            for run in queue.runs() {
+                let bytes = run.x0 as usize * 4..run.x1 as usize * 4;
+                let k = &kept.row(run.y)[bytes.clone()];
+                let r = &reference.row(run.y)[bytes];
+                for (k, r) in k.chunks(32).zip(r.chunks(32)) {
+                    let ((p, mask), (t, _)) = (load(k), load(r));
+                    // SAFETY: `alphas` wrote the queue's pixels.
+                    let e = unsafe { self.spread(&e, at, k.len() / 4) };
+                    // Alpha lanes and lanes past the end are dropped.
+                    let d = _mm512_maskz_sub_epi16(mask & RGB_LANES, self.blend(p, e), t);
+                    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(d, d));
+                    (at, steps) = (at + k.len() / 4, steps + 1);
+                    if steps == FLUSH_STEPS {
+                        total += u64::from(_mm512_reduce_add_epi32(acc) as u32);
+                        (acc, steps) = (_mm512_setzero_si512(), 0);
+                    }
+                }
+            }
+            queue.clear();
+            total + u64::from(_mm512_reduce_add_epi32(acc) as u32)
         }
     }
 
@@ -371,68 +564,6 @@ mod avx512 {
         // not fault.
         let v = unsafe { _mm256_maskz_loadu_epi8(mask, chunk.as_ptr().cast()) };
         (_mm512_cvtepu8_epi16(v), mask)
-    }
-
-    /// Σ (blend(kept) − reference)² over R, G, B of a circle's edge pixels, run by run.
-    pub(super) struct EdgeError {
-        edge: Edge,
-        acc: __m512i,
-        steps: u32,
-        total: u64,
-    }
-
-    impl EdgeError {
-        /// # Safety
-        /// As [`Edge::new`].
-        #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl")]
-        pub(super) unsafe fn new(sc: &SmoothCircle) -> Self {
-            Self {
-                // SAFETY: the caller's guarantee.
-                edge: unsafe { Edge::new(sc) },
-                acc: _mm512_setzero_si512(),
-                steps: 0,
-                total: 0,
-            }
-        }
-
-        /// Adds the edge pixels `kept` (RGBA bytes from pixel `x0` of row `y` on) against
-        /// `reference` (as long).
-        ///
-        /// # Safety
-        /// As [`Edge::blend_run`].
-        #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl")]
-        pub(super) unsafe fn add(&mut self, y: u32, x0: u32, kept: &[u8], reference: &[u8]) {
-            assert_eq!(kept.len(), reference.len());
-            for (step, (k, r)) in kept.chunks(32).zip(reference.chunks(32)).enumerate() {
-                let ((p, mask), (t, _)) = (load(k), load(r));
-                let e = self.edge.alphas(x0 + 8 * step as u32, y);
-                // Alpha lanes and lanes past the end are dropped.
-                let d = _mm512_maskz_sub_epi16(mask & RGB_LANES, self.edge.blend(p, e), t);
-                self.acc = _mm512_add_epi32(self.acc, _mm512_madd_epi16(d, d));
-                self.steps += 1;
-                if self.steps == FLUSH_STEPS {
-                    self.flush();
-                }
-            }
-        }
-
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        fn flush(&mut self) {
-            self.total += u64::from(_mm512_reduce_add_epi32(self.acc) as u32);
-            self.acc = _mm512_setzero_si512();
-            self.steps = 0;
-        }
-
-        /// The sum.
-        ///
-        /// # Safety
-        /// As [`Edge::new`].
-        #[target_feature(enable = "avx512f")]
-        pub(super) unsafe fn total(mut self) -> u64 {
-            self.flush();
-            self.total
-        }
     }
 }
 
@@ -485,6 +616,83 @@ mod tests {
         p
     }
 
+    /// Every edge path this CPU has draws `sc` over a `w` × `h` canvas as the per-pixel
+    /// definition does, and its fused error equals drawing and summing.
+    fn check_kernels(
+        sc: &SmoothCircle,
+        w: u32,
+        h: u32,
+        seed: u64,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        let sc = *sc;
+        let (kept, reference) = (canvas(w, h, seed), canvas(w, h, seed + 7));
+        let mut want = kept.clone();
+        naive(&sc, &mut want);
+        let mut spans = Vec::new();
+        sc.spans(w, h, &mut spans);
+        let mut fused = Vec::new();
+        for vector in paths(&sc) {
+            let mut got = kept.clone();
+            composite_runs_with(&sc, got.as_mut(), &spans, vector);
+            proptest::prop_assert_eq!(got.as_bytes(), want.as_bytes());
+            fused.push(squared_error_with(
+                &sc,
+                &spans,
+                kept.as_ref(),
+                reference.as_ref(),
+                vector,
+            ));
+        }
+        let mut direct = 0u64;
+        for (p, t) in want
+            .as_bytes()
+            .chunks_exact(4)
+            .zip(reference.as_bytes().chunks_exact(4))
+        {
+            for k in 0..3 {
+                let d = i64::from(p[k]) - i64::from(t[k]);
+                direct += (d * d) as u64;
+            }
+        }
+        let mut untouched = 0u64;
+        let mut covered = vec![false; (w * h) as usize];
+        for s in &spans {
+            for x in s.x0..s.x1 {
+                covered[(s.y * w + x) as usize] = true;
+            }
+        }
+        for (i, (p, t)) in kept
+            .as_bytes()
+            .chunks_exact(4)
+            .zip(reference.as_bytes().chunks_exact(4))
+            .enumerate()
+        {
+            if !covered[i] {
+                for k in 0..3 {
+                    let d = i64::from(p[k]) - i64::from(t[k]);
+                    untouched += (d * d) as u64;
+                }
+            }
+        }
+        for f in fused {
+            proptest::prop_assert_eq!(f + untouched, direct);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn queues_that_fill_drain_and_long_runs_split() {
+        // A 5000 px circle with 32 px ramps, its top edge across a 1300 px canvas: rows of
+        // edge pixels longer than the queue, and more rows than it holds.
+        let circle = Circle::new(650.0, 5030.0, 5000.0, [0.9, 0.3, 0.6], 0.8).unwrap();
+        let sc = SmoothCircle::free(&circle.with_edge_width(32.0).unwrap(), 1300, 60);
+        assert!(vector_edges(&sc) || !avx512::available());
+        check_kernels(&sc, 1300, 60, 5).unwrap();
+        // Many small circles' whole rows: one queue for each circle still.
+        let small = Circle::new(20.3, 30.7, 11.0, [0.1, 0.5, 0.2], 0.4).unwrap();
+        check_kernels(&SmoothCircle::soft(&small, 512, 512), 60, 60, 9).unwrap();
+    }
+
     #[test]
     fn circles_beyond_the_vector_bound_take_the_exact_scalar_path() {
         // Radius 300,000 px: r² in 1/256 px is above 2⁵², so edges use the fixed-up root.
@@ -530,44 +738,7 @@ mod tests {
             edge in proptest::option::of(1.0f64..32.0),
         ) {
             let circle = Circle::new(x, y, r, [0.9, 0.3, 0.6], alpha).unwrap();
-            let sc = model(circle, side, edge);
-            let (kept, reference) = (canvas(w, h, seed), canvas(w, h, seed + 7));
-            let mut want = kept.clone();
-            naive(&sc, &mut want);
-            let mut spans = Vec::new();
-            sc.spans(w, h, &mut spans);
-            let mut fused = Vec::new();
-            for vector in paths(&sc) {
-                let mut got = kept.clone();
-                composite_runs_with(&sc, got.as_mut(), &spans, vector);
-                proptest::prop_assert_eq!(got.as_bytes(), want.as_bytes());
-                fused.push(squared_error_with(&sc, &spans, kept.as_ref(), reference.as_ref(), vector));
-            }
-            let mut direct = 0u64;
-            for (p, t) in want.as_bytes().chunks_exact(4).zip(reference.as_bytes().chunks_exact(4)) {
-                for k in 0..3 {
-                    let d = i64::from(p[k]) - i64::from(t[k]);
-                    direct += (d * d) as u64;
-                }
-            }
-            let mut untouched = 0u64;
-            let mut covered = vec![false; (w * h) as usize];
-            for s in &spans {
-                for x in s.x0..s.x1 {
-                    covered[(s.y * w + x) as usize] = true;
-                }
-            }
-            for (i, (p, t)) in kept.as_bytes().chunks_exact(4).zip(reference.as_bytes().chunks_exact(4)).enumerate() {
-                if !covered[i] {
-                    for k in 0..3 {
-                        let d = i64::from(p[k]) - i64::from(t[k]);
-                        untouched += (d * d) as u64;
-                    }
-                }
-            }
-            for f in fused {
-                proptest::prop_assert_eq!(f + untouched, direct);
-            }
+            check_kernels(&model(circle, side, edge), w, h, seed)?;
         }
 
         /// Runs cut anywhere inside the footprint spans draw the same pixels.
