@@ -227,6 +227,7 @@ impl<'a> CanvasRef<'a> {
     ///
     /// # Panics
     /// If `y >= height`.
+    #[inline]
     pub fn row(&self, y: u32) -> &'a [u8] {
         let stride = self.width as usize * BYTES_PER_PIXEL;
         let start = y as usize * stride;
@@ -347,6 +348,7 @@ impl<'a> CanvasMut<'a> {
     ///
     /// # Panics
     /// If the range lies outside the canvas.
+    #[inline]
     pub fn row_segment_mut(&mut self, y: u32, x0: u32, x1: u32) -> &mut [u8] {
         let start = (y as usize * self.width as usize + x0 as usize) * BYTES_PER_PIXEL;
         let end = (y as usize * self.width as usize + x1 as usize) * BYTES_PER_PIXEL;

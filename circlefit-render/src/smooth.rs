@@ -11,7 +11,7 @@ use circlefit_core::raster::SQRT_EXACT_BELOW;
 use circlefit_core::smooth::SmoothCircle;
 use circlefit_core::{CanvasMut, CanvasRef, Span};
 
-use crate::kernels;
+use crate::{kernels, spans};
 
 /// Below this radius (1/256 px) the vector kernel takes whole footprint rows, interior
 /// pixels included (their coverage is 256, so they blend with the circle's own alpha as
@@ -50,10 +50,9 @@ struct Parts {
     b: u32,
 }
 
-/// Where `s` (part of a footprint span of `sc`) meets the interior.
+/// Where `s` (part of a footprint span) meets the interior `i0..i1` of its row.
 #[inline]
-fn parts(sc: &SmoothCircle, s: &Span, width: u32) -> Parts {
-    let (i0, i1) = sc.interior(s.y, width);
+fn parts(s: &Span, (i0, i1): (u32, u32)) -> Parts {
     if i0 < i1 {
         let a = i0.clamp(s.x0, s.x1);
         Parts {
@@ -62,6 +61,52 @@ fn parts(sc: &SmoothCircle, s: &Span, width: u32) -> Parts {
         }
     } else {
         Parts { a: s.x1, b: s.x1 }
+    }
+}
+
+/// The vector path's interiors, eight rows at a time (its spans come row by row, so one
+/// vector of square roots serves eight of them, where [`SmoothCircle::interior`] takes one
+/// scalar root a row).
+#[cfg(target_arch = "x86_64")]
+struct Interiors {
+    cx: i64,
+    cy: i64,
+    r2: i64,
+    width: u32,
+    /// The first of the rows in `spans`; `None` before the first.
+    y0: Option<u32>,
+    spans: [(u32, u32); 8],
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Interiors {
+    fn new(sc: &SmoothCircle, width: u32) -> Self {
+        Self {
+            cx: sc.disc.cx,
+            cy: sc.disc.cy,
+            r2: sc.inner_r2(),
+            width,
+            y0: None,
+            spans: [(0, 0); 8],
+        }
+    }
+
+    /// `sc.interior(y, width)`.
+    ///
+    /// # Safety
+    /// As [`avx512::Ramp::new`] (which the interior's bound below the footprint's meets).
+    #[inline]
+    unsafe fn get(&mut self, y: u32) -> (u32, u32) {
+        match self.y0 {
+            Some(y0) if y >= y0 && y - y0 < 8 => self.spans[(y - y0) as usize],
+            _ => {
+                // SAFETY: the caller's guarantee.
+                self.spans =
+                    unsafe { spans::avx512::row_spans(self.cx, self.cy, self.r2, y, self.width) };
+                self.y0 = Some(y);
+                self.spans[0]
+            }
+        }
     }
 }
 
@@ -103,7 +148,7 @@ fn composite_runs_with(sc: &SmoothCircle, mut canvas: CanvasMut<'_>, runs: &[Spa
     // SAFETY: the CPU has the kernels' features and the bounds hold (`vector_edges`).
     let ramp = vector.then(|| unsafe { avx512::Ramp::new(sc) });
     #[cfg(target_arch = "x86_64")]
-    let mut queue = EdgeQueue::new();
+    let (mut queue, mut interiors) = (EdgeQueue::new(), Interiors::new(sc, width));
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (vector, whole_rows);
     for s in runs {
@@ -117,7 +162,8 @@ fn composite_runs_with(sc: &SmoothCircle, mut canvas: CanvasMut<'_>, runs: &[Spa
                 queue.push(s.y, s.x0, s.x1, &mut drain);
                 continue;
             }
-            let p = parts(sc, s, width);
+            // SAFETY: as above.
+            let p = parts(s, unsafe { interiors.get(s.y) });
             queue.push(s.y, s.x0, p.a, &mut drain);
             queue.push(s.y, p.b, s.x1, &mut drain);
             if p.a < p.b {
@@ -126,7 +172,7 @@ fn composite_runs_with(sc: &SmoothCircle, mut canvas: CanvasMut<'_>, runs: &[Spa
             continue;
         }
         let row = canvas.row_segment_mut(s.y, s.x0, s.x1);
-        let p = parts(sc, s, width);
+        let p = parts(s, sc.interior(s.y, width));
         let (left, rest) = row.split_at_mut((p.a - s.x0) as usize * 4);
         let (inner, right) = rest.split_at_mut((p.b - p.a) as usize * 4);
         if !inner.is_empty() {
@@ -202,7 +248,7 @@ fn squared_error_with(
     // SAFETY: the CPU has the kernels' features and the bounds hold (`vector_edges`).
     let ramp = vector.then(|| unsafe { avx512::Ramp::new(sc) });
     #[cfg(target_arch = "x86_64")]
-    let mut queue = EdgeQueue::new();
+    let (mut queue, mut interiors) = (EdgeQueue::new(), Interiors::new(sc, width));
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (vector, whole_rows);
     for s in spans {
@@ -216,7 +262,8 @@ fn squared_error_with(
                 queue.push(s.y, s.x0, s.x1, &mut drain);
                 return None;
             }
-            let p = parts(sc, s, width);
+            // SAFETY: as above.
+            let p = parts(s, unsafe { interiors.get(s.y) });
             queue.push(s.y, s.x0, p.a, &mut drain);
             queue.push(s.y, p.b, s.x1, &mut drain);
             Some(p)
@@ -228,7 +275,7 @@ fn squared_error_with(
             Some(None) => continue,
             None => {
                 let (k, r) = (kept.row(s.y), reference.row(s.y));
-                let p = parts(sc, s, width);
+                let p = parts(s, sc.interior(s.y, width));
                 sum += edge_error(sc, s.y, s.x0, p.a, k, r) + edge_error(sc, s.y, p.b, s.x1, k, r);
                 p
             }

@@ -23,7 +23,7 @@ pub(crate) fn disc(cx: i64, cy: i64, r2: i64, width: u32, height: u32, out: &mut
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
+pub(crate) mod avx512 {
     use std::arch::x86_64::*;
 
     use super::Span;
@@ -34,38 +34,45 @@ mod avx512 {
             && std::arch::is_x86_feature_detected!("avx512dq")
     }
 
-    /// [`super::disc`] for `r2 < 2⁵²`: per 8 rows, `rem = r2 − dy²`, `h = ⌊√rem⌋` (exact
-    /// below 2⁵²), `x0 = ⌈(cx − h − ½)/256⌉`, `x1 = ⌊(cx + h − ½)/256⌋`, clipped; rows with
-    /// `rem < 0` or `x0 > x1` are skipped.
+    /// Rows `y..y + 8` of the disc `dx² + dy² ≤ r2` (`r2 < 2⁵²`): per row `rem = r2 − dy²`,
+    /// `h = ⌊√rem⌋` (exact below 2⁵²), `x0 = ⌈(cx − h − ½)/256⌉` (at least 0) and
+    /// `x1 = ⌊(cx + h − ½)/256⌋` (at most `width − 1`), inclusive; a row has pixels iff
+    /// `rem >= 0` and `x0 <= x1`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn rows(cx: i64, cy: i64, r2: i64, y: u32, width: u32) -> [[i64; 8]; 3] {
+        let set = _mm512_set1_epi64;
+        let lanes = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+        let (zero, half) = (_mm512_setzero_si512(), set(128));
+        let ys = _mm512_add_epi64(set(i64::from(y)), lanes);
+        let dy = _mm512_sub_epi64(_mm512_add_epi64(_mm512_slli_epi64(ys, 8), half), set(cy));
+        let r = _mm512_sub_epi64(set(r2), _mm512_mullo_epi64(dy, dy));
+        let root = _mm512_sqrt_pd(_mm512_cvtepi64_pd(_mm512_max_epi64(r, zero)));
+        let h = _mm512_cvttpd_epi64(root);
+        // ⌈a/256⌉ = −⌊−a/256⌋ with an arithmetic shift, as the scalar rule.
+        let a = _mm512_sub_epi64(_mm512_sub_epi64(set(cx), h), half);
+        let lo = _mm512_sub_epi64(zero, _mm512_srai_epi64(_mm512_sub_epi64(zero, a), 8));
+        let b = _mm512_sub_epi64(_mm512_add_epi64(set(cx), h), half);
+        let hi = _mm512_min_epi64(_mm512_srai_epi64(b, 8), set(i64::from(width) - 1));
+        let mut out = [[0i64; 8]; 3];
+        // SAFETY: each array is 64 writable bytes; the stores are unaligned.
+        unsafe {
+            _mm512_storeu_si512(out[0].as_mut_ptr().cast(), r);
+            _mm512_storeu_si512(out[1].as_mut_ptr().cast(), _mm512_max_epi64(lo, zero));
+            _mm512_storeu_si512(out[2].as_mut_ptr().cast(), hi);
+        }
+        out
+    }
+
+    /// [`super::disc`] for `r2 < 2⁵²`, eight rows at a time ([`rows`]).
     #[target_feature(enable = "avx512f,avx512dq")]
     pub(super) fn disc(cx: i64, cy: i64, r2: i64, width: u32, height: u32, out: &mut Vec<Span>) {
         let Some((first, last)) = disc_rows(cy, r2, height) else {
             return;
         };
         out.reserve((last - first + 1) as usize);
-        let set = _mm512_set1_epi64;
-        let lanes = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
-        let (zero, half) = (_mm512_setzero_si512(), set(128));
-        let (r2, right) = (set(r2), set(i64::from(width) - 1));
-        let (cx, cy) = (set(cx), set(cy));
-        let (mut rem, mut x0, mut x1) = ([0i64; 8], [0i64; 8], [0i64; 8]);
         for y in (first..=last).step_by(8) {
-            let ys = _mm512_add_epi64(set(i64::from(y)), lanes);
-            let dy = _mm512_sub_epi64(_mm512_add_epi64(_mm512_slli_epi64(ys, 8), half), cy);
-            let r = _mm512_sub_epi64(r2, _mm512_mullo_epi64(dy, dy));
-            let root = _mm512_sqrt_pd(_mm512_cvtepi64_pd(_mm512_max_epi64(r, zero)));
-            let h = _mm512_cvttpd_epi64(root);
-            // ⌈a/256⌉ = −⌊−a/256⌋ with an arithmetic shift, as the scalar rule.
-            let a = _mm512_sub_epi64(_mm512_sub_epi64(cx, h), half);
-            let lo = _mm512_sub_epi64(zero, _mm512_srai_epi64(_mm512_sub_epi64(zero, a), 8));
-            let b = _mm512_sub_epi64(_mm512_add_epi64(cx, h), half);
-            let hi = _mm512_min_epi64(_mm512_srai_epi64(b, 8), right);
-            // SAFETY: each array is 64 writable bytes; the stores are unaligned.
-            unsafe {
-                _mm512_storeu_si512(rem.as_mut_ptr().cast(), r);
-                _mm512_storeu_si512(x0.as_mut_ptr().cast(), _mm512_max_epi64(lo, zero));
-                _mm512_storeu_si512(x1.as_mut_ptr().cast(), hi);
-            }
+            let [rem, x0, x1] = rows(cx, cy, r2, y, width);
             for i in 0..8 {
                 let row = y + i as u32;
                 if row > last {
@@ -81,11 +88,36 @@ mod avx512 {
             }
         }
     }
+
+    /// The pixels `x0..x1` (end exclusive; `(0, 0)` for none) of the disc `dx² + dy² ≤ r2`
+    /// on rows `y..y + 8` of a canvas `width` pixels wide, as
+    /// [`circlefit_core::raster::disc_row_span`] gives them.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F and DQ, and `r2 < 2⁵²`.
+    #[target_feature(enable = "avx512f,avx512dq")]
+    pub(crate) unsafe fn row_spans(
+        cx: i64,
+        cy: i64,
+        r2: i64,
+        y: u32,
+        width: u32,
+    ) -> [(u32, u32); 8] {
+        let [rem, x0, x1] = rows(cx, cy, r2, y, width);
+        let mut out = [(0, 0); 8];
+        for (i, o) in out.iter_mut().enumerate() {
+            if rem[i] >= 0 && x0[i] <= x1[i] {
+                *o = (x0[i] as u32, x1[i] as u32 + 1);
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use circlefit_core::raster::disc_row_span;
 
     proptest::proptest! {
         #[test]
@@ -116,6 +148,29 @@ mod tests {
             disc_spans(cx, cy, r2, w, h, &mut want);
             disc(cx, cy, r2, w, h, &mut got);
             proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    proptest::proptest! {
+        /// Eight rows' spans at once equal the scalar row rule, rows outside the disc and
+        /// the canvas included.
+        #[test]
+        fn row_spans_equal_the_row_rule(
+            cx in -300_000i64..300_000,
+            cy in -300_000i64..300_000,
+            r2 in -10i64..160_000_000_000,
+            y in 0u32..1500,
+            w in 1u32..1200,
+        ) {
+            if !avx512::available() {
+                return Ok(());
+            }
+            // SAFETY: checked just above; r2 is below 2⁵².
+            let got = unsafe { avx512::row_spans(cx, cy, r2, y, w) };
+            for (i, &g) in got.iter().enumerate() {
+                let want = disc_row_span(cx, cy, r2, y + i as u32, w).unwrap_or((0, 0));
+                proptest::prop_assert_eq!(g, want, "row {}", y + i as u32);
+            }
         }
     }
 

@@ -80,13 +80,10 @@ pub(crate) struct Scene {
     ramp: Ramp,
 }
 
-/// A band's share of the loss and of its gradient (`NUMBERS` per circle; the colour's
-/// in units of the `[0, 1]` channel).
+/// A band's share of the loss's gradient (`NUMBERS` per circle; the colour's in units of
+/// the `[0, 1]` channel).
 #[derive(Debug)]
 pub(crate) struct BandGradient {
-    /// The tests' finite differences read it; the refinement scores exactly instead.
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) loss: f64,
     pub(crate) grad: Vec<f64>,
 }
 
@@ -225,27 +222,40 @@ impl Scene {
             .collect()
     }
 
-    /// The loss over rows `band` of circles `params` (`NUMBERS` each, in draw order) and
-    /// its gradient.
+    /// The gradient over rows `band` of the loss of circles `params` (`NUMBERS` each, in
+    /// draw order). The loss itself is not summed: the refinement scores exactly instead.
     pub(crate) fn band_gradient(&self, params: &[f64], band: (u32, u32)) -> BandGradient {
-        let shapes: Vec<Shape> = params
-            .chunks_exact(NUMBERS)
-            .map(|p| Shape::of(self.ramp, p))
-            .collect();
+        let shapes = self.shapes(params);
         let (mut pixels, saved, starts) = self.forward(&shapes, band);
         let (lo, hi) = (self.offset(band.0), self.offset(band.1));
-        let mut loss = 0.0f64;
         for (p, q) in pixels.iter_mut().zip(&self.reference[lo..hi]) {
-            let diff = *p - q;
-            loss += f64::from(diff * diff);
-            *p = 2.0 * diff; // now dL/dp
+            *p = 2.0 * (*p - q); // dL/dp
         }
         let mut grad = vec![0.0; params.len()];
         for k in (0..shapes.len()).rev() {
             let g = &mut grad[k * NUMBERS..(k + 1) * NUMBERS];
             self.backward(&shapes[k], band, &saved[starts[k]..], &mut pixels, g);
         }
-        BandGradient { loss, grad }
+        BandGradient { grad }
+    }
+
+    /// The loss over rows `band` of circles `params`: Σ (p − q)² over R, G, B.
+    #[cfg(test)]
+    fn band_loss(&self, params: &[f64], band: (u32, u32)) -> f64 {
+        let (pixels, _, _) = self.forward(&self.shapes(params), band);
+        let (lo, hi) = (self.offset(band.0), self.offset(band.1));
+        let squares = pixels
+            .iter()
+            .zip(&self.reference[lo..hi])
+            .map(|(p, q)| (p - q) * (p - q));
+        squares.map(f64::from).sum()
+    }
+
+    fn shapes(&self, params: &[f64]) -> Vec<Shape> {
+        params
+            .chunks_exact(NUMBERS)
+            .map(|p| Shape::of(self.ramp, p))
+            .collect()
     }
 
     /// Index of row `y`'s first channel.
@@ -406,7 +416,7 @@ mod tests {
         let mut grad = vec![0.0; p.len()];
         for band in s.bands() {
             let b = s.band_gradient(p, band);
-            loss += b.loss;
+            loss += s.band_loss(p, band);
             grad.iter_mut().zip(&b.grad).for_each(|(g, x)| *g += x);
         }
         (loss, grad)
