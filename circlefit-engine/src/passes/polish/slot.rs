@@ -283,6 +283,25 @@ mod tests {
         circles: &[Circle],
         i: usize,
         params: [f64; 7],
+        scene: (&Canvas, &Canvas),
+    ) -> Vec<f64> {
+        score_with(
+            circlefit_core::Edges::Soft,
+            canvases,
+            circles,
+            i,
+            params,
+            scene,
+        )
+    }
+
+    /// Scores `params` for slot `i` of `circles` with `edges`, reusing `canvases`.
+    fn score_with(
+        edges: circlefit_core::Edges,
+        canvases: &mut Option<SlotCanvases>,
+        circles: &[Circle],
+        i: usize,
+        params: [f64; 7],
         (reference, base): (&Canvas, &Canvas),
     ) -> Vec<f64> {
         let bounds = Bounds::for_circles(1, reference.width(), reference.height()).unwrap();
@@ -298,7 +317,7 @@ mod tests {
             seed: 1,
             budget: None,
         };
-        let mut r = CpuRenderer::with_edges(circlefit_core::Edges::Soft);
+        let mut r = CpuRenderer::with_edges(edges);
         let scene = Scene {
             renderer: &mut r,
             cost: &Mse,
@@ -340,6 +359,34 @@ mod tests {
         // sees the exact cost of its own (unchanged) place.
         let seen = soft_score(&mut canvases, &replaced, 2, replaced[2].to_params(), scene);
         assert_eq!(seen, [cost_with(soft(), &replaced, &base, &reference)]);
+    }
+
+    /// Free edges: a later circle's own 30 px ramp reaches a slot's rows where the soft
+    /// rule's ramp of its radius (4 px on 512²) would not, and it is drawn over the slot's
+    /// candidates all the same.
+    #[test]
+    fn slot_scores_are_exact_with_a_later_circles_own_wide_edge() {
+        let (w, h) = (512, 512);
+        let reference = Canvas::filled(w, h, [10, 200, 30, 255]).unwrap();
+        let base = Canvas::white(w, h).unwrap();
+        let c = |x, y, r, rgb| Circle::new(x, y, r, rgb, 0.8).unwrap();
+        // The small circle covers rows up to 103; the wide one's disc plus 3 px starts at
+        // row 111, its 30 px ramp reaches up to row 99.
+        let circles = [
+            c(100.0, 100.0, 3.0, [1.0, 0.0, 0.0]),
+            c(100.0, 134.0, 20.0, [0.0, 0.0, 1.0])
+                .with_edge_width(30.0)
+                .unwrap(),
+        ];
+        let mut moved = circles[0].to_params();
+        moved[0] += 1.5;
+        let free = circlefit_core::Edges::Free;
+        let scene = (&reference, &base);
+        let seen = score_with(free, &mut None, &circles, 0, moved, scene);
+        let mut replaced = circles;
+        replaced[0] = Circle::from_params(&moved).unwrap();
+        let want = cost_with(CpuRenderer::with_edges(free), &replaced, &base, &reference);
+        assert_eq!(seen, [want]);
     }
 
     /// A slot's candidate moved off its old place, with a later circle in the gap
