@@ -272,17 +272,59 @@ async fn result(
         "result.png" => (ResultFile::Png, "image/png"),
         "result.svg" => (ResultFile::Svg, "image/svg+xml"),
         "result.json" => (ResultFile::Checkpoint, "application/json"),
+        "ref.png" => return derived_png(&s, id, None).await,
+        "diff.png" => return derived_png(&s, id, Some(ResultFile::Png)).await,
         _ => return Err(err(StatusCode::NOT_FOUND, format!("no such file {file:?}"))),
     };
-    let row = row(&s, id).await?;
+    let bytes = ended_result(&s, id, file).await?;
+    Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
+}
+
+/// A result file of job `id`, which must have ended (409 before).
+async fn ended_result(s: &Arc<Shared>, id: JobId, file: ResultFile) -> Result<Vec<u8>, ApiError> {
+    let row = row(s, id).await?;
     let ended = matches!(row.status, JobStatus::Done | JobStatus::Cancelled);
-    match db(&s, move |st| st.result(id, file)).await? {
-        Some(bytes) if ended => Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response()),
+    match db(s, move |st| st.result(id, file)).await? {
+        Some(bytes) if ended => Ok(bytes),
         _ => Err(err(
             StatusCode::CONFLICT,
             format!("job {id} is {}: no result yet", row.status),
         )),
     }
+}
+
+/// `ref.png`, the reference as the fit sees it (the upload, decoded; any time), or with
+/// `result` `diff.png`, the per-pixel error of the result against it through viridis on a
+/// fixed scale, as the CLI's `--diff` draws it (once the job has ended).
+async fn derived_png(
+    s: &Arc<Shared>,
+    id: JobId,
+    result: Option<ResultFile>,
+) -> Result<Response, ApiError> {
+    let result = match result {
+        Some(file) => Some(ended_result(s, id, file).await?),
+        None => None,
+    };
+    let Some((upload, _)) = db(s, move |st| st.source(id)).await? else {
+        return Err(err(StatusCode::NOT_FOUND, format!("no job {id}")));
+    };
+    let png = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+        let (reference, _) = crate::fit::images(&upload)?;
+        let picture = match result {
+            None => reference,
+            Some(png) => {
+                let fitted = circlefit::io::decode_image(&png, "result.png".as_ref())
+                    .map_err(|e| e.to_string())?;
+                circlefit::diagnostics::diff_heatmap(fitted.as_ref(), reference.as_ref())
+                    .map_err(|e| e.to_string())?
+            }
+        };
+        circlefit::io::encode_png(picture.as_ref()).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(internal)?
+    .map_err(internal)?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 
 async fn cancel(

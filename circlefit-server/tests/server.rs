@@ -59,6 +59,19 @@ fn a_job_runs_and_its_results_download(b: &Backend) {
     };
     assert_eq!(draw(circlefit::Edges::Free), png);
     assert_ne!(draw(circlefit::Edges::Hard), png);
+    // The reference as the fit saw it, and the error map of the result against it (the
+    // CLI's `--diff`).
+    let decode = |bytes: &[u8]| circlefit::io::decode_image(bytes, "x.png".as_ref()).unwrap();
+    let reference = decode(TINY);
+    let (status, ref_png) = get(&s, &format!("/api/v1/jobs/{id}/ref.png"));
+    assert_eq!(status, 200);
+    assert_eq!(decode(&ref_png).as_bytes(), reference.as_bytes());
+    let (status, diff) = get(&s, &format!("/api/v1/jobs/{id}/diff.png"));
+    assert_eq!(status, 200);
+    let want =
+        circlefit::diagnostics::diff_heatmap(decode(&png).as_ref(), reference.as_ref()).unwrap();
+    assert_eq!(decode(&diff).as_bytes(), want.as_bytes());
+    assert_eq!(get(&s, "/api/v1/jobs/999999/ref.png").0, 404);
     // A second job: the list is newest first.
     let (_, second) = submit(&s, TINY, QUICK);
     let (_, list) = get(&s, "/api/v1/jobs");
@@ -82,6 +95,9 @@ fn results_are_409_before_done_and_cancel_keeps_the_best_so_far(b: &Backend) {
     let (_, body) = submit(&s, CAT, r#"{"circles": 2000, "iters": 40, "pop": 20}"#);
     let id = body["id"].as_i64().unwrap();
     assert_eq!(get(&s, &format!("/api/v1/jobs/{id}/result.png")).0, 409);
+    // The reference is there from the start; the error map once the job has ended.
+    assert_eq!(get(&s, &format!("/api/v1/jobs/{id}/ref.png")).0, 200);
+    assert_eq!(get(&s, &format!("/api/v1/jobs/{id}/diff.png")).0, 409);
     // Let it keep a few circles, then cancel.
     let t0 = Instant::now();
     while json(&get(&s, &format!("/api/v1/jobs/{id}")).1)["circles"]
