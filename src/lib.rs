@@ -36,6 +36,7 @@ pub use circlefit_mayfly as mayfly;
 pub use circlefit_render as render;
 pub use image;
 
+pub mod animation;
 #[cfg(feature = "serde")]
 pub mod checkpoint;
 pub mod diagnostics;

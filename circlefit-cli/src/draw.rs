@@ -127,19 +127,11 @@ fn draw_base(pixmap: &mut Pixmap, base: CanvasRef<'_>, sx: f64, sy: f64) {
     }
 }
 
-/// The most frames a GIF gets (one per circle up to this, else one per step of circles).
-pub(crate) const MAX_GIF_FRAMES: usize = 60;
 /// The largest GIF side (frames are drawn at most this large, whatever -s says).
 pub(crate) const MAX_GIF_SIDE: u32 = 512;
 
-/// How many circles each frame of a GIF of `n` circles shows: 0 (the base) up to `n`.
-pub(crate) fn gif_steps(n: usize) -> Vec<usize> {
-    let frames = n.clamp(1, MAX_GIF_FRAMES);
-    (0..=frames).map(|k| k * n / frames).collect()
-}
-
-/// An animated GIF of the circles being added, longer side `side` (at most
-/// [`MAX_GIF_SIDE`]), the last frame held for two seconds.
+/// An animated GIF of the circles being added ([`circlefit::animation::encode_gif`]),
+/// longer side `side` (at most [`MAX_GIF_SIDE`]).
 ///
 /// # Errors
 /// [`CliError::Output`] if encoding fails.
@@ -150,33 +142,16 @@ pub(crate) fn gif(
     edges: Edges,
     path: &str,
 ) -> Result<Vec<u8>, CliError> {
-    use image::codecs::gif::{GifEncoder, Repeat};
-    use image::{Delay, Frame};
     let side = side.min(MAX_GIF_SIDE);
-    let encode = |e: image::ImageError| CliError::Output {
-        path: path.into(),
-        message: format!("cannot encode GIF: {e}"),
-    };
-    let mut bytes = Vec::new();
-    {
-        let mut encoder = GifEncoder::new_with_speed(&mut bytes, 10);
-        encoder.set_repeat(Repeat::Infinite).map_err(encode)?;
-        let steps = gif_steps(circles.len());
-        for (i, &k) in steps.iter().enumerate() {
-            let frame = picture(base, &circles[..k], side, edges)?;
-            let ms = if i + 1 == steps.len() { 2000 } else { 80 };
-            let img = image::RgbaImage::from(frame.as_ref());
-            encoder
-                .encode_frame(Frame::from_parts(
-                    img,
-                    0,
-                    0,
-                    Delay::from_numer_denom_ms(ms, 1),
-                ))
-                .map_err(encode)?;
-        }
-    }
-    Ok(bytes)
+    circlefit::animation::encode_gif(circles, |shown| picture(base, shown, side, edges)).map_err(
+        |e| match e {
+            CliError::Circlefit(e) => CliError::Output {
+                path: path.into(),
+                message: format!("cannot encode GIF: {e}"),
+            },
+            e => e,
+        },
+    )
 }
 
 #[cfg(test)]

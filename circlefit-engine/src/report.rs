@@ -56,6 +56,7 @@ impl Progress<'_> {
             iteration: 0,
             circles_kept,
             resume_point: None,
+            circles: None,
             cost,
             best_cost: cost,
             evaluations,

@@ -237,6 +237,10 @@ pub struct Progress<'a> {
     /// from (a service can save it after every stage). `None` within a stage and while
     /// polishing.
     pub resume_point: Option<(&'a [circlefit_core::Circle], usize)>,
+    /// The kept circles as they stand, where the report has them at hand: after a stage,
+    /// after each polished group and after each refinement check (polishing and refinement
+    /// move circles already kept, which a live view redraws). `None` within a stage.
+    pub circles: Option<&'a [circlefit_core::Circle]>,
     /// The cost of the kept canvas (while polishing: after the slots polished so far).
     pub cost: f64,
     /// The best cost seen so far in this stage (the kept cost if nothing better yet).

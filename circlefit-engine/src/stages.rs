@@ -334,6 +334,7 @@ fn stage_progress<'r>(
             let whole = kept - result.partial;
             (&result.circles[..whole], stage + 1)
         }),
+        circles: Some(&result.circles),
         ..Progress::at(
             Phase::Stages,
             (stage, stages),

@@ -316,6 +316,34 @@ fn combinations_that_cannot_run_are_refused_before_the_first_stage_and_polishing
 }
 
 #[test]
+fn reports_carry_the_circles_as_they_stand_and_the_last_ones_are_the_result() {
+    let reference = test_image(40, 30);
+    let mut fitter = Fitter::new(CpuRenderer::new(), Mse, small_mayfly(4))
+        .settings(FitSettings::recommended(Strategy::Sequential, 6, 1));
+    let (mut after_stages, mut polished, mut last) = (None, Vec::new(), None);
+    let full = fitter
+        .fit_observed(reference.as_ref(), &mut |p| {
+            if let Some(circles) = p.circles {
+                match p.phase {
+                    Phase::Stages => after_stages = Some(circles.to_vec()),
+                    Phase::Polishing { .. } => polished.push(circles.to_vec()),
+                    _ => {}
+                }
+                last = Some(circles.to_vec());
+            } else {
+                assert_eq!(p.phase, Phase::Stages, "every later report has its circles");
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    let after_stages = after_stages.unwrap();
+    assert_eq!(after_stages, full.unpolished.clone().unwrap());
+    // Polishing moved circles, and the reports showed them moving.
+    assert!(polished.iter().any(|c| *c != after_stages));
+    assert_eq!(last.as_ref(), Some(&full.circles));
+}
+
+#[test]
 fn polishing_reports_progress_scales_to_the_kept_circles_and_stops_on_request() {
     let reference = test_image(40, 30);
     let fitter =

@@ -52,14 +52,19 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Pass<R, C, O> for PolishPass {
             result.evaluations,
         );
         let reporter = &mut fit.reporter;
-        let mut after_slot = |slot: usize, slots: usize, spent: u64, gain: f64| {
-            // The polished cost so far (as the slots' exact scores give it; the result's
-            // final cost is scored afresh).
-            let phase = Phase::Polishing { slot, slots };
-            let now = cost - gain;
-            let at = (stage, stage);
-            reporter.report(Progress::at(phase, at, kept, now, evaluations + spent))
-        };
+        let mut after_slot =
+            |slot: usize, slots: usize, spent: u64, gain: f64, circles: &[Circle]| {
+                // The polished cost so far (as the slots' exact scores give it; the result's
+                // final cost is scored afresh).
+                let phase = Phase::Polishing { slot, slots };
+                let now = cost - gain;
+                let at = (stage, stage);
+                let progress = Progress {
+                    circles: Some(circles),
+                    ..Progress::at(phase, at, kept, now, evaluations + spent)
+                };
+                reporter.report(progress)
+            };
         let input = PolishInput {
             renderer: &mut *parts.renderer,
             cost: parts.cost,
@@ -91,6 +96,10 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Pass<R, C, O> for PolishPass {
         Ok(())
     }
 }
+
+/// Polishing's observer: `(done, slots, evaluations, gain, circles)` after each group.
+pub(crate) type AfterSlot<'a> =
+    dyn FnMut(usize, usize, u64, f64, &[Circle]) -> ControlFlow<()> + 'a;
 
 /// What polishing did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -128,9 +137,9 @@ pub(crate) struct PolishInput<'a, R, C, O> {
 /// taking one whenever it is free — gives exactly what searching them one after the other
 /// gives: the schedule and the result do not depend on the number of threads.
 ///
-/// `after_slot(done, slots, evaluations, gain)` is called after each group (`gain`: how
-/// much the replacements so far lowered the cost); `Break` stops polishing
-/// there, as does the cancel flag (the slot in flight then ends early and its replacement
+/// `after_slot(done, slots, evaluations, gain, circles)` is called after each group (`gain`:
+/// how much the replacements so far lowered the cost; `circles`: as they stand); `Break`
+/// stops polishing there, as does the cancel flag (the slot in flight then ends early and its replacement
 /// is still kept if it lowers the cost).
 ///
 /// Needs a span renderer and a pixel-sum cost (the fitter checks before the stages).
@@ -140,7 +149,7 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
     circles: &mut [Circle],
     settings: &crate::Polish,
     seed: u64,
-    after_slot: &mut dyn FnMut(usize, usize, u64, f64) -> ControlFlow<()>,
+    after_slot: &mut AfterSlot<'_>,
 ) -> Result<PolishReport> {
     let plan = Plan::new(circles.len(), settings, &input, seed)?;
     let cancel = input.cancel;
@@ -178,7 +187,7 @@ pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
         };
         run.apply(changes, circles);
         let r = run.report;
-        if after_slot(r.slots, plan.slots, r.evaluations, run.gain).is_break() {
+        if after_slot(r.slots, plan.slots, r.evaluations, run.gain, circles).is_break() {
             run.report.stopped = r.slots < plan.slots;
             break;
         }

@@ -77,7 +77,10 @@ impl<R: Renderer, C: CostFunc, O: Optimizer> Pass<R, C, O> for RefinePass {
             let phase = Phase::Refining { step, steps };
             let at = (result.stages_done, result.stages_done);
             let kept = result.circles.len();
-            let progress = Progress::at(phase, at, kept, result.cost, result.evaluations);
+            let progress = Progress {
+                circles: Some(&result.circles),
+                ..Progress::at(phase, at, kept, result.cost, result.evaluations)
+            };
             if fit.reporter.report(progress).is_break() {
                 result.end = FitEnd::Stopped;
                 break;
