@@ -1,8 +1,15 @@
 //! `GET /api/v1/jobs/{id}/events`: server-sent events built from the job's row, re-read
-//! when the store announces a change to it (from any server; at most every 200 ms) and at
+//! when the store announces a change to it (from any server; at most every 100 ms) and at
 //! least once a second.
 //! A subscriber that falls behind skips intermediate figures but never the end: the last
 //! event is always the row's terminal status.
+//!
+//! Every `progress` and terminal event carries `draw`: the circles that changed since the
+//! stream's last event (new ones, and ones polishing or refinement moved), as
+//! `{"count": N, "changes": [[index, circle], ...]}` with each circle as the SVG export
+//! draws it ([`Drawn`]); a client sets each index and keeps the first `count`. A stream's
+//! first such event carries every circle, so a page that reloads or reconnects rebuilds
+//! its picture from it.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -13,6 +20,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast;
 
+use crate::live::{Drawn, Frame};
 use crate::model::{JobId, JobRow, JobStatus};
 use crate::routes::{ApiError, App, db, job_id, row};
 use crate::state::Shared;
@@ -23,8 +31,9 @@ use crate::store::Wake;
 const POLL: Duration = Duration::from_secs(1);
 
 /// The least time between two reads of one stream: a busy job changes every few
-/// milliseconds, and a hundred streams on it must not read the store for every change.
-const MIN_GAP: Duration = Duration::from_millis(200);
+/// milliseconds, and a hundred streams on it must not read the store for every change; ten
+/// reads a second still show a fast fit's picture growing a few circles at a time.
+const MIN_GAP: Duration = Duration::from_millis(100);
 
 struct Follow {
     shared: Arc<Shared>,
@@ -34,6 +43,12 @@ struct Follow {
     pending: Option<JobRow>,
     /// The figures of the last progress event sent.
     sent: Option<(i64, i64)>,
+    /// The status of the last event sent.
+    status: Option<JobStatus>,
+    /// What the circles sit on (read with the first circles).
+    frame: Option<Frame>,
+    /// The circles as the client has drawn them from this stream's events.
+    drawn: Vec<Drawn>,
     /// When the row was last read.
     read_at: tokio::time::Instant,
     ended: bool,
@@ -54,6 +69,9 @@ pub(crate) async fn events(
         wake,
         pending: Some(first),
         sent: None,
+        status: None,
+        frame: None,
+        drawn: Vec::new(),
         read_at: tokio::time::Instant::now(),
         ended: false,
     };
@@ -88,21 +106,75 @@ async fn next_event(f: &mut Follow) -> Option<Event> {
         };
         if row.status.is_terminal() {
             f.ended = true;
-            let data = serde_json::to_string(&row).unwrap_or_default();
-            return Some(Event::default().event(row.status.as_str()).data(data));
+            let mut data = serde_json::to_value(&row).unwrap_or_default();
+            data["draw"] = draw(f).await;
+            return Some(
+                Event::default()
+                    .event(row.status.as_str())
+                    .data(data.to_string()),
+            );
         }
         let figures = (row.circles, row.evaluations);
         if row.status == JobStatus::Running && row.evaluations > 0 && f.sent != Some(figures) {
             f.sent = Some(figures);
+            f.status = Some(row.status);
             let data = serde_json::json!({
                 "circles": row.circles,
                 "psnr": row.psnr,
                 "evaluations": row.evaluations,
                 "worker": row.worker,
+                "draw": draw(f).await,
             });
             return Some(Event::default().event("progress").data(data.to_string()));
         }
+        if f.status != Some(row.status) {
+            // Queued, paused, or running before its first stage: a `status` event.
+            f.status = Some(row.status);
+            let data = serde_json::to_string(&row).unwrap_or_default();
+            return Some(Event::default().event("status").data(data));
+        }
     }
+}
+
+/// The circles changed since the stream's last `draw` (see the module's notes). A read
+/// that fails sends no changes; the next event catches up.
+async fn draw(f: &mut Follow) -> serde_json::Value {
+    let drawn = match current(f).await {
+        Ok(drawn) => drawn,
+        Err(e) => {
+            crate::log!("job {}: the live circles could not be read: {e}", f.id);
+            return serde_json::json!({"count": f.drawn.len(), "changes": []});
+        }
+    };
+    let changes = crate::live::changes(&f.drawn, &drawn);
+    let value = serde_json::json!({"count": drawn.len(), "changes": changes});
+    f.drawn = drawn;
+    value
+}
+
+/// The job's circles now, as drawn.
+async fn current(f: &mut Follow) -> Result<Vec<Drawn>, String> {
+    let id = f.id;
+    let source = db(&f.shared, move |st| st.circles(id))
+        .await
+        .map_err(|e| format!("{e:?}"))?
+        .ok_or("the job is gone")?;
+    let frame = match f.frame {
+        Some(frame) => frame,
+        None => {
+            let (upload, settings) = db(&f.shared, move |st| st.source(id))
+                .await
+                .map_err(|e| format!("{e:?}"))?
+                .ok_or("the job is gone")?;
+            tokio::task::spawn_blocking(move || Frame::of(&upload, &settings))
+                .await
+                .map_err(|e| e.to_string())??
+        }
+    };
+    f.frame = Some(frame);
+    tokio::task::spawn_blocking(move || Ok(frame.draw(&crate::live::current(&source)?)))
+        .await
+        .map_err(|e| e.to_string())?
 }
 
 /// Waits for an announcement about this job, or [`POLL`].

@@ -9,7 +9,10 @@ use circlefit::io;
 use circlefit::job::JobPlan;
 use circlefit::prelude::*;
 
-use crate::model::{Claimed, Finished, Outcome, StageSaved};
+use std::ops::ControlFlow;
+
+use crate::history::{History, HistoryEntry};
+use crate::model::{Claimed, Finished, Lease, LiveSaved, Outcome, StageSaved};
 use crate::store::{JobStore, StoreError};
 
 /// Why a running fit was asked to stop; a stronger reason overrides a weaker one.
@@ -18,10 +21,12 @@ use crate::store::{JobStore, StoreError};
 pub(crate) enum StopReason {
     /// The server is stopping gracefully: give the job back to the queue.
     Release = 1,
+    /// A client paused the job: give it back as `paused`, its checkpoint kept.
+    Pause = 2,
     /// A client cancelled: store the best so far as `cancelled`.
-    Cancel = 2,
+    Cancel = 3,
     /// The lease is gone: write nothing.
-    LeaseLost = 3,
+    LeaseLost = 4,
 }
 
 /// Whether a running fit was asked to stop, and the strongest reason given. The fit's
@@ -41,8 +46,9 @@ impl Stop {
     pub(crate) fn reason(&self) -> Option<StopReason> {
         match self.reason.load(Ordering::SeqCst) {
             1 => Some(StopReason::Release),
-            2 => Some(StopReason::Cancel),
-            3 => Some(StopReason::LeaseLost),
+            2 => Some(StopReason::Pause),
+            3 => Some(StopReason::Cancel),
+            4 => Some(StopReason::LeaseLost),
             _ => None,
         }
     }
@@ -55,6 +61,8 @@ pub(crate) enum RunEnd {
     Stored(Outcome),
     /// Stopped for a graceful shutdown: the worker gives the lease back.
     Release,
+    /// Stopped by a pause: the worker gives the job back as paused.
+    Pause,
     /// The lease was lost: nothing more may be written.
     LeaseLost,
 }
@@ -134,8 +142,115 @@ fn prepare(job: &Claimed) -> Result<Prepared, RunError> {
     })
 }
 
+/// How often the circles are written while polishing or refining (what a live view sees
+/// move between stage checkpoints).
+const LIVE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// What the fit's observer writes: a stage checkpoint and history entry after every kept
+/// stage, the circles as they stand while polishing or refining.
+struct Saver<'a> {
+    store: &'a dyn JobStore,
+    lease: Lease,
+    stop: &'a Stop,
+    spent: u64,
+    history: History,
+    /// Seconds the earlier attempts spent (where this attempt's clock starts).
+    seconds_before: f64,
+    /// When the live circles were last written.
+    live_at: Option<std::time::Instant>,
+    write_error: Option<String>,
+}
+
+impl Saver<'_> {
+    fn observe(&mut self, p: &Progress<'_>) -> ControlFlow<()> {
+        if self.stop.reason().is_some() {
+            return ControlFlow::Break(());
+        }
+        let written = match (p.resume_point, p.phase, p.circles) {
+            (Some((circles, done)), _, _) => self.stage(p, circles, done),
+            (None, Phase::Stages, _) | (None, _, None) => return ControlFlow::Continue(()),
+            (None, _, Some(circles)) => {
+                if self.live_at.is_some_and(|t| t.elapsed() < LIVE_EVERY) {
+                    return ControlFlow::Continue(());
+                }
+                self.live_at = Some(std::time::Instant::now());
+                let text = serde_json::to_string(&circlefit::checkpoint::exact_bits(circles))
+                    .unwrap_or_default();
+                let live = LiveSaved {
+                    circles: &text,
+                    psnr: psnr(p.cost),
+                    evaluations: self.spent + p.evaluations,
+                };
+                self.store.save_live(self.lease, &live)
+            }
+        };
+        match written {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(StoreError::LeaseLost(_)) => {
+                self.stop.stop(StopReason::LeaseLost);
+                ControlFlow::Break(())
+            }
+            // A checkpoint that could not be written (the database restarting, say): the
+            // fit goes on; the next stage's checkpoint supersedes it.
+            Err(e) => {
+                self.write_error = Some(e.to_string());
+                ControlFlow::Continue(())
+            }
+        }
+    }
+
+    /// Saves the stage checkpoint after `done` stages, with its history entry.
+    fn stage(
+        &mut self,
+        p: &Progress<'_>,
+        circles: &[Circle],
+        done: usize,
+    ) -> Result<(), StoreError> {
+        let evaluations = self.spent + p.evaluations;
+        self.history
+            .push(self.entry("stage", done, circles.len(), p.cost, evaluations, p.elapsed));
+        let checkpoint = StageCheckpoint {
+            stages_done: done,
+            exact: circlefit::checkpoint::exact_bits(circles),
+            evaluations,
+        };
+        let text = serde_json::to_string(&checkpoint).unwrap_or_default();
+        let history = self.history.to_json();
+        let saved = StageSaved {
+            progress: &text,
+            history: &history,
+            circles: circles.len(),
+            psnr: psnr(p.cost),
+            evaluations,
+        };
+        self.live_at = None;
+        self.store.save_stage(self.lease, &saved)
+    }
+
+    fn entry(
+        &self,
+        phase: &str,
+        stages: usize,
+        circles: usize,
+        cost: f64,
+        evaluations: u64,
+        elapsed: std::time::Duration,
+    ) -> HistoryEntry {
+        let p = psnr(cost);
+        HistoryEntry {
+            phase: phase.into(),
+            stages,
+            circles,
+            cost,
+            psnr: p.is_finite().then_some(p),
+            evaluations,
+            seconds: self.seconds_before + elapsed.as_secs_f64(),
+        }
+    }
+}
+
 /// Runs a claimed job to its end and stores the outcome (unless stopped to be released or
-/// its lease was lost).
+/// paused, or its lease was lost).
 pub(crate) fn run(store: &dyn JobStore, job: &Claimed, stop: &Stop) -> Result<RunEnd, RunError> {
     let Prepared {
         mut fitter,
@@ -144,63 +259,56 @@ pub(crate) fn run(store: &dyn JobStore, job: &Claimed, stop: &Stop) -> Result<Ru
         plan,
         spent,
     } = prepare(job)?;
-    let lease = job.lease;
-    let mut write_error = None;
+    let history = History::resumed(job.history.as_deref());
+    let mut saver = Saver {
+        store,
+        lease: job.lease,
+        stop,
+        spent,
+        seconds_before: history.seconds_before(),
+        history,
+        live_at: None,
+        write_error: None,
+    };
+    let t0 = std::time::Instant::now();
     let result = fitter
-        .fit_observed(reference.as_ref(), &mut |p| {
-            if stop.reason().is_some() {
-                return std::ops::ControlFlow::Break(());
-            }
-            let Some((circles, done)) = p.resume_point else {
-                return std::ops::ControlFlow::Continue(());
-            };
-            let evaluations = spent + p.evaluations;
-            let checkpoint = StageCheckpoint {
-                stages_done: done,
-                exact: circlefit::checkpoint::exact_bits(circles),
-                evaluations,
-            };
-            let text = serde_json::to_string(&checkpoint).unwrap_or_default();
-            let saved = StageSaved {
-                progress: &text,
-                circles: circles.len(),
-                psnr: psnr(p.cost),
-                evaluations,
-            };
-            match store.save_stage(lease, &saved) {
-                Ok(()) => std::ops::ControlFlow::Continue(()),
-                Err(StoreError::LeaseLost(_)) => {
-                    stop.stop(StopReason::LeaseLost);
-                    std::ops::ControlFlow::Break(())
-                }
-                // A checkpoint that could not be written (the database restarting, say):
-                // the fit goes on; the next stage's checkpoint supersedes it.
-                Err(e) => {
-                    write_error = Some(e.to_string());
-                    std::ops::ControlFlow::Continue(())
-                }
-            }
-        })
+        .fit_observed(reference.as_ref(), &mut |p| saver.observe(p))
         .map_err(job_err)?;
-    if let Some(e) = write_error {
-        crate::log!("job {}: a stage checkpoint was not saved: {e}", lease.job);
+    if let Some(e) = &saver.write_error {
+        crate::log!(
+            "job {}: a stage checkpoint was not saved: {e}",
+            job.lease.job
+        );
     }
     let outcome = match (result.stopped(), stop.reason()) {
         (_, Some(StopReason::LeaseLost)) => return Ok(RunEnd::LeaseLost),
         (true, Some(StopReason::Release)) => return Ok(RunEnd::Release),
+        (true, Some(StopReason::Pause)) => return Ok(RunEnd::Pause),
         (true, _) => Outcome::Cancelled,
         (false, _) => Outcome::Done,
     };
     let (json, png, svg) = encode(&fitter, &result, &reference, &base, &plan)?;
+    let evaluations = spent + result.evaluations;
+    let end = saver.entry(
+        "end",
+        result.stages_done,
+        result.circles.len(),
+        result.cost,
+        evaluations,
+        t0.elapsed(),
+    );
+    saver.history.push(end);
+    let history = saver.history.to_json();
     let p = psnr(result.cost);
     let finished = Finished {
         outcome,
         checkpoint: &json,
         png: &png,
         svg: &svg,
+        history: &history,
         circles: result.circles.len(),
         psnr: p.is_finite().then_some(p),
-        evaluations: spent + result.evaluations,
+        evaluations,
     };
     store_finished(store, job, &finished)?;
     Ok(RunEnd::Stored(outcome))

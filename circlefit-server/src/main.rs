@@ -15,16 +15,21 @@ macro_rules! log {
     }};
 }
 
+mod chart;
 mod events;
 mod fit;
 mod guard;
+mod history;
 mod http;
+mod live;
 mod metrics;
 mod model;
+mod report;
 mod routes;
 mod settings;
 mod state;
 mod store;
+mod views;
 mod worker;
 
 use std::sync::Arc;

@@ -40,16 +40,20 @@ pub(crate) enum JobStatus {
     Failed,
     /// Stopped by a cancel; its best so far is stored.
     Cancelled,
+    /// Held back by a client: keeps its stage checkpoint and its place in the queue, and is
+    /// claimed again only once resumed.
+    Paused,
 }
 
 impl JobStatus {
     /// Every status, in the order the metrics list them.
-    pub(crate) const ALL: [JobStatus; 5] = [
+    pub(crate) const ALL: [JobStatus; 6] = [
         JobStatus::Queued,
         JobStatus::Running,
         JobStatus::Done,
         JobStatus::Failed,
         JobStatus::Cancelled,
+        JobStatus::Paused,
     ];
 
     /// The name stored and shown.
@@ -60,6 +64,7 @@ impl JobStatus {
             JobStatus::Done => "done",
             JobStatus::Failed => "failed",
             JobStatus::Cancelled => "cancelled",
+            JobStatus::Paused => "paused",
         }
     }
 
@@ -131,6 +136,8 @@ pub(crate) enum Renewal {
     Held {
         /// A cancel was requested (through any server).
         cancel: bool,
+        /// A pause was requested (through any server).
+        pause: bool,
     },
     /// Another worker holds the job now, or it ended: stop and write nothing.
     Lost,
@@ -166,6 +173,9 @@ pub(crate) struct Claimed {
     pub(crate) progress: Option<String>,
     /// A finished parent's checkpoint (an extend job continues it).
     pub(crate) parent_checkpoint: Option<String>,
+    /// The history so far (a JSON array of [`HistoryEntry`](crate::history::HistoryEntry)),
+    /// which an earlier attempt wrote.
+    pub(crate) history: Option<String>,
     /// Claims of this job so far, this one included.
     pub(crate) attempts: i64,
     /// The job was running under an expired lease when claimed (its server was lost).
@@ -176,6 +186,8 @@ pub(crate) struct Claimed {
 #[derive(Debug)]
 pub(crate) struct StageSaved<'a> {
     pub(crate) progress: &'a str,
+    /// The history with this stage's entry (a JSON array).
+    pub(crate) history: &'a str,
     pub(crate) circles: usize,
     pub(crate) psnr: f64,
     pub(crate) evaluations: u64,
@@ -188,9 +200,33 @@ pub(crate) struct Finished<'a> {
     pub(crate) checkpoint: &'a str,
     pub(crate) png: &'a [u8],
     pub(crate) svg: &'a str,
+    /// The whole history (a JSON array).
+    pub(crate) history: &'a str,
     pub(crate) circles: usize,
     pub(crate) psnr: Option<f64>,
     pub(crate) evaluations: u64,
+}
+
+/// The circles as they stand while polishing or refining (between stage checkpoints), and
+/// the figures with them: what a live view draws. Not a resume point.
+#[derive(Debug)]
+pub(crate) struct LiveSaved<'a> {
+    /// The circles, as [`circlefit::checkpoint::exact_bits`] writes them (a JSON array).
+    pub(crate) circles: &'a str,
+    pub(crate) psnr: f64,
+    pub(crate) evaluations: u64,
+}
+
+/// Where a job's current circles are stored, as read in one go.
+#[derive(Debug)]
+pub(crate) struct CircleSource {
+    pub(crate) status: JobStatus,
+    /// Circles written while polishing or refining ([`LiveSaved::circles`]).
+    pub(crate) live: Option<String>,
+    /// The last stage checkpoint (`fit::StageCheckpoint`).
+    pub(crate) progress: Option<String>,
+    /// The result checkpoint of an ended job.
+    pub(crate) checkpoint: Option<String>,
 }
 
 /// A new job.
@@ -218,6 +254,17 @@ pub(crate) enum CancelAsked {
     Flagged,
     /// It had already ended (or does not exist: `None` from the store).
     Ended(JobStatus),
+}
+
+/// What a pause or resume request did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ControlAsked {
+    /// Done at once: the job's status is now this one.
+    Now(JobStatus),
+    /// The job runs: the flag is set; its worker acts at its next lease renewal.
+    Flagged,
+    /// Not possible in the job's status (it has ended).
+    Refused(JobStatus),
 }
 
 /// Jobs per status, over the whole store.

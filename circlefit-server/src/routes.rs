@@ -12,9 +12,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use crate::model::{CancelAsked, JobId, JobRow, JobStatus, NewJob, ResultFile};
+use crate::model::{CancelAsked, ControlAsked, JobId, JobRow, JobStatus, NewJob, ResultFile};
 use crate::state::Shared;
 use crate::store::{JobStore, StoreError};
+use crate::views;
 use circlefit::job::FitJob;
 
 /// An API error: a status and a message, answered as `{"error": message}`.
@@ -72,7 +73,16 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/jobs/{id}", get(show).delete(remove))
         .route("/api/v1/jobs/{id}/events", get(crate::events::events))
         .route("/api/v1/jobs/{id}/cancel", post(cancel))
+        .route("/api/v1/jobs/{id}/pause", post(pause))
+        .route("/api/v1/jobs/{id}/resume", post(resume))
         .route("/api/v1/jobs/{id}/extend", post(extend))
+        .route("/api/v1/jobs/{id}/history", get(views::history))
+        .route("/api/v1/jobs/{id}/history.svg", get(views::history_svg))
+        .route("/api/v1/jobs/{id}/circles", get(views::circles))
+        .route("/api/v1/jobs/{id}/ref.png", get(views::reference))
+        .route("/api/v1/jobs/{id}/diff.png", get(views::diff))
+        .route("/api/v1/jobs/{id}/result.gif", get(views::gif))
+        .route("/api/v1/jobs/{id}/report.html", get(views::report))
         .route("/api/v1/jobs/{id}/{file}", get(result))
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(
@@ -82,6 +92,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .layer(DefaultBodyLimit::max(shared.limits.max_upload_bytes));
     Router::new()
         .route("/", get(page))
+        .route("/jobs/{id}", get(page))
+        .route("/app.js", get(script))
+        .route("/app.css", get(style))
         .route("/healthz", get(healthz))
         .merge(api)
         .layer(middleware::from_fn_with_state(
@@ -92,8 +105,23 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
+/// The page (one for the list and every job's deep link: the script reads the path).
 async fn page() -> Html<&'static str> {
-    Html(include_str!("page.html"))
+    Html(include_str!("page/index.html"))
+}
+
+async fn script() -> Response {
+    let js = include_str!("page/app.js");
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        js,
+    )
+        .into_response()
+}
+
+async fn style() -> Response {
+    let css = include_str!("page/app.css");
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], css).into_response()
 }
 
 /// 200 when the store answers, 503 otherwise.
@@ -272,8 +300,6 @@ async fn result(
         "result.png" => (ResultFile::Png, "image/png"),
         "result.svg" => (ResultFile::Svg, "image/svg+xml"),
         "result.json" => (ResultFile::Checkpoint, "application/json"),
-        "ref.png" => return derived_png(&s, id, None).await,
-        "diff.png" => return derived_png(&s, id, Some(ResultFile::Png)).await,
         _ => return Err(err(StatusCode::NOT_FOUND, format!("no such file {file:?}"))),
     };
     let bytes = ended_result(&s, id, file).await?;
@@ -281,7 +307,11 @@ async fn result(
 }
 
 /// A result file of job `id`, which must have ended (409 before).
-async fn ended_result(s: &Arc<Shared>, id: JobId, file: ResultFile) -> Result<Vec<u8>, ApiError> {
+pub(crate) async fn ended_result(
+    s: &Arc<Shared>,
+    id: JobId,
+    file: ResultFile,
+) -> Result<Vec<u8>, ApiError> {
     let row = row(s, id).await?;
     let ended = matches!(row.status, JobStatus::Done | JobStatus::Cancelled);
     match db(s, move |st| st.result(id, file)).await? {
@@ -291,40 +321,6 @@ async fn ended_result(s: &Arc<Shared>, id: JobId, file: ResultFile) -> Result<Ve
             format!("job {id} is {}: no result yet", row.status),
         )),
     }
-}
-
-/// `ref.png`, the reference as the fit sees it (the upload, decoded; any time), or with
-/// `result` `diff.png`, the per-pixel error of the result against it through viridis on a
-/// fixed scale, as the CLI's `--diff` draws it (once the job has ended).
-async fn derived_png(
-    s: &Arc<Shared>,
-    id: JobId,
-    result: Option<ResultFile>,
-) -> Result<Response, ApiError> {
-    let result = match result {
-        Some(file) => Some(ended_result(s, id, file).await?),
-        None => None,
-    };
-    let Some((upload, _)) = db(s, move |st| st.source(id)).await? else {
-        return Err(err(StatusCode::NOT_FOUND, format!("no job {id}")));
-    };
-    let png = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-        let (reference, _) = crate::fit::images(&upload)?;
-        let picture = match result {
-            None => reference,
-            Some(png) => {
-                let fitted = circlefit::io::decode_image(&png, "result.png".as_ref())
-                    .map_err(|e| e.to_string())?;
-                circlefit::diagnostics::diff_heatmap(fitted.as_ref(), reference.as_ref())
-                    .map_err(|e| e.to_string())?
-            }
-        };
-        circlefit::io::encode_png(picture.as_ref()).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(internal)?
-    .map_err(internal)?;
-    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 
 async fn cancel(
@@ -341,6 +337,45 @@ async fn cancel(
             Ok(Json(serde_json::json!({"id": id, "status": "cancelling"})))
         }
         Some(CancelAsked::Ended(status)) => {
+            Err(err(StatusCode::CONFLICT, format!("job {id} is {status}")))
+        }
+    }
+}
+
+/// `POST …/pause`: a queued job is paused at once (it keeps its place), a running one at
+/// its worker's next lease renewal (it keeps its last stage checkpoint).
+async fn pause(State(s): App, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = job_id(&id)?;
+    control(id, db(&s, move |st| st.request_pause(id)).await?, "pausing")
+}
+
+/// `POST …/resume`: a paused job is queued again in its old place (a pause not yet acted
+/// on is withdrawn).
+async fn resume(
+    State(s): App,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = job_id(&id)?;
+    control(
+        id,
+        db(&s, move |st| st.request_resume(id)).await?,
+        "running",
+    )
+}
+
+/// The answer to a pause or resume: the status now (`flagged` when a worker acts on it).
+fn control(
+    id: JobId,
+    asked: Option<ControlAsked>,
+    flagged: &str,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    match asked {
+        None => Err(err(StatusCode::NOT_FOUND, format!("no job {id}"))),
+        Some(ControlAsked::Now(status)) => {
+            Ok(Json(serde_json::json!({"id": id, "status": status})))
+        }
+        Some(ControlAsked::Flagged) => Ok(Json(serde_json::json!({"id": id, "status": flagged}))),
+        Some(ControlAsked::Refused(status)) => {
             Err(err(StatusCode::CONFLICT, format!("job {id} is {status}")))
         }
     }

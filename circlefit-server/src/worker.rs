@@ -119,6 +119,10 @@ fn handle(
             Ok(()) => crate::log!("job {id}: released for another server"),
             Err(e) => crate::log!("job {id}: release failed ({e}); its lease will expire"),
         },
+        Ok(RunEnd::Pause) => match store.pause(job.lease) {
+            Ok(()) => crate::log!("job {id}: paused"),
+            Err(e) => crate::log!("job {id}: pausing failed ({e}); its lease will expire"),
+        },
         Ok(RunEnd::LeaseLost) => crate::log!("job {id}: lease lost; another server has it"),
         Err(RunError::Job(message)) => {
             metrics.failed();
@@ -151,10 +155,12 @@ fn renew_while_running(
             Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
         }
         match store.renew(job.lease, lease.length) {
-            Ok(Renewal::Held { cancel }) => {
+            Ok(Renewal::Held { cancel, pause }) => {
                 last_held = Instant::now();
                 if cancel {
                     stop.stop(StopReason::Cancel);
+                } else if pause {
+                    stop.stop(StopReason::Pause);
                 }
             }
             Ok(Renewal::Lost) => {

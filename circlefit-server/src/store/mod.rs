@@ -14,8 +14,8 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use crate::model::{
-    CancelAsked, Claimed, Finished, JobId, JobRow, Lease, NewJob, Renewal, ResultFile, StageSaved,
-    StatusCounts,
+    CancelAsked, CircleSource, Claimed, ControlAsked, Finished, JobId, JobRow, Lease, LiveSaved,
+    NewJob, Renewal, ResultFile, StageSaved, StatusCounts,
 };
 
 pub(crate) use postgres::PgStore;
@@ -76,6 +76,10 @@ pub(crate) trait JobStore: Send + Sync {
     /// Writes a stage checkpoint (fenced).
     fn save_stage(&self, lease: Lease, saved: &StageSaved<'_>) -> Result<(), StoreError>;
 
+    /// Writes the circles as they stand while polishing or refining, and the figures with
+    /// them (fenced); the next stage checkpoint or the end clears them.
+    fn save_live(&self, lease: Lease, live: &LiveSaved<'_>) -> Result<(), StoreError>;
+
     /// Ends a job with its results (fenced).
     fn finish(&self, lease: Lease, finished: &Finished<'_>) -> Result<(), StoreError>;
 
@@ -84,6 +88,18 @@ pub(crate) trait JobStore: Send + Sync {
 
     /// Gives a running job back to the queue, its checkpoint kept (fenced): a graceful stop.
     fn release(&self, lease: Lease) -> Result<(), StoreError>;
+
+    /// Pauses a running job whose worker was asked to (fenced): back to `paused` with its
+    /// stage checkpoint, the attempt not counted against the job.
+    fn pause(&self, lease: Lease) -> Result<(), StoreError>;
+
+    /// Asks a job to pause: a queued one is paused at once, a running one flagged for its
+    /// worker. `None` if there is no such job.
+    fn request_pause(&self, id: JobId) -> Result<Option<ControlAsked>, StoreError>;
+
+    /// Resumes a paused job (queued again, in its old place by id), or withdraws a pause
+    /// its worker has not acted on yet. `None` if there is no such job.
+    fn request_resume(&self, id: JobId) -> Result<Option<ControlAsked>, StoreError>;
 
     /// Asks a job to stop: a queued one is cancelled at once, a running one flagged for its
     /// worker, wherever it runs. `None` if there is no such job.
@@ -97,6 +113,12 @@ pub(crate) trait JobStore: Send + Sync {
 
     /// A job's result file, if it has one.
     fn result(&self, id: JobId, file: ResultFile) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Where a job's current circles are (one read, so they agree with its status).
+    fn circles(&self, id: JobId) -> Result<Option<CircleSource>, StoreError>;
+
+    /// A job's history (a JSON array; `None` inside when none was written yet).
+    fn history(&self, id: JobId) -> Result<Option<Option<String>>, StoreError>;
 
     /// A job's upload and stored settings (for an extend).
     fn source(&self, id: JobId) -> Result<Option<(Vec<u8>, String)>, StoreError>;
@@ -177,6 +199,28 @@ pub(crate) fn display_name(db: &str) -> String {
             None => db.to_owned(),
         },
         None => db.to_owned(),
+    }
+}
+
+/// Where a job's circles are, as both backends read it, before its status is typed.
+struct RawSource {
+    status: String,
+    live: Option<String>,
+    progress: Option<String>,
+    checkpoint: Option<String>,
+}
+
+/// The columns a [`RawSource`] is read from, in its order.
+const SOURCE_COLUMNS: &str = "status, live, progress, checkpoint";
+
+impl RawSource {
+    fn typed(self) -> Result<CircleSource, StoreError> {
+        Ok(CircleSource {
+            status: self.status.parse().map_err(StoreError::Corrupt)?,
+            live: self.live,
+            progress: self.progress,
+            checkpoint: self.checkpoint,
+        })
     }
 }
 

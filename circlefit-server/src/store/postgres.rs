@@ -13,10 +13,10 @@ use std::time::Duration;
 use postgres::{Client, Config, NoTls, Transaction};
 use tokio::sync::broadcast;
 
-use super::{JobStore, ROW_COLUMNS, RawRow, StoreError, Wake};
+use super::{JobStore, ROW_COLUMNS, RawRow, RawSource, SOURCE_COLUMNS, StoreError, Wake};
 use crate::model::{
-    CancelAsked, Claimed, Finished, JobId, JobRow, JobStatus, Lease, NewJob, Renewal, ResultFile,
-    StageSaved, StatusCounts,
+    CancelAsked, CircleSource, Claimed, ControlAsked, Finished, JobId, JobRow, JobStatus, Lease,
+    LiveSaved, NewJob, Renewal, ResultFile, StageSaved, StatusCounts,
 };
 
 /// The database's clock in milliseconds since the epoch: every server's leases are timed by
@@ -58,6 +58,9 @@ const SCHEMA: &str = "
         adoptions BIGINT NOT NULL DEFAULT 0,
         cancel_requested BOOLEAN NOT NULL DEFAULT FALSE
     );
+    ALTER TABLE circlefit_jobs ADD COLUMN IF NOT EXISTS pause_requested BOOLEAN NOT NULL DEFAULT FALSE;
+    ALTER TABLE circlefit_jobs ADD COLUMN IF NOT EXISTS live TEXT;
+    ALTER TABLE circlefit_jobs ADD COLUMN IF NOT EXISTS history TEXT;
     CREATE INDEX IF NOT EXISTS circlefit_jobs_status ON circlefit_jobs (status, id);";
 
 /// The most connections one server opens for its calls (the listener has one more).
@@ -115,6 +118,32 @@ impl PgStore {
             }),
             freed: Condvar::new(),
             wake,
+        })
+    }
+
+    /// Reads job `id`'s status (locking its row) and acts on it with `f` in one transaction,
+    /// announced.
+    fn control<T>(
+        &self,
+        id: JobId,
+        f: impl Fn(&mut Transaction<'_>, JobStatus) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        // `Fn`: a call on a connection found closed is retried once on a fresh one.
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let row = tx.query_opt(
+                "SELECT status FROM circlefit_jobs WHERE id = $1 FOR UPDATE",
+                &[&id.0],
+            )?;
+            let Some(row) = row else { return Ok(None) };
+            let status: JobStatus = row
+                .try_get::<_, String>(0)?
+                .parse()
+                .map_err(StoreError::Corrupt)?;
+            let value = f(&mut tx, status)?;
+            notify(&mut tx, id)?;
+            tx.commit()?;
+            Ok(Some(value))
         })
     }
 
@@ -317,7 +346,7 @@ impl JobStore for PgStore {
                 row.try_get(3)?,
             );
             let details = tx.query_one(
-                "SELECT j.image, j.settings, j.progress, p.checkpoint FROM circlefit_jobs j
+                "SELECT j.image, j.settings, j.progress, p.checkpoint, j.history FROM circlefit_jobs j
                  LEFT JOIN circlefit_jobs p ON p.id = j.parent WHERE j.id = $1",
                 &[&id],
             )?;
@@ -331,6 +360,7 @@ impl JobStore for PgStore {
                 settings: details.try_get(1)?,
                 progress: details.try_get(2)?,
                 parent_checkpoint: details.try_get(3)?,
+                history: details.try_get(4)?,
                 attempts,
                 adopted,
             };
@@ -343,12 +373,13 @@ impl JobStore for PgStore {
         let length = length.as_millis() as i64;
         self.with(|c| {
             let row = c.query_opt(
-                &format!("UPDATE circlefit_jobs SET lease_until = {NOW_MS} + $3 WHERE {HELD} RETURNING cancel_requested"),
+                &format!("UPDATE circlefit_jobs SET lease_until = {NOW_MS} + $3 WHERE {HELD} RETURNING cancel_requested, pause_requested"),
                 &[&lease.job.0, &lease.generation, &length],
             )?;
             Ok(match row {
                 Some(r) => Renewal::Held {
                     cancel: r.try_get(0)?,
+                    pause: r.try_get(1)?,
                 },
                 None => Renewal::Lost,
             })
@@ -359,8 +390,19 @@ impl JobStore for PgStore {
         let psnr = s.psnr.is_finite().then_some(s.psnr);
         self.fenced(
             lease,
-            &format!("UPDATE circlefit_jobs SET progress = $3, circles = $4, psnr = $5, evaluations = $6 WHERE {HELD}"),
-            &[&s.progress, &(s.circles as i64), &psnr, &(s.evaluations as i64)],
+            &format!("UPDATE circlefit_jobs SET progress = $3, circles = $4, psnr = $5, evaluations = $6, history = $7, live = NULL WHERE {HELD}"),
+            &[&s.progress, &(s.circles as i64), &psnr, &(s.evaluations as i64), &s.history],
+        )
+    }
+
+    fn save_live(&self, lease: Lease, s: &LiveSaved<'_>) -> Result<(), StoreError> {
+        let psnr = s.psnr.is_finite().then_some(s.psnr);
+        self.fenced(
+            lease,
+            &format!(
+                "UPDATE circlefit_jobs SET live = $3, psnr = $4, evaluations = $5 WHERE {HELD}"
+            ),
+            &[&s.circles, &psnr, &(s.evaluations as i64)],
         )
     }
 
@@ -369,7 +411,8 @@ impl JobStore for PgStore {
             lease,
             &format!(
                 "UPDATE circlefit_jobs SET status = $3, checkpoint = $4, png = $5, svg = $6,
-                     circles = $7, psnr = $8, evaluations = $9, error = NULL, finished = {NOW_MS}
+                     circles = $7, psnr = $8, evaluations = $9, error = NULL, finished = {NOW_MS},
+                     history = $10, live = NULL
                  WHERE {HELD}"
             ),
             &[
@@ -380,6 +423,7 @@ impl JobStore for PgStore {
                 &(f.circles as i64),
                 &f.psnr,
                 &(f.evaluations as i64),
+                &f.history,
             ],
         )
     }
@@ -400,20 +444,66 @@ impl JobStore for PgStore {
         )
     }
 
-    fn request_cancel(&self, id: JobId) -> Result<Option<CancelAsked>, StoreError> {
-        self.with(|c| {
-            let mut tx = c.transaction()?;
-            let row = tx.query_opt(
-                "SELECT status FROM circlefit_jobs WHERE id = $1 FOR UPDATE",
-                &[&id.0],
-            )?;
-            let Some(row) = row else { return Ok(None) };
-            let status: JobStatus = row
-                .try_get::<_, String>(0)?
-                .parse()
-                .map_err(StoreError::Corrupt)?;
-            let asked = match status {
+    fn pause(&self, lease: Lease) -> Result<(), StoreError> {
+        self.fenced(
+            lease,
+            &format!(
+                "UPDATE circlefit_jobs SET status = 'paused', lease_until = 0,
+                     pause_requested = FALSE, attempts = attempts - 1, live = NULL WHERE {HELD}"
+            ),
+            &[],
+        )
+    }
+
+    fn request_pause(&self, id: JobId) -> Result<Option<ControlAsked>, StoreError> {
+        self.control(id, |tx, status| {
+            Ok(match status {
                 JobStatus::Queued => {
+                    tx.execute(
+                        "UPDATE circlefit_jobs SET status = 'paused' WHERE id = $1",
+                        &[&id.0],
+                    )?;
+                    ControlAsked::Now(JobStatus::Paused)
+                }
+                JobStatus::Running => {
+                    tx.execute(
+                        "UPDATE circlefit_jobs SET pause_requested = TRUE WHERE id = $1",
+                        &[&id.0],
+                    )?;
+                    ControlAsked::Flagged
+                }
+                JobStatus::Paused => ControlAsked::Now(JobStatus::Paused),
+                ended => ControlAsked::Refused(ended),
+            })
+        })
+    }
+
+    fn request_resume(&self, id: JobId) -> Result<Option<ControlAsked>, StoreError> {
+        self.control(id, |tx, status| {
+            Ok(match status {
+                JobStatus::Paused => {
+                    tx.execute(
+                        "UPDATE circlefit_jobs SET status = 'queued' WHERE id = $1",
+                        &[&id.0],
+                    )?;
+                    ControlAsked::Now(JobStatus::Queued)
+                }
+                JobStatus::Running | JobStatus::Queued => {
+                    tx.execute(
+                        "UPDATE circlefit_jobs SET pause_requested = FALSE WHERE id = $1",
+                        &[&id.0],
+                    )?;
+                    ControlAsked::Now(status)
+                }
+                ended => ControlAsked::Refused(ended),
+            })
+        })
+    }
+
+    fn request_cancel(&self, id: JobId) -> Result<Option<CancelAsked>, StoreError> {
+        self.control(id, |tx, status| {
+            Ok(match status {
+                JobStatus::Queued | JobStatus::Paused => {
                     tx.execute(
                         &format!("UPDATE circlefit_jobs SET status = 'cancelled', finished = {NOW_MS} WHERE id = $1"),
                         &[&id.0],
@@ -428,10 +518,36 @@ impl JobStore for PgStore {
                     CancelAsked::Flagged
                 }
                 ended => CancelAsked::Ended(ended),
-            };
-            notify(&mut tx, id)?;
-            tx.commit()?;
-            Ok(Some(asked))
+            })
+        })
+    }
+
+    fn circles(&self, id: JobId) -> Result<Option<CircleSource>, StoreError> {
+        let raw = self.with(|c| {
+            let row = c.query_opt(
+                &format!("SELECT {SOURCE_COLUMNS} FROM circlefit_jobs WHERE id = $1"),
+                &[&id.0],
+            )?;
+            Ok(match row {
+                Some(r) => Some(RawSource {
+                    status: r.try_get(0)?,
+                    live: r.try_get(1)?,
+                    progress: r.try_get(2)?,
+                    checkpoint: r.try_get(3)?,
+                }),
+                None => None,
+            })
+        })?;
+        raw.map(RawSource::typed).transpose()
+    }
+
+    fn history(&self, id: JobId) -> Result<Option<Option<String>>, StoreError> {
+        self.with(|c| {
+            let row = c.query_opt("SELECT history FROM circlefit_jobs WHERE id = $1", &[&id.0])?;
+            Ok(match row {
+                Some(r) => Some(r.try_get(0)?),
+                None => None,
+            })
         })
     }
 

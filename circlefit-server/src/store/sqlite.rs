@@ -10,10 +10,10 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::broadcast;
 
-use super::{JobStore, ROW_COLUMNS, RawRow, StoreError, Wake};
+use super::{JobStore, ROW_COLUMNS, RawRow, RawSource, SOURCE_COLUMNS, StoreError, Wake};
 use crate::model::{
-    CancelAsked, Claimed, Finished, JobId, JobRow, JobStatus, Lease, NewJob, Renewal, ResultFile,
-    StageSaved, StatusCounts, now_ms,
+    CancelAsked, CircleSource, Claimed, ControlAsked, Finished, JobId, JobRow, JobStatus, Lease,
+    LiveSaved, NewJob, Renewal, ResultFile, StageSaved, StatusCounts, now_ms,
 };
 
 /// The SQLite store.
@@ -31,6 +31,9 @@ const ADDED_COLUMNS: &[(&str, &str)] = &[
     ("adopted", "INTEGER NOT NULL DEFAULT 0"),
     ("adoptions", "INTEGER NOT NULL DEFAULT 0"),
     ("cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
+    ("pause_requested", "INTEGER NOT NULL DEFAULT 0"),
+    ("live", "TEXT"),
+    ("history", "TEXT"),
 ];
 
 impl SqliteStore {
@@ -116,6 +119,26 @@ impl SqliteStore {
         })
     }
 
+    /// Reads job `id`'s status and acts on it with `f` in one write transaction (announced).
+    fn control<T>(
+        &self,
+        id: JobId,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, JobStatus) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.write(Some(id), |tx| {
+            let status: Option<String> = tx
+                .query_row("SELECT status FROM jobs WHERE id = ?1", [id.0], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let Some(status) = status else {
+                return Ok(None);
+            };
+            let status: JobStatus = status.parse().map_err(StoreError::Corrupt)?;
+            f(tx, status).map(Some)
+        })
+    }
+
     fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
         Ok(RawRow {
             id: r.get(0)?,
@@ -178,7 +201,7 @@ impl JobStore for SqliteStore {
                 return Ok(None);
             };
             let claimed = tx.query_row(
-                "SELECT j.image, j.settings, j.progress, p.checkpoint FROM jobs j LEFT JOIN jobs p ON p.id = j.parent WHERE j.id = ?1",
+                "SELECT j.image, j.settings, j.progress, p.checkpoint, j.history FROM jobs j LEFT JOIN jobs p ON p.id = j.parent WHERE j.id = ?1",
                 [id],
                 |r| {
                     Ok(Claimed {
@@ -187,6 +210,7 @@ impl JobStore for SqliteStore {
                         settings: r.get(1)?,
                         progress: r.get(2)?,
                         parent_checkpoint: r.get(3)?,
+                        history: r.get(4)?,
                         attempts,
                         adopted,
                     })
@@ -203,25 +227,42 @@ impl JobStore for SqliteStore {
     fn renew(&self, lease: Lease, length: Duration) -> Result<Renewal, StoreError> {
         let until = now_ms().saturating_add(length.as_millis() as i64);
         // Not announced: a renewal changes nothing a client sees.
-        let cancel: Option<bool> = self.write(None, |tx| {
+        let flags: Option<(bool, bool)> = self.write(None, |tx| {
             Ok(tx
                 .query_row(
                     &format!(
-                        "UPDATE jobs SET lease_until = ?3 WHERE {HELD} RETURNING cancel_requested"
+                        "UPDATE jobs SET lease_until = ?3 WHERE {HELD} RETURNING cancel_requested, pause_requested"
                     ),
                     params![lease.job.0, lease.generation, until],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?)
         })?;
-        Ok(cancel.map_or(Renewal::Lost, |cancel| Renewal::Held { cancel }))
+        Ok(
+            flags.map_or(Renewal::Lost, |(cancel, pause)| Renewal::Held {
+                cancel,
+                pause,
+            }),
+        )
     }
 
     fn save_stage(&self, lease: Lease, s: &StageSaved<'_>) -> Result<(), StoreError> {
         self.fenced(
             lease,
-            &format!("UPDATE jobs SET progress = ?3, circles = ?4, psnr = ?5, evaluations = ?6 WHERE {HELD}"),
-            params![s.progress, s.circles as i64, s.psnr.is_finite().then_some(s.psnr), s.evaluations as i64],
+            &format!("UPDATE jobs SET progress = ?3, circles = ?4, psnr = ?5, evaluations = ?6, history = ?7, live = NULL WHERE {HELD}"),
+            params![s.progress, s.circles as i64, s.psnr.is_finite().then_some(s.psnr), s.evaluations as i64, s.history],
+        )
+    }
+
+    fn save_live(&self, lease: Lease, s: &LiveSaved<'_>) -> Result<(), StoreError> {
+        self.fenced(
+            lease,
+            &format!("UPDATE jobs SET live = ?3, psnr = ?4, evaluations = ?5 WHERE {HELD}"),
+            params![
+                s.circles,
+                s.psnr.is_finite().then_some(s.psnr),
+                s.evaluations as i64
+            ],
         )
     }
 
@@ -230,7 +271,8 @@ impl JobStore for SqliteStore {
             lease,
             &format!(
                 "UPDATE jobs SET status = ?3, checkpoint = ?4, png = ?5, svg = ?6, circles = ?7,
-                     psnr = ?8, evaluations = ?9, error = NULL, finished = ?10 WHERE {HELD}"
+                     psnr = ?8, evaluations = ?9, error = NULL, finished = ?10, history = ?11,
+                     live = NULL WHERE {HELD}"
             ),
             params![
                 f.outcome.status().as_str(),
@@ -240,7 +282,8 @@ impl JobStore for SqliteStore {
                 f.circles as i64,
                 f.psnr,
                 f.evaluations as i64,
-                now_ms()
+                now_ms(),
+                f.history
             ],
         )
     }
@@ -261,19 +304,54 @@ impl JobStore for SqliteStore {
         )
     }
 
-    fn request_cancel(&self, id: JobId) -> Result<Option<CancelAsked>, StoreError> {
-        self.write(Some(id), |tx| {
-            let status: Option<String> = tx
-                .query_row("SELECT status FROM jobs WHERE id = ?1", [id.0], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            let Some(status) = status else {
-                return Ok(None);
-            };
-            let status: JobStatus = status.parse().map_err(StoreError::Corrupt)?;
-            Ok(Some(match status {
+    fn pause(&self, lease: Lease) -> Result<(), StoreError> {
+        self.fenced(
+            lease,
+            &format!(
+                "UPDATE jobs SET status = 'paused', lease_until = 0, pause_requested = 0,
+                     attempts = attempts - 1, live = NULL WHERE {HELD}"
+            ),
+            params![],
+        )
+    }
+
+    fn request_pause(&self, id: JobId) -> Result<Option<ControlAsked>, StoreError> {
+        self.control(id, |tx, status| {
+            Ok(match status {
                 JobStatus::Queued => {
+                    tx.execute("UPDATE jobs SET status = 'paused' WHERE id = ?1", [id.0])?;
+                    ControlAsked::Now(JobStatus::Paused)
+                }
+                JobStatus::Running => {
+                    tx.execute("UPDATE jobs SET pause_requested = 1 WHERE id = ?1", [id.0])?;
+                    ControlAsked::Flagged
+                }
+                JobStatus::Paused => ControlAsked::Now(JobStatus::Paused),
+                ended => ControlAsked::Refused(ended),
+            })
+        })
+    }
+
+    fn request_resume(&self, id: JobId) -> Result<Option<ControlAsked>, StoreError> {
+        self.control(id, |tx, status| {
+            Ok(match status {
+                JobStatus::Paused => {
+                    tx.execute("UPDATE jobs SET status = 'queued' WHERE id = ?1", [id.0])?;
+                    ControlAsked::Now(JobStatus::Queued)
+                }
+                JobStatus::Running | JobStatus::Queued => {
+                    tx.execute("UPDATE jobs SET pause_requested = 0 WHERE id = ?1", [id.0])?;
+                    ControlAsked::Now(status)
+                }
+                ended => ControlAsked::Refused(ended),
+            })
+        })
+    }
+
+    fn request_cancel(&self, id: JobId) -> Result<Option<CancelAsked>, StoreError> {
+        self.control(id, |tx, status| {
+            Ok(match status {
+                JobStatus::Queued | JobStatus::Paused => {
                     tx.execute(
                         "UPDATE jobs SET status = 'cancelled', finished = ?2 WHERE id = ?1",
                         params![id.0, now_ms()],
@@ -285,7 +363,7 @@ impl JobStore for SqliteStore {
                     CancelAsked::Flagged
                 }
                 ended => CancelAsked::Ended(ended),
-            }))
+            })
         })
     }
 
@@ -325,6 +403,34 @@ impl JobStore for SqliteStore {
             )
             .optional()?
             .flatten())
+    }
+
+    fn circles(&self, id: JobId) -> Result<Option<CircleSource>, StoreError> {
+        let raw = self
+            .conn()
+            .query_row(
+                &format!("SELECT {SOURCE_COLUMNS} FROM jobs WHERE id = ?1"),
+                [id.0],
+                |r| {
+                    Ok(RawSource {
+                        status: r.get(0)?,
+                        live: r.get(1)?,
+                        progress: r.get(2)?,
+                        checkpoint: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?;
+        raw.map(RawSource::typed).transpose()
+    }
+
+    fn history(&self, id: JobId) -> Result<Option<Option<String>>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT history FROM jobs WHERE id = ?1", [id.0], |r| {
+                r.get(0)
+            })
+            .optional()?)
     }
 
     fn source(&self, id: JobId) -> Result<Option<(Vec<u8>, String)>, StoreError> {

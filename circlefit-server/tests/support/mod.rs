@@ -4,6 +4,21 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+/// Each test, once per backend (the test file imports `support::*`).
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(&super::Backend::sqlite(concat!("sqlite_", stringify!($name)))); })*
+        }
+        mod postgres {
+            $(#[test] fn $name() {
+                if let Some(b) = super::Backend::postgres(stringify!($name)) { super::$name(&b); }
+            })*
+        }
+    };
+}
+
 pub mod netns;
 pub mod pg;
 
