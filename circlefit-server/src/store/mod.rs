@@ -14,8 +14,8 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use crate::model::{
-    CancelAsked, CircleSource, Claimed, ControlAsked, Finished, JobId, JobRow, Lease, LiveSaved,
-    NewJob, Renewal, ResultFile, StageSaved, StatusCounts,
+    CancelAsked, CircleSource, Claimed, ControlAsked, Finished, JobId, JobRow, JobStatus, Lease,
+    LiveSaved, NewJob, Renewal, ResultFile, StageSaved, StatusCounts,
 };
 
 pub(crate) use postgres::PgStore;
@@ -199,6 +199,65 @@ pub(crate) fn display_name(db: &str) -> String {
             None => db.to_owned(),
         },
         None => db.to_owned(),
+    }
+}
+
+/// The change a client's control request makes to a job's row; each backend writes it in
+/// its own SQL, in the transaction that read the status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RowChange {
+    /// Nothing to write.
+    Nothing,
+    /// A new status (stamped `finished` when it ends the job).
+    Status(JobStatus),
+    /// A request for the job's worker: this column (`cancel_requested` or
+    /// `pause_requested`) set to this value.
+    Flag(&'static str, bool),
+}
+
+/// What a cancel does to a job in `status`.
+pub(crate) fn cancel_change(status: JobStatus) -> (RowChange, CancelAsked) {
+    match status {
+        JobStatus::Queued | JobStatus::Paused => (
+            RowChange::Status(JobStatus::Cancelled),
+            CancelAsked::Cancelled,
+        ),
+        JobStatus::Running => (
+            RowChange::Flag("cancel_requested", true),
+            CancelAsked::Flagged,
+        ),
+        ended => (RowChange::Nothing, CancelAsked::Ended(ended)),
+    }
+}
+
+/// What a pause does to a job in `status`.
+pub(crate) fn pause_change(status: JobStatus) -> (RowChange, ControlAsked) {
+    match status {
+        JobStatus::Queued => (
+            RowChange::Status(JobStatus::Paused),
+            ControlAsked::Now(JobStatus::Paused),
+        ),
+        JobStatus::Running => (
+            RowChange::Flag("pause_requested", true),
+            ControlAsked::Flagged,
+        ),
+        JobStatus::Paused => (RowChange::Nothing, ControlAsked::Now(status)),
+        ended => (RowChange::Nothing, ControlAsked::Refused(ended)),
+    }
+}
+
+/// What a resume does to a job in `status` (a pause not acted on yet is withdrawn).
+pub(crate) fn resume_change(status: JobStatus) -> (RowChange, ControlAsked) {
+    match status {
+        JobStatus::Paused => (
+            RowChange::Status(JobStatus::Queued),
+            ControlAsked::Now(JobStatus::Queued),
+        ),
+        JobStatus::Running | JobStatus::Queued => (
+            RowChange::Flag("pause_requested", false),
+            ControlAsked::Now(status),
+        ),
+        ended => (RowChange::Nothing, ControlAsked::Refused(ended)),
     }
 }
 

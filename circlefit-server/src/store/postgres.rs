@@ -13,7 +13,9 @@ use std::time::Duration;
 use postgres::{Client, Config, NoTls, Transaction};
 use tokio::sync::broadcast;
 
-use super::{JobStore, ROW_COLUMNS, RawRow, RawSource, SOURCE_COLUMNS, StoreError, Wake};
+use super::{
+    JobStore, ROW_COLUMNS, RawRow, RawSource, RowChange, SOURCE_COLUMNS, StoreError, Wake,
+};
 use crate::model::{
     CancelAsked, CircleSource, Claimed, ControlAsked, Finished, JobId, JobRow, JobStatus, Lease,
     LiveSaved, NewJob, Renewal, ResultFile, StageSaved, StatusCounts,
@@ -121,14 +123,14 @@ impl PgStore {
         })
     }
 
-    /// Reads job `id`'s status (locking its row) and acts on it with `f` in one transaction,
-    /// announced.
+    /// Reads job `id`'s status (locking its row), and writes the change `decide` makes of
+    /// it in the same transaction (announced); `decide`'s answer.
     fn control<T>(
         &self,
         id: JobId,
-        f: impl Fn(&mut Transaction<'_>, JobStatus) -> Result<T, StoreError>,
+        decide: fn(JobStatus) -> (RowChange, T),
     ) -> Result<Option<T>, StoreError> {
-        // `Fn`: a call on a connection found closed is retried once on a fresh one.
+        // `with` retries a call once on a fresh connection when it found one closed.
         self.with(|c| {
             let mut tx = c.transaction()?;
             let row = tx.query_opt(
@@ -136,14 +138,28 @@ impl PgStore {
                 &[&id.0],
             )?;
             let Some(row) = row else { return Ok(None) };
-            let status: JobStatus = row
-                .try_get::<_, String>(0)?
-                .parse()
-                .map_err(StoreError::Corrupt)?;
-            let value = f(&mut tx, status)?;
+            let status: String = row.try_get(0)?;
+            let (change, answer) = decide(status.parse().map_err(StoreError::Corrupt)?);
+            match change {
+                RowChange::Nothing => {}
+                RowChange::Status(new) => {
+                    tx.execute(
+                        &format!(
+                            "UPDATE circlefit_jobs SET status = $2,
+                                 finished = CASE WHEN $3 THEN {NOW_MS} ELSE finished END
+                             WHERE id = $1"
+                        ),
+                        &[&id.0, &new.as_str(), &new.is_terminal()],
+                    )?;
+                }
+                RowChange::Flag(column, value) => {
+                    let sql = format!("UPDATE circlefit_jobs SET {column} = $2 WHERE id = $1");
+                    tx.execute(&sql, &[&id.0, &value])?;
+                }
+            }
             notify(&mut tx, id)?;
             tx.commit()?;
-            Ok(Some(value))
+            Ok(Some(answer))
         })
     }
 
@@ -456,70 +472,15 @@ impl JobStore for PgStore {
     }
 
     fn request_pause(&self, id: JobId) -> Result<Option<ControlAsked>, StoreError> {
-        self.control(id, |tx, status| {
-            Ok(match status {
-                JobStatus::Queued => {
-                    tx.execute(
-                        "UPDATE circlefit_jobs SET status = 'paused' WHERE id = $1",
-                        &[&id.0],
-                    )?;
-                    ControlAsked::Now(JobStatus::Paused)
-                }
-                JobStatus::Running => {
-                    tx.execute(
-                        "UPDATE circlefit_jobs SET pause_requested = TRUE WHERE id = $1",
-                        &[&id.0],
-                    )?;
-                    ControlAsked::Flagged
-                }
-                JobStatus::Paused => ControlAsked::Now(JobStatus::Paused),
-                ended => ControlAsked::Refused(ended),
-            })
-        })
+        self.control(id, super::pause_change)
     }
 
     fn request_resume(&self, id: JobId) -> Result<Option<ControlAsked>, StoreError> {
-        self.control(id, |tx, status| {
-            Ok(match status {
-                JobStatus::Paused => {
-                    tx.execute(
-                        "UPDATE circlefit_jobs SET status = 'queued' WHERE id = $1",
-                        &[&id.0],
-                    )?;
-                    ControlAsked::Now(JobStatus::Queued)
-                }
-                JobStatus::Running | JobStatus::Queued => {
-                    tx.execute(
-                        "UPDATE circlefit_jobs SET pause_requested = FALSE WHERE id = $1",
-                        &[&id.0],
-                    )?;
-                    ControlAsked::Now(status)
-                }
-                ended => ControlAsked::Refused(ended),
-            })
-        })
+        self.control(id, super::resume_change)
     }
 
     fn request_cancel(&self, id: JobId) -> Result<Option<CancelAsked>, StoreError> {
-        self.control(id, |tx, status| {
-            Ok(match status {
-                JobStatus::Queued | JobStatus::Paused => {
-                    tx.execute(
-                        &format!("UPDATE circlefit_jobs SET status = 'cancelled', finished = {NOW_MS} WHERE id = $1"),
-                        &[&id.0],
-                    )?;
-                    CancelAsked::Cancelled
-                }
-                JobStatus::Running => {
-                    tx.execute(
-                        "UPDATE circlefit_jobs SET cancel_requested = TRUE WHERE id = $1",
-                        &[&id.0],
-                    )?;
-                    CancelAsked::Flagged
-                }
-                ended => CancelAsked::Ended(ended),
-            })
-        })
+        self.control(id, super::cancel_change)
     }
 
     fn circles(&self, id: JobId) -> Result<Option<CircleSource>, StoreError> {

@@ -10,7 +10,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::broadcast;
 
-use super::{JobStore, ROW_COLUMNS, RawRow, RawSource, SOURCE_COLUMNS, StoreError, Wake};
+use super::{
+    JobStore, ROW_COLUMNS, RawRow, RawSource, RowChange, SOURCE_COLUMNS, StoreError, Wake,
+};
 use crate::model::{
     CancelAsked, CircleSource, Claimed, ControlAsked, Finished, JobId, JobRow, JobStatus, Lease,
     LiveSaved, NewJob, Renewal, ResultFile, StageSaved, StatusCounts, now_ms,
@@ -119,11 +121,12 @@ impl SqliteStore {
         })
     }
 
-    /// Reads job `id`'s status and acts on it with `f` in one write transaction (announced).
+    /// Reads job `id`'s status, and writes the change `decide` makes of it in the same
+    /// write transaction (announced); `decide`'s answer.
     fn control<T>(
         &self,
         id: JobId,
-        f: impl FnOnce(&rusqlite::Transaction<'_>, JobStatus) -> Result<T, StoreError>,
+        decide: fn(JobStatus) -> (RowChange, T),
     ) -> Result<Option<T>, StoreError> {
         self.write(Some(id), |tx| {
             let status: Option<String> = tx
@@ -134,8 +137,22 @@ impl SqliteStore {
             let Some(status) = status else {
                 return Ok(None);
             };
-            let status: JobStatus = status.parse().map_err(StoreError::Corrupt)?;
-            f(tx, status).map(Some)
+            let (change, answer) = decide(status.parse().map_err(StoreError::Corrupt)?);
+            match change {
+                RowChange::Nothing => {}
+                RowChange::Status(new) => {
+                    let finished = new.is_terminal().then(now_ms);
+                    tx.execute(
+                        "UPDATE jobs SET status = ?2, finished = COALESCE(?3, finished) WHERE id = ?1",
+                        params![id.0, new.as_str(), finished],
+                    )?;
+                }
+                RowChange::Flag(column, value) => {
+                    let sql = format!("UPDATE jobs SET {column} = ?2 WHERE id = ?1");
+                    tx.execute(&sql, params![id.0, value])?;
+                }
+            }
+            Ok(Some(answer))
         })
     }
 
@@ -316,55 +333,15 @@ impl JobStore for SqliteStore {
     }
 
     fn request_pause(&self, id: JobId) -> Result<Option<ControlAsked>, StoreError> {
-        self.control(id, |tx, status| {
-            Ok(match status {
-                JobStatus::Queued => {
-                    tx.execute("UPDATE jobs SET status = 'paused' WHERE id = ?1", [id.0])?;
-                    ControlAsked::Now(JobStatus::Paused)
-                }
-                JobStatus::Running => {
-                    tx.execute("UPDATE jobs SET pause_requested = 1 WHERE id = ?1", [id.0])?;
-                    ControlAsked::Flagged
-                }
-                JobStatus::Paused => ControlAsked::Now(JobStatus::Paused),
-                ended => ControlAsked::Refused(ended),
-            })
-        })
+        self.control(id, super::pause_change)
     }
 
     fn request_resume(&self, id: JobId) -> Result<Option<ControlAsked>, StoreError> {
-        self.control(id, |tx, status| {
-            Ok(match status {
-                JobStatus::Paused => {
-                    tx.execute("UPDATE jobs SET status = 'queued' WHERE id = ?1", [id.0])?;
-                    ControlAsked::Now(JobStatus::Queued)
-                }
-                JobStatus::Running | JobStatus::Queued => {
-                    tx.execute("UPDATE jobs SET pause_requested = 0 WHERE id = ?1", [id.0])?;
-                    ControlAsked::Now(status)
-                }
-                ended => ControlAsked::Refused(ended),
-            })
-        })
+        self.control(id, super::resume_change)
     }
 
     fn request_cancel(&self, id: JobId) -> Result<Option<CancelAsked>, StoreError> {
-        self.control(id, |tx, status| {
-            Ok(match status {
-                JobStatus::Queued | JobStatus::Paused => {
-                    tx.execute(
-                        "UPDATE jobs SET status = 'cancelled', finished = ?2 WHERE id = ?1",
-                        params![id.0, now_ms()],
-                    )?;
-                    CancelAsked::Cancelled
-                }
-                JobStatus::Running => {
-                    tx.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1", [id.0])?;
-                    CancelAsked::Flagged
-                }
-                ended => CancelAsked::Ended(ended),
-            })
-        })
+        self.control(id, super::cancel_change)
     }
 
     fn get(&self, id: JobId) -> Result<Option<JobRow>, StoreError> {
