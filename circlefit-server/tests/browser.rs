@@ -235,11 +235,19 @@ fn an_upload_forms_live_and_ends_as_its_svg_with_a_token() {
             assert_eq!(got[0], 200, "{link}");
             assert!(got[1].as_str().unwrap().starts_with(kind), "{link}: {got}");
         }
-        // The chart and the compare views load.
-        c.find(Locator::Css("input[name=view][value=compare]")).await.unwrap().click().await.unwrap();
-        let loaded = js(&c, "const i = document.getElementById('reference'); return i.complete && i.naturalWidth;").await;
-        assert_eq!(loaded, 256);
-        c.find(Locator::Css("input[name=view][value=result]")).await.unwrap().click().await.unwrap();
+        // The error map and the comparison load (the reference over the left half).
+        click(&c, "input[name=view][value=error]").await;
+        let loaded = |img: &str| format!("const i = document.getElementById('{img}'); return i.complete && i.naturalWidth;");
+        let t0 = Instant::now();
+        while js(&c, &loaded("errormap")).await != 256 {
+            assert!(t0.elapsed() < Duration::from_secs(10), "the error map never loaded");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        click(&c, "input[name=view][value=compare]").await;
+        assert_eq!(js(&c, &loaded("reference")).await, 256);
+        let chart = js(&c, &loaded("chart")).await;
+        assert!(chart.as_u64() > Some(0), "the chart loaded: {chart}");
+        c.set_window_size(1280, 1400).await.unwrap();
         screenshot(&c, "finished.png").await;
         c.set_window_size(390, 844).await.unwrap();
         screenshot(&c, "phone.png").await;

@@ -217,7 +217,7 @@ fn events_and_cancels_reach_a_job_through_any_server() {
     );
     let front = start(&db, &["--workers", "0", "--name", "front"]);
     // Long enough (about a second) for several progress events: a stream reads the row
-    // at most every 200 ms.
+    // at most every 100 ms.
     let id = submit_ok(&front, CAT, r#"{"circles": 100, "iters": 10, "pop": 10}"#);
     let resp = agent()
         .get(format!("{}/api/v1/jobs/{id}/events", front.base))
@@ -235,11 +235,31 @@ fn events_and_cancels_reach_a_job_through_any_server() {
         "{names:?}"
     );
     assert_eq!(job(&front, id)["worker"], "runner");
-    // A cancel sent to the API-only server stops the fit on the other one.
+    // A pause and a resume sent to the API-only server reach the fit on the other one.
     let long = submit_ok(&front, CAT, r#"{"circles": 2000, "iters": 40, "pop": 20}"#);
     wait_until(&front, long, "a few circles kept", |j| {
         j["circles"].as_i64() >= Some(3)
     });
+    assert_eq!(
+        post(&front, &format!("/api/v1/jobs/{long}/pause"), "").0,
+        200
+    );
+    wait_until(&front, long, "paused", |j| j["status"] == "paused");
+    let kept = job(&front, long)["circles"].clone();
+    let circles = json(&get(&front, &format!("/api/v1/jobs/{long}/circles")).1);
+    assert_eq!(
+        circles["count"], kept,
+        "the paused job's circles are its checkpoint's"
+    );
+    assert_eq!(
+        post(&front, &format!("/api/v1/jobs/{long}/resume"), "").0,
+        200
+    );
+    wait_until(&front, long, "running on after the resume", |j| {
+        j["status"] == "running" && j["circles"].as_i64() > kept.as_i64()
+    });
+    assert_eq!(job(&front, long)["worker"], "runner");
+    // A cancel sent to the API-only server stops the fit on the other one.
     let (status, _) = post(&front, &format!("/api/v1/jobs/{long}/cancel"), "");
     assert_eq!(status, 200);
     let t0 = Instant::now();
