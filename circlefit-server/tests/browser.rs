@@ -358,6 +358,14 @@ fn the_page_pauses_resumes_cancels_extends_and_deletes() {
             r#"{"circles": 6, "iters": 5, "pop": 10, "polish": 1}"#,
         );
         assert_eq!(wait(&server, small)["status"], "done");
+        // The list follows jobs started elsewhere (this one through the API), to their end.
+        listed(&c, small, true).await;
+        let cell = format!("return document.querySelector('#jobs tr[data-id=\"{small}\"] td:nth-child(3)').textContent;");
+        let t0 = Instant::now();
+        while js(&c, &cell).await != "done" {
+            assert!(t0.elapsed() < Duration::from_secs(10), "the list shows job {small} done");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         c.goto(&format!("{}/jobs/{small}", server.base))
             .await
             .unwrap();
