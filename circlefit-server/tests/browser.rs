@@ -395,6 +395,8 @@ fn the_page_pauses_resumes_cancels_extends_and_deletes() {
         c.back().await.unwrap();
         assert_eq!(job_of_url(&c).await, small);
         status_becomes(&c, "done · 6 circles", 10).await;
+        let family = c.find(Locator::Css("#family")).await.unwrap().text().await.unwrap();
+        assert!(family.contains(&format!("Extended by job {child}")), "{family}");
         c.forward().await.unwrap();
         assert_eq!(job_of_url(&c).await, child);
         status_becomes(&c, "done · 12 circles", 10).await;
