@@ -54,6 +54,18 @@ pub(crate) fn html(row: &JobRow, history: &[HistoryEntry], pictures: &Pictures) 
     }
     s += "</div><h2>History</h2>";
     s += &crate::chart::history_svg(history);
+    s += "<h2>Settings</h2><table><tbody>";
+    if let Some(settings) = row.settings.as_object() {
+        for (k, v) in settings {
+            let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            let _ = write!(s, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(&v));
+        }
+    }
+    let _ = write!(
+        s,
+        "</tbody></table><details><summary>The history: every kept stage ({} entries)</summary>",
+        history.len()
+    );
     s += "<table><thead><tr><th>phase</th><th>stages</th><th>circles</th><th>PSNR (dB)</th><th>cost</th><th>evaluations</th><th>seconds</th></tr></thead><tbody>";
     for e in history {
         let p = e.psnr.map_or("—".to_owned(), |p| format!("{p:.2}"));
@@ -68,14 +80,7 @@ pub(crate) fn html(row: &JobRow, history: &[HistoryEntry], pictures: &Pictures) 
             e.seconds
         );
     }
-    s += "</tbody></table><h2>Settings</h2><table><tbody>";
-    if let Some(settings) = row.settings.as_object() {
-        for (k, v) in settings {
-            let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-            let _ = write!(s, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(&v));
-        }
-    }
-    s += "</tbody></table>";
+    s += "</tbody></table></details>";
     if let Some(e) = &row.error {
         let _ = write!(s, "<p>Error: {}</p>", escape(e));
     }
