@@ -10,6 +10,10 @@ use crate::io::Error;
 /// else one per step of several circles.
 pub const MAX_GIF_FRAMES: usize = 60;
 
+/// The largest side an animation's frames are drawn at by the CLI and the server (a
+/// larger fit is drawn smaller): a GIF's frames are stored whole, so size grows fast.
+pub const MAX_GIF_SIDE: u32 = 512;
+
 /// How long each frame shows, and the last one (milliseconds).
 const FRAME_MS: u32 = 80;
 const LAST_FRAME_MS: u32 = 2000;

@@ -127,11 +127,9 @@ fn draw_base(pixmap: &mut Pixmap, base: CanvasRef<'_>, sx: f64, sy: f64) {
     }
 }
 
-/// The largest GIF side (frames are drawn at most this large, whatever -s says).
-pub(crate) const MAX_GIF_SIDE: u32 = 512;
-
 /// An animated GIF of the circles being added ([`circlefit::animation::encode_gif`]),
-/// longer side `side` (at most [`MAX_GIF_SIDE`]).
+/// longer side `side` (at most [`MAX_GIF_SIDE`](circlefit::animation::MAX_GIF_SIDE), whatever
+/// `-s` says).
 ///
 /// # Errors
 /// [`CliError::Output`] if encoding fails.
@@ -142,7 +140,7 @@ pub(crate) fn gif(
     edges: Edges,
     path: &str,
 ) -> Result<Vec<u8>, CliError> {
-    let side = side.min(MAX_GIF_SIDE);
+    let side = side.min(circlefit::animation::MAX_GIF_SIDE);
     circlefit::animation::encode_gif(circles, |shown| picture(base, shown, side, edges)).map_err(
         |e| match e {
             CliError::Circlefit(e) => CliError::Output {

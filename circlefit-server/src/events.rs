@@ -152,29 +152,15 @@ async fn draw(f: &mut Follow) -> serde_json::Value {
     value
 }
 
-/// The job's circles now, as drawn.
+/// The job's circles now, as drawn (the frame read once per stream).
 async fn current(f: &mut Follow) -> Result<Vec<Drawn>, String> {
-    let id = f.id;
-    let source = db(&f.shared, move |st| st.circles(id))
+    let (id, frame) = (f.id, f.frame);
+    let live = db(&f.shared, move |st| crate::live::load(st, id, frame))
         .await
         .map_err(|e| format!("{e:?}"))?
         .ok_or("the job is gone")?;
-    let frame = match f.frame {
-        Some(frame) => frame,
-        None => {
-            let (upload, settings) = db(&f.shared, move |st| st.source(id))
-                .await
-                .map_err(|e| format!("{e:?}"))?
-                .ok_or("the job is gone")?;
-            tokio::task::spawn_blocking(move || Frame::of(&upload, &settings))
-                .await
-                .map_err(|e| e.to_string())??
-        }
-    };
-    f.frame = Some(frame);
-    tokio::task::spawn_blocking(move || Ok(frame.draw(&crate::live::current(&source)?)))
-        .await
-        .map_err(|e| e.to_string())?
+    f.frame = Some(live.frame);
+    Ok(live.frame.draw(&live.circles))
 }
 
 /// Waits for an announcement about this job, or [`POLL`].

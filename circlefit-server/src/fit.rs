@@ -84,9 +84,10 @@ fn job_err(e: impl std::fmt::Display) -> RunError {
 
 /// A stage checkpoint: the resume point so far and the evaluations spent to reach it.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct StageCheckpoint {
+pub(crate) struct StageCheckpoint {
     stages_done: usize,
-    exact: Vec<String>,
+    /// The kept circles, as [`circlefit::checkpoint::exact_bits`] writes them.
+    pub(crate) exact: Vec<String>,
     /// Missing in checkpoints written before it was recorded.
     #[serde(default)]
     evaluations: u64,

@@ -8,7 +8,9 @@ use circlefit::core::raster::{quantize_alpha, quantize_channel};
 use circlefit::core::smooth::soft_gradient;
 use circlefit::prelude::*;
 
-use crate::model::CircleSource;
+use crate::fit::StageCheckpoint;
+use crate::model::{CircleSource, JobId, JobStatus};
+use crate::store::{JobStore, StoreError};
 
 /// One circle as the SVG export draws it: `[x, y, r, red, green, blue, opacity]`, and for a
 /// soft edge two more, the gradient's outer radius and where its fade starts
@@ -55,12 +57,52 @@ impl Frame {
     }
 }
 
+/// A job's circles now, with its status and the frame they sit on.
+pub(crate) struct Live {
+    pub(crate) status: JobStatus,
+    pub(crate) frame: Frame,
+    pub(crate) circles: Vec<Circle>,
+}
+
+/// Reads job `id`'s circles now (`None`: no such job), with its frame: `frame` when the
+/// caller has it already (an event stream reads it once), else from the upload. Blocking:
+/// it decodes.
+///
+/// # Errors
+///
+/// The store's, or [`StoreError::Corrupt`] for an upload, settings or checkpoint stored
+/// that cannot be read.
+pub(crate) fn load(
+    store: &dyn JobStore,
+    id: JobId,
+    frame: Option<Frame>,
+) -> Result<Option<Live>, StoreError> {
+    let Some(source) = store.circles(id)? else {
+        return Ok(None);
+    };
+    let frame = match frame {
+        Some(frame) => frame,
+        None => {
+            let Some((upload, settings)) = store.source(id)? else {
+                return Ok(None);
+            };
+            Frame::of(&upload, &settings).map_err(StoreError::Corrupt)?
+        }
+    };
+    let circles = current(&source).map_err(StoreError::Corrupt)?;
+    Ok(Some(Live {
+        status: source.status,
+        frame,
+        circles,
+    }))
+}
+
 /// A job's current circles (none for a job that has not kept a stage yet, or failed).
 ///
 /// # Errors
 ///
 /// A stored checkpoint that cannot be read.
-pub(crate) fn current(source: &CircleSource) -> Result<Vec<Circle>, String> {
+fn current(source: &CircleSource) -> Result<Vec<Circle>, String> {
     if source.status.is_terminal() {
         return match &source.checkpoint {
             Some(json) => Ok(Checkpoint::from_json(json)
@@ -72,8 +114,8 @@ pub(crate) fn current(source: &CircleSource) -> Result<Vec<Circle>, String> {
     let bits: Vec<String> = match (&source.live, &source.progress) {
         (Some(live), _) => serde_json::from_str(live).map_err(|e| e.to_string())?,
         (None, Some(progress)) => {
-            let v: serde_json::Value = serde_json::from_str(progress).map_err(|e| e.to_string())?;
-            serde_json::from_value(v["exact"].clone()).map_err(|e| e.to_string())?
+            let p: StageCheckpoint = serde_json::from_str(progress).map_err(|e| e.to_string())?;
+            p.exact
         }
         (None, None) => return Ok(Vec::new()),
     };

@@ -13,8 +13,10 @@ use axum::response::{IntoResponse, Response};
 use circlefit::prelude::*;
 
 use crate::history::{self, HistoryEntry};
-use crate::live::Frame;
-use crate::model::{JobId, JobRow, ResultFile};
+use circlefit::animation::MAX_GIF_SIDE;
+
+use crate::live::{Frame, Live};
+use crate::model::{JobId, JobRow, JobStatus, ResultFile};
 use crate::routes::{ApiError, App, db, ended_result, err, job_id, row};
 use crate::state::Shared;
 
@@ -71,19 +73,11 @@ pub(crate) struct Since {
     since: Option<usize>,
 }
 
-/// A job's frame and current circles, read in one go from the store.
-async fn current(s: &Arc<Shared>, id: JobId) -> Result<(Frame, Vec<Circle>), ApiError> {
-    let (upload, settings) = source(s, id).await?;
-    let source = db(s, move |st| st.circles(id))
+/// A job's circles now and their frame, or 404.
+async fn current(s: &Arc<Shared>, id: JobId) -> Result<Live, ApiError> {
+    db(s, move |st| crate::live::load(st, id, None))
         .await?
-        .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no job {id}")))?;
-    blocking(move || {
-        Ok((
-            Frame::of(&upload, &settings)?,
-            crate::live::current(&source)?,
-        ))
-    })
-    .await
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no job {id}")))
 }
 
 /// `GET …/circles?since=K`: the job's circles from index `K` on, as the page draws them,
@@ -96,15 +90,14 @@ pub(crate) async fn circles(
     let id = job_id(&id)?;
     let Query(Since { since }) = since.map_err(|e| err(StatusCode::BAD_REQUEST, e.body_text()))?;
     let since = since.unwrap_or(0);
-    let row = row(&s, id).await?;
-    let (frame, circles) = current(&s, id).await?;
-    let drawn = frame.draw(circles.get(since..).unwrap_or(&[]));
+    let live = current(&s, id).await?;
+    let drawn = live.frame.draw(live.circles.get(since..).unwrap_or(&[]));
     Ok(Json(serde_json::json!({
         "id": id,
-        "status": row.status,
-        "count": circles.len(),
+        "status": live.status,
+        "count": live.circles.len(),
         "since": since,
-        "frame": frame,
+        "frame": live.frame,
         "circles": drawn,
     })))
 }
@@ -144,28 +137,32 @@ pub(crate) async fn diff(State(s): App, Path(id): Path<String>) -> Result<Respon
     Ok(png(blocking(move || diff_png(&upload, &result)).await?))
 }
 
-/// The largest side of `result.gif` (larger fits are drawn at their size, then scaled).
-pub(crate) const MAX_GIF_SIDE: u32 = 512;
-
 /// `GET …/result.gif`: the result forming, at most
 /// [`MAX_GIF_FRAMES`](circlefit::animation::MAX_GIF_FRAMES) + 1 frames of at most
 /// [`MAX_GIF_SIDE`] px (once the job has ended; 409 before).
 pub(crate) async fn gif(State(s): App, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = job_id(&id)?;
+    let live = current(&s, id).await?;
     // Only an ended job has a result: the same 409 as the other result files.
-    ended_result(&s, id, ResultFile::Checkpoint).await?;
-    let (frame, circles) = current(&s, id).await?;
-    let (upload, _) = source(&s, id).await?;
-    let bytes = blocking(move || animate(&upload, frame, &circles)).await?;
+    if !matches!(live.status, JobStatus::Done | JobStatus::Cancelled) {
+        let status = live.status;
+        return Err(err(
+            StatusCode::CONFLICT,
+            format!("job {id} is {status}: no result yet"),
+        ));
+    }
+    let bytes = blocking(move || animate(live.frame, &live.circles)).await?;
     Ok(([(header::CONTENT_TYPE, "image/gif")], bytes).into_response())
 }
 
-/// The animation of `circles` over the upload's base, each frame drawn on the last (the
+/// The animation of `circles` over their frame's base, each frame drawn on the last (the
 /// circles are composited in order, so this is the prefix drawn afresh).
-fn animate(upload: &[u8], frame: Frame, circles: &[Circle]) -> Result<Vec<u8>, String> {
-    let (_, base) = crate::fit::images(upload)?;
+fn animate(frame: Frame, circles: &[Circle]) -> Result<Vec<u8>, String> {
+    let [r, g, b] = frame.background;
+    let mut canvas =
+        Canvas::filled(frame.width, frame.height, [r, g, b, 255]).map_err(|e| e.to_string())?;
     let mut renderer = CpuRenderer::with_edges(frame.edges);
-    let (mut canvas, mut drawn) = (base, 0);
+    let mut drawn = 0;
     let long = frame.width.max(frame.height);
     let (w, h) = if long > MAX_GIF_SIDE {
         let scale = |v: u32| (u64::from(v) * u64::from(MAX_GIF_SIDE) / u64::from(long)).max(1);
