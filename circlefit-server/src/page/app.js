@@ -230,8 +230,7 @@ function follow(id) {
       const row = JSON.parse(e.data);
       picture.apply(row.draw);
       delete row.draw;
-      showRow(row);
-      loadList();
+      showRow(row); // the status changed: the list is re-read there
     });
   }
   // A broken stream (a restarting server, a proxy timeout): the browser reconnects by

@@ -139,8 +139,8 @@ pub(crate) struct PolishInput<'a, R, C, O> {
 ///
 /// `after_slot(done, slots, evaluations, gain, circles)` is called after each group (`gain`:
 /// how much the replacements so far lowered the cost; `circles`: as they stand); `Break`
-/// stops polishing there, as does the cancel flag (the slot in flight then ends early and its replacement
-/// is still kept if it lowers the cost).
+/// stops polishing there, as does the cancel flag (the slot in flight then ends early and
+/// its replacement is still kept if it lowers the cost).
 ///
 /// Needs a span renderer and a pixel-sum cost (the fitter checks before the stages).
 pub(crate) fn polish<R: Renderer, C: CostFunc, O: Optimizer>(
